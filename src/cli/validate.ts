@@ -1,0 +1,53 @@
+/** `validate`: load the configuration offline and summarize it. */
+import type { LoadedConfig } from '../config/load.js';
+import type { OutputConfig } from '../config/outputs.js';
+import { formatDuration } from '../config/duration.js';
+
+export function describeOutput(out: OutputConfig): string {
+  switch (out.type) {
+    case 'stdout':
+      return `${out.name}: stdout, format ${out.format}`;
+    case 'file':
+      return `${out.name}: file ${out.path}, format ${out.format}, fsync per batch`;
+    case 'splunk_hec': {
+      const url = new URL(out.url);
+      const parts = [
+        `${out.name}: splunk_hec ${url.origin}`,
+        `format ${out.format}`,
+        `sourcetype ${out.sourcetype ?? defaultSourcetype(out.format)}`,
+        out.index === undefined ? 'token default index' : `index ${out.index}`,
+        out.gzip ? 'gzip' : 'no gzip',
+        `ack ${String(out.ack)}`,
+      ];
+      if (url.protocol === 'http:') parts.push('WARNING: plain http, the token travels unencrypted');
+      if (!out.tls.verify) parts.push('WARNING: TLS verification off');
+      return parts.join(', ');
+    }
+    case 'syslog': {
+      const port = out.port ?? (out.transport === 'tls' ? 6514 : 514);
+      const framing = out.transport === 'udp' ? 'one datagram per message' : (out.framing ?? 'octet-counting');
+      const parts = [`${out.name}: syslog ${out.transport}://${out.host}:${port}`, `RFC ${out.rfc}`, framing, `format ${out.format}`];
+      if (out.transport === 'udp') parts.push('fire-and-forget: UDP cannot confirm delivery, events can be lost');
+      if (out.transport === 'tls' && !out.tls.verify) parts.push('WARNING: TLS verification off');
+      return parts.join(', ');
+    }
+  }
+}
+
+export function defaultSourcetype(format: 'json' | 'cef' | 'ecs'): string {
+  return format === 'json' ? 'cloudflare:access' : `cloudflare:access:${format}`;
+}
+
+export function validateSummary(loaded: LoadedConfig): string[] {
+  const { config } = loaded;
+  const cf = config.cloudflare;
+  const auth = cf.api_token !== undefined ? 'API token' : 'API key + e-mail';
+  const lines = [
+    `config ${loaded.path} is valid`,
+    `cloudflare: ${cf.accounts.length} account(s) (${cf.accounts.map((a) => a.name ?? a.id).join(', ')}), ${auth}, page_size ${cf.page_size}, rate limit ${cf.rate_limit.requests}/${formatDuration(cf.rate_limit.per)}`,
+    `poll: "${config.poll.schedule}", settle ${formatDuration(config.poll.settle)}, overlap ${formatDuration(config.poll.overlap)}, first run looks back ${formatDuration(config.poll.initial_lookback)}`,
+    `state: ${config.state.path}`,
+  ];
+  for (const out of config.outputs) lines.push(`output ${describeOutput(out)}`);
+  return lines;
+}

@@ -1,0 +1,113 @@
+/** Output (sink) configuration schemas, one per `type`. */
+import { z } from 'zod';
+import { boolean, byteSize, duration, httpUrl, integer, nonEmpty, oneOf, outputName } from './primitives.js';
+import { facilityCode } from './syslog-codes.js';
+
+const recordFormat = oneOf(['cef', 'json', 'ecs', 'rfc5424', 'rfc3164'] as const);
+const messageFormat = oneOf(['cef', 'json', 'ecs'] as const);
+
+/** Options of the syslog header, shared by the syslog output and stdout/file in rfc formats. */
+const syslogHeader = {
+  facility: facilityCode.optional(),
+  app_name: nonEmpty('an app name (printable ASCII, up to 48 characters)').optional(),
+  hostname: nonEmpty('a host name (printable ASCII, up to 255 characters)').optional(),
+  structured_data: boolean().optional(),
+};
+
+const clientTls = {
+  ca_file: nonEmpty('a path to a PEM CA bundle').optional(),
+  verify: boolean().default(true),
+  cert_file: nonEmpty('a path to a PEM client certificate').optional(),
+  key_file: nonEmpty('a path to a PEM private key').optional(),
+};
+
+function pairedCertKey(tls: { cert_file?: string | undefined; key_file?: string | undefined }, ctx: z.RefinementCtx): void {
+  if ((tls.cert_file === undefined) !== (tls.key_file === undefined)) {
+    ctx.addIssue({ code: 'custom', path: [tls.cert_file === undefined ? 'cert_file' : 'key_file'], message: 'cert_file and key_file go together: set both for mutual TLS, or neither' });
+  }
+}
+
+export const stdoutOutput = z.strictObject({
+  name: outputName,
+  type: z.literal('stdout'),
+  format: recordFormat.default('json'),
+  ...syslogHeader,
+});
+
+export const fileOutput = z.strictObject({
+  name: outputName,
+  type: z.literal('file'),
+  path: nonEmpty('a file path'),
+  format: recordFormat.default('json'),
+  ...syslogHeader,
+});
+
+export const splunkHecOutput = z.strictObject({
+  name: outputName,
+  type: z.literal('splunk_hec'),
+  url: httpUrl('the HEC base URL, e.g. https://splunk.example.com:8088'),
+  token: nonEmpty('a HEC token (or use token_file)'),
+  format: messageFormat.default('json'),
+  index: nonEmpty('a Splunk index name').optional(),
+  source: nonEmpty('a source name').default('cloudflare:access'),
+  sourcetype: nonEmpty('a sourcetype').optional(),
+  host: nonEmpty('a host name').optional(),
+  gzip: boolean().default(true),
+  ack: z
+    .union([z.literal('auto'), z.boolean(), z.enum(['true', 'false'])], { error: 'must be auto, true or false' })
+    .transform((v) => (v === 'auto' ? 'auto' : v === true || v === 'true'))
+    .default('auto'),
+  ack_timeout: duration('"5m"', 1000).prefault('5m'),
+  ack_poll_interval: duration('"10s"', 100).prefault('10s'),
+  channel: z.uuid({ error: 'must be a GUID such as 0d9f6c2e-4b1a-4c55-9d41-8a3e2f1b7c60' }).optional(),
+  batch: z
+    .strictObject({
+      max_events: integer(1, 100_000).default(500),
+      max_bytes: byteSize(1024, 100 * 1024 * 1024).default(1024 * 1024),
+      max_wait: duration('"1s"').prefault('1s'),
+    })
+    .prefault({}),
+  tls: z.strictObject(clientTls).superRefine(pairedCertKey).prefault({}),
+  request_timeout: duration('"30s"', 100).prefault('30s'),
+});
+
+export const syslogOutput = z
+  .strictObject({
+    name: outputName,
+    type: z.literal('syslog'),
+    host: nonEmpty('a host name or IP address'),
+    port: integer(1, 65535).optional(),
+    transport: oneOf(['udp', 'tcp', 'tls'] as const).default('tcp'),
+    framing: oneOf(['octet-counting', 'lf'] as const).optional(),
+    rfc: z
+      .union([z.literal(5424), z.literal(3164), z.enum(['5424', '3164'])], { error: 'must be 5424 or 3164' })
+      .transform((v) => (Number(v) === 3164 ? 3164 : 5424))
+      .default(5424),
+    format: messageFormat.default('cef'),
+    ...syslogHeader,
+    max_message_bytes: byteSize(480, 1024 * 1024).optional(),
+    tls: z
+      .strictObject({ ...clientTls, servername: nonEmpty('the server name to verify').optional() })
+      .superRefine(pairedCertKey)
+      .prefault({}),
+    connect_timeout: duration('"10s"', 100).prefault('10s'),
+    queue_size: integer(1, 1_000_000).default(10_000),
+  })
+  .superRefine((out, ctx) => {
+    if (out.framing === 'lf' && out.transport === 'tls') {
+      ctx.addIssue({ code: 'custom', path: ['framing'], message: 'RFC 5425 (syslog over TLS) requires octet-counting framing; remove framing or use transport tcp' });
+    }
+    if (out.framing !== undefined && out.transport === 'udp') {
+      ctx.addIssue({ code: 'custom', path: ['framing'], message: 'framing applies to tcp and tls only: a UDP datagram is one message' });
+    }
+  });
+
+export const output = z.discriminatedUnion('type', [stdoutOutput, fileOutput, splunkHecOutput, syslogOutput], {
+  error: 'must have a type of stdout, file, splunk_hec or syslog',
+});
+
+export type OutputConfig = z.output<typeof output>;
+export type StdoutOutputConfig = z.output<typeof stdoutOutput>;
+export type FileOutputConfig = z.output<typeof fileOutput>;
+export type SplunkHecOutputConfig = z.output<typeof splunkHecOutput>;
+export type SyslogOutputConfig = z.output<typeof syslogOutput>;

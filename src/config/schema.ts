@@ -1,0 +1,120 @@
+/**
+ * The whole configuration. Parsing turns durations into milliseconds, fills defaults and
+ * normalizes `account_id` into `accounts`, so the rest of the program reads one shape.
+ */
+import { z } from 'zod';
+import { output } from './outputs.js';
+import { accountId, boolean, cronSchedule, duration, integer, listenAddress, nonEmpty, oneOf, httpUrl } from './primitives.js';
+import { severityCode } from './syslog-codes.js';
+
+export const DEFAULT_BASE_URL = 'https://api.cloudflare.com/client/v4';
+
+const account = z.strictObject({
+  id: accountId,
+  name: nonEmpty('an account label').optional(),
+});
+
+const cloudflare = z
+  .strictObject({
+    base_url: httpUrl().default(DEFAULT_BASE_URL),
+    api_token: nonEmpty('an API token (or use api_token_file)').optional(),
+    auth_email: z.email({ error: 'must be the e-mail address of the account that owns auth_key' }).optional(),
+    auth_key: nonEmpty('a Global API Key (or use auth_key_file)').optional(),
+    account_id: accountId.optional(),
+    accounts: z.array(account, { error: 'must be a list of { id, name }' }).min(1, { error: 'must list at least one account' }).optional(),
+    page_size: integer(1, 1000).default(1000),
+    request_timeout: duration('"30s"', 100).prefault('30s'),
+    rate_limit: z
+      .strictObject({
+        requests: integer(1, 1_000_000).default(1200),
+        per: duration('"5m"', 1000).prefault('5m'),
+      })
+      .prefault({}),
+  })
+  .superRefine((cf, ctx) => {
+    if (cf.account_id === undefined && cf.accounts === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['account_id'], message: 'is missing: set cloudflare.account_id (32 hexadecimal characters, from the dashboard URL) or list cloudflare.accounts' });
+    }
+    if (cf.account_id !== undefined && cf.accounts !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['accounts'], message: 'set either cloudflare.account_id or cloudflare.accounts, not both' });
+    }
+    if (cf.api_token === undefined && cf.auth_key === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['api_token'], message: 'is missing: set cloudflare.api_token (or api_token_file) to a token with Account → "Access: Audit Logs Read", or auth_email + auth_key' });
+    }
+    if (cf.api_token !== undefined && cf.auth_key !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['auth_key'], message: 'set either api_token or auth_email + auth_key, not both' });
+    }
+    if (cf.auth_key !== undefined && cf.auth_email === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['auth_email'], message: 'is missing: auth_key needs auth_email (the account owner e-mail)' });
+    }
+    const ids = (cf.accounts ?? []).map((a) => a.id);
+    const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+    if (dup !== undefined) ctx.addIssue({ code: 'custom', path: ['accounts'], message: `lists account ${dup} twice` });
+  })
+  .transform(({ account_id, accounts, ...rest }) => ({
+    ...rest,
+    accounts: accounts ?? (account_id === undefined ? [] : [{ id: account_id }]),
+  }));
+
+const poll = z
+  .strictObject({
+    schedule: cronSchedule.default('*/1 * * * *'),
+    settle: duration('"2m"').prefault('2m'),
+    overlap: duration('"10m"').prefault('10m'),
+    initial_lookback: duration('"24h"', 1000).prefault('24h'),
+  })
+  .prefault({});
+
+const state = z.strictObject({ path: nonEmpty('a file path').default('./data/state.json') }).prefault({});
+
+export const formatSection = z
+  .strictObject({
+    cef: z
+      .strictObject({
+        severity: z
+          .strictObject({ allowed: integer(0, 10).default(3), denied: integer(0, 10).default(6) })
+          .prefault({}),
+      })
+      .prefault({}),
+    syslog: z
+      .strictObject({
+        severity: z
+          .strictObject({ allowed: severityCode.default(6), denied: severityCode.default(4) })
+          .prefault({}),
+      })
+      .prefault({}),
+    ecs: z.strictObject({ include_original: boolean().default(false) }).prefault({}),
+  })
+  .prefault({});
+
+const log = z
+  .strictObject({
+    level: oneOf(['error', 'warn', 'info', 'debug'] as const).default('info'),
+    format: oneOf(['text', 'json'] as const).default('text'),
+  })
+  .prefault({});
+
+const metrics = z.strictObject({ listen: listenAddress.prefault('127.0.0.1:9464') });
+
+export const configSchema = z
+  .strictObject({
+    cloudflare,
+    poll,
+    state,
+    outputs: z.array(output, { error: 'must be a list of outputs' }).min(1, { error: 'must list at least one output' }),
+    format: formatSection,
+    log,
+    metrics: metrics.optional(),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.outputs.forEach((out, i) => {
+      if (seen.has(out.name)) ctx.addIssue({ code: 'custom', path: ['outputs', i, 'name'], message: `must be unique: "${out.name}" is used by an earlier output` });
+      seen.add(out.name);
+    });
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type CloudflareConfig = Config['cloudflare'];
+export type AccountConfig = CloudflareConfig['accounts'][number];
+export type FormatConfig = Config['format'];

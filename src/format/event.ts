@@ -1,0 +1,107 @@
+/**
+ * The Cloudflare Access authentication event as the API returns it. Every field may be missing
+ * and unknown fields pass through, so the type is an open record with the known fields typed
+ * loosely (the API has changed types before; formatters coerce with `fieldText`).
+ */
+export interface AccessEvent {
+  user_email?: unknown;
+  ip_address?: unknown;
+  app_uid?: unknown;
+  app_domain?: unknown;
+  app_name?: unknown;
+  app_type?: unknown;
+  action?: unknown;
+  allowed?: unknown;
+  created_at?: unknown;
+  connection?: unknown;
+  country?: unknown;
+  ray_id?: unknown;
+  user_id?: unknown;
+  [field: string]: unknown;
+}
+
+export const KNOWN_FIELDS = [
+  'user_email',
+  'ip_address',
+  'app_uid',
+  'app_domain',
+  'app_name',
+  'app_type',
+  'action',
+  'allowed',
+  'created_at',
+  'connection',
+  'country',
+  'ray_id',
+  'user_id',
+] as const;
+
+/** Context that is not part of the event itself. */
+export interface EventContext {
+  /** The Cloudflare account the event was read from, when known. */
+  accountId?: string | undefined;
+}
+
+export function isAccessEvent(value: unknown): value is AccessEvent {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The text of a field, or undefined when it is missing or null. Strings are returned as they
+ * are; numbers and booleans are stringified; objects become compact JSON so nothing is lost.
+ */
+export function fieldText(event: AccessEvent, field: string): string | undefined {
+  return valueText(event[field]);
+}
+
+/** `fieldText` for a value already read (named property reads are faster on the hot path). */
+export function valueText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return JSON.stringify(value);
+}
+
+export type Outcome = 'allowed' | 'denied' | 'unknown';
+
+/** `allowed` is a boolean in the API; tolerate the strings "true"/"false" too. */
+export function outcomeOf(event: AccessEvent): Outcome {
+  const allowed = event.allowed;
+  if (allowed === true || allowed === 'true') return 'allowed';
+  if (allowed === false || allowed === 'false') return 'denied';
+  return 'unknown';
+}
+
+export interface AppDomainParts {
+  host: string;
+  path: string | undefined;
+  original: string;
+}
+
+/**
+ * Splits `app_domain` ("app.example.com/admin", sometimes with a scheme or port) into the
+ * host and the path. The host excludes any port; a bracketed IPv6 literal keeps its brackets off.
+ */
+export function splitAppDomain(appDomain: string): AppDomainParts {
+  // The common case, "host" or "host/path", needs no parsing beyond one search.
+  if (!appDomain.includes(':') && !appDomain.includes('@') && appDomain.trim() === appDomain) {
+    const slash = appDomain.search(/[/?#]/);
+    if (slash === -1) return { host: appDomain, path: undefined, original: appDomain };
+    return { host: appDomain.slice(0, slash), path: appDomain.slice(slash), original: appDomain };
+  }
+  let rest = appDomain.trim();
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(rest);
+  if (scheme) rest = rest.slice(scheme[0].length);
+  const slash = rest.search(/[/?#]/);
+  const authority = slash === -1 ? rest : rest.slice(0, slash);
+  const path = slash === -1 ? undefined : rest.slice(slash);
+  let host = authority.includes('@') ? authority.slice(authority.lastIndexOf('@') + 1) : authority;
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    host = end === -1 ? host.slice(1) : host.slice(1, end);
+  } else {
+    const colon = host.indexOf(':');
+    if (colon !== -1) host = host.slice(0, colon);
+  }
+  return { host, path, original: appDomain };
+}

@@ -1,0 +1,48 @@
+/** Small text helpers shared by the formatters. */
+
+/**
+ * Truncates `text` so that its UTF-8 encoding fits in `maxBytes`, cutting only between code
+ * points (a surrogate pair is never split). Returns the input itself when it already fits.
+ */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  // Fast path: every UTF-16 unit is at most 3 UTF-8 bytes.
+  if (text.length * 3 <= maxBytes) return text;
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    let size: number;
+    let width = 1;
+    if (unit < 0x80) size = 1;
+    else if (unit < 0x800) size = 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        size = 4;
+        width = 2;
+      } else size = 3;
+    } else size = 3;
+    if (bytes + size > maxBytes) return text.slice(0, i);
+    bytes += size;
+    i += width - 1;
+  }
+  return text;
+}
+
+/** Byte length of a string in UTF-8. */
+export function utf8Length(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+/**
+ * Keeps only printable US-ASCII (33–126), as RFC 5424 requires of HOSTNAME, APP-NAME, PROCID
+ * and MSGID, then limits the length. An empty result becomes the NILVALUE "-".
+ */
+export function printableAscii(text: string | undefined, maxLength: number): string {
+  if (text === undefined) return '-';
+  let out = '';
+  for (let i = 0; i < text.length && out.length < maxLength; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 33 && code <= 126) out += String.fromCharCode(code);
+  }
+  return out === '' ? '-' : out;
+}

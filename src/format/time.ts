@@ -1,0 +1,170 @@
+/**
+ * RFC 3339 timestamps with 0–9 fractional digits. The canonical form used for ordering and
+ * checkpoints is UTC with exactly nine fractional digits ("2024-05-01T10:00:00.123456789Z"):
+ * it sorts lexicographically and loses nothing the API sends.
+ */
+const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+
+export interface Timestamp {
+  /** Whole milliseconds since the epoch (floor). */
+  epochMs: number;
+  /** Nanoseconds past `epochMs`, 0–999999. */
+  subMsNanos: number;
+  /** How many fractional digits the source had (0–9). */
+  fractionDigits: number;
+}
+
+function digitsAt(text: string, start: number, count: number): number {
+  let n = 0;
+  for (let i = start; i < start + count; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/**
+ * The shape the API sends, "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z", parsed without a regex or Date
+ * (the hot path of every formatter). Returns undefined for anything else, including invalid
+ * dates and leap seconds, which the full parser then handles.
+ */
+function parseZulu(text: string): Timestamp | undefined {
+  const len = text.length;
+  if (len < 20 || len === 21 || len > 30) return undefined;
+  const last = text.charCodeAt(len - 1);
+  if ((last !== 90 && last !== 122) || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || (text.charCodeAt(10) !== 84 && text.charCodeAt(10) !== 116) || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return undefined;
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 2);
+  const day = digitsAt(text, 8, 2);
+  const hour = digitsAt(text, 11, 2);
+  const minute = digitsAt(text, 14, 2);
+  const second = digitsAt(text, 17, 2);
+  if (year < 100 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return undefined;
+  let nanos = 0;
+  let digits = 0;
+  if (len > 20) {
+    digits = len - 21;
+    if (text.charCodeAt(19) !== 46) return undefined;
+    const frac = digitsAt(text, 20, digits);
+    if (frac < 0) return undefined;
+    nanos = frac * (POW10[9 - digits] ?? 1);
+  }
+  const ms = ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute) * 60_000 + second * 1000;
+  return { epochMs: ms + Math.floor(nanos / 1_000_000), subMsNanos: nanos % 1_000_000, fractionDigits: digits };
+}
+
+const POW10 = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
+
+/** Epoch milliseconds of an RFC 3339 string, or undefined. */
+export function epochMillis(text: string): number | undefined {
+  return parseTimestamp(text)?.epochMs;
+}
+
+export function parseTimestamp(text: string): Timestamp | undefined {
+  const fast = parseZulu(text);
+  if (fast) return fast;
+  const m = RFC3339.exec(text);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s, frac = '', , sign, oh, om] = m;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = Number(s);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  // second 60 is a leap second; RFC 3339 allows it and Date folds it into the next minute.
+  if (hour > 23 || minute > 59 || second > 60) return undefined;
+  let offsetMinutes = 0;
+  if (sign) {
+    const offH = Number(oh);
+    const offM = Number(om);
+    if (offH > 23 || offM > 59) return undefined;
+    offsetMinutes = (sign === '-' ? -1 : 1) * (offH * 60 + offM);
+  }
+  const nanos = Number(frac.padEnd(9, '0'));
+  const baseMs = Date.UTC(year, month - 1, day, hour, minute, second) - offsetMinutes * 60_000;
+  // Date.UTC maps years 0–99 to 1900+; RFC 3339 years are literal.
+  const fixedBase = year < 100 ? shiftYears(baseMs, year) : baseMs;
+  const ms = Math.floor(nanos / 1_000_000);
+  return { epochMs: fixedBase + ms, subMsNanos: nanos % 1_000_000, fractionDigits: frac.length };
+}
+
+function shiftYears(ms: number, year: number): number {
+  const date = new Date(ms);
+  date.setUTCFullYear(year);
+  return date.getTime();
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, '0');
+}
+
+/** UTC "YYYY-MM-DDTHH:MM:SS" of an epoch-milliseconds value (years 0–9999). */
+function isoSeconds(epochMs: number): string {
+  const d = new Date(epochMs);
+  return (
+    `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}` +
+    `T${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}`
+  );
+}
+
+function fractionNanos(ts: Timestamp): number {
+  return (((ts.epochMs % 1000) + 1000) % 1000) * 1_000_000 + ts.subMsNanos;
+}
+
+/** UTC with `digits` fractional digits (truncated, never rounded up into the next second). */
+export function formatUtc(ts: Timestamp, digits: number): string {
+  const base = isoSeconds(ts.epochMs);
+  if (digits <= 0) return `${base}Z`;
+  const frac = pad(fractionNanos(ts), 9).slice(0, digits);
+  return `${base}.${frac}Z`;
+}
+
+/** The canonical checkpoint form: UTC, nine fractional digits. */
+export function canonicalTime(ts: Timestamp): string {
+  return formatUtc(ts, 9);
+}
+
+/** Canonical form of an RFC 3339 string, or undefined when it is not one. */
+export function canonicalize(text: string): string | undefined {
+  const ts = parseTimestamp(text);
+  return ts ? canonicalTime(ts) : undefined;
+}
+
+export function timestampFromMs(epochMs: number): Timestamp {
+  const whole = Math.floor(epochMs);
+  return { epochMs: whole, subMsNanos: 0, fractionDigits: 3 };
+}
+
+/** Epoch seconds with millisecond decimals, as Splunk HEC's `time` wants. */
+export function epochSecondsWithMs(ts: Timestamp): number {
+  return ts.epochMs / 1000;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** RFC 3164 "Mmm dd hh:mm:ss" in UTC with a space-padded day. */
+export function bsdTimestamp(ts: Timestamp): string {
+  const d = new Date(ts.epochMs);
+  const month = MONTHS[d.getUTCMonth()] ?? 'Jan';
+  const day = String(d.getUTCDate()).padStart(2, ' ');
+  return `${month} ${day} ${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}`;
+}

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { CEF_LIMITS, formatCef } from '../../src/format/cef.js';
+import type { AccessEvent } from '../../src/format/event.js';
+import { truncateUtf8 } from '../../src/format/text.js';
+import { parseCef } from '../support/cef-parser.js';
+import { ACCOUNT, ALLOWED_LOGIN, DENIED_IPV6 } from '../support/sample-events.js';
+
+const options = { version: '1.2.3', severity: { allowed: 3, denied: 6 } };
+const cefExtension = (event: AccessEvent) => parseCef(formatCef(event, {}, options)).extension;
+
+describe('format/cef', () => {
+  it('formats an allowed login (golden)', () => {
+    assert.equal(
+      formatCef(ALLOWED_LOGIN, { accountId: ACCOUNT }, options),
+      'CEF:0|Cloudflare|Access|1.2.3|login-allowed|Access login allowed|3|rt=1714557600123 act=login outcome=success ' +
+        'suser=alice@example.com suid=166befbb-00e3-5e20-bd6e-27245723949f src=198.51.100.7 dhost=wiki.example.com ' +
+        'request=wiki.example.com/admin externalId=187d944c61940c77 cs1=df7e2w5f-02b7-4d9d-af26-8d1988fca630 cs1Label=App UID ' +
+        'cs2=okta cs2Label=Identity Provider cs3=us cs3Label=Country cs4=self_hosted cs4Label=App Type cs5=Wiki cs5Label=App Name ' +
+        'deviceExternalId=0123456789abcdef0123456789abcdef',
+    );
+  });
+
+  it('formats a denied IPv6 login without optional fields (golden)', () => {
+    assert.equal(
+      formatCef(DENIED_IPV6, {}, options),
+      'CEF:0|Cloudflare|Access|1.2.3|login-denied|Access login denied|6|rt=1714557601000 act=login outcome=failure ' +
+        'suser=mallory@example.net c6a2=2001:db8::1 c6a2Label=Source IPv6 Address dhost=vpn.example.com request=vpn.example.com ' +
+        'externalId=187d944c61940c78 cs3=ru cs3Label=Country',
+    );
+  });
+
+  it('escapes header and extension per the standard', () => {
+    const line = formatCef({ action: 'log|in\\x\n', allowed: true, user_email: 'a=b\\c\r\nd|e' }, {}, options);
+    assert.equal(line, 'CEF:0|Cloudflare|Access|1.2.3|log\\|in\\\\x-allowed|Access log\\|in\\\\x allowed|3|act=log|in\\\\x\\n outcome=success suser=a\\=b\\\\c\\r\\nd|e');
+    const parsed = parseCef(line);
+    assert.deepEqual(parsed.extension.find(([k]) => k === 'suser'), ['suser', 'a=b\\c\r\nd|e']);
+  });
+
+  it('uses the denied severity and no outcome when allowed is missing', () => {
+    const line = formatCef({ action: 'login' }, {}, options);
+    assert.equal(line, 'CEF:0|Cloudflare|Access|1.2.3|login-unknown|Access login unknown|6|act=login');
+  });
+
+  it('omits src for an address that is not an IP and keeps rt out for a bad timestamp', () => {
+    const line = formatCef({ ip_address: 'not-an-ip', created_at: 'yesterday', action: 'login', allowed: true }, {}, options);
+    assert.equal(line, 'CEF:0|Cloudflare|Access|1.2.3|login-allowed|Access login allowed|3|act=login outcome=success');
+  });
+
+  it('converts created_at with 0–9 fractional digits and offsets to epoch milliseconds', () => {
+    const rt = (created_at: string) => cefExtension({ created_at }).find(([k]) => k === 'rt')?.[1];
+    assert.equal(rt('2014-01-01T05:20:00Z'), '1388553600000');
+    assert.equal(rt('2014-01-01T05:20:00.1Z'), '1388553600100');
+    assert.equal(rt('2014-01-01T05:20:00.12345Z'), '1388553600123');
+    assert.equal(rt('2014-01-01T05:20:00.999999999Z'), '1388553600999');
+    assert.equal(rt('2014-01-01T07:20:00.5+02:00'), '1388553600500');
+  });
+
+  it('truncates over-long values on a UTF-8 boundary to the dictionary maximum', () => {
+    const ray = '€'.repeat(20); // 60 bytes; externalId allows 40
+    const pairs = cefExtension({ ray_id: ray, action: 'a'.repeat(100) });
+    assert.equal(pairs.find(([k]) => k === 'externalId')?.[1], '€'.repeat(13));
+    assert.equal(pairs.find(([k]) => k === 'act')?.[1], 'a'.repeat(63));
+    const header = parseCef(formatCef({ action: 'x'.repeat(2000), allowed: false }, {}, options)).header;
+    assert.ok(header[3]!.endsWith('-denied') && Buffer.byteLength(header[3]!) <= CEF_LIMITS.classId);
+    assert.ok(header[4]!.endsWith(' denied') && Buffer.byteLength(header[4]!) <= CEF_LIMITS.name);
+  });
+
+  describe('properties over arbitrary Unicode', () => {
+    const tricky = fc.constantFrom('\\', '=', '|', '\n', '\r', ' ', '"', ']', 'a=', ' b=c', '\u2028', '\u0085');
+    const text = fc.string({ unit: fc.oneof(tricky, fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 60 });
+    const fields = ['user_email', 'ip_address', 'app_uid', 'app_domain', 'app_name', 'app_type', 'action', 'connection', 'country', 'ray_id', 'user_id'] as const;
+    const eventArb = fc.record(Object.fromEntries(fields.map((f) => [f, text])) as Record<(typeof fields)[number], fc.Arbitrary<string>>, { requiredKeys: [] });
+    const limits: Record<string, number> = {
+      act: 63, suser: 1023, suid: 1023, dhost: 1023, request: 1023, externalId: 40, cs1: 4000, cs2: 4000, cs3: 4000, cs4: 4000, cs5: 4000,
+    };
+    const source: Record<string, string> = {
+      act: 'action', suser: 'user_email', suid: 'user_id', request: 'app_domain', externalId: 'ray_id', cs1: 'app_uid', cs2: 'connection', cs3: 'country', cs4: 'app_type', cs5: 'app_name',
+    };
+    const allowedKeys = new Set(['rt', 'act', 'outcome', 'suser', 'suid', 'src', 'c6a2', 'c6a2Label', 'dhost', 'request', 'externalId', 'cs1', 'cs1Label', 'cs2', 'cs2Label', 'cs3', 'cs3Label', 'cs4', 'cs4Label', 'cs5', 'cs5Label', 'deviceExternalId']);
+
+    it('is one line with exactly 7 header fields, and every value parses back to the original', () => {
+      fc.assert(
+        fc.property(eventArb, fc.boolean(), (event: AccessEvent, allowed) => {
+          const line = formatCef({ ...event, allowed }, { accountId: ACCOUNT }, options);
+          assert.ok(!/[\r\n]/.test(line), 'no raw line break');
+          const parsed = parseCef(line); // throws on any escaping error
+          assert.equal(parsed.version, 'CEF:0'.slice(4));
+          assert.equal(parsed.header.length, 6);
+          const keys = parsed.extension.map(([k]) => k);
+          assert.equal(new Set(keys).size, keys.length, 'no duplicate key');
+          for (const [key, value] of parsed.extension) {
+            assert.ok(allowedKeys.has(key), `unexpected key ${key}`);
+            const field = source[key];
+            if (field !== undefined) assert.equal(value, truncateUtf8(event[field] as string, limits[key]!), key);
+          }
+          for (const [key, field] of Object.entries(source)) {
+            if (event[field] !== undefined) assert.ok(keys.includes(key), `missing ${key}`);
+          }
+        }),
+        { numRuns: 500 },
+      );
+    });
+
+    it('escaping then parsing a single value is the identity', () => {
+      fc.assert(
+        fc.property(text, (value) => {
+          const parsed = parseCef(formatCef({ user_email: value }, {}, options));
+          assert.deepEqual(parsed.extension, [['suser', value]]);
+        }),
+        { numRuns: 1000 },
+      );
+    });
+  });
+});
+
+describe('format/cef cefFormatter', () => {
+  it('gives the same lines as formatCef (header cache)', async () => {
+    const { cefFormatter } = await import('../../src/format/cef.js');
+    const format = cefFormatter(options);
+    for (const event of [ALLOWED_LOGIN, DENIED_IPV6, { ...ALLOWED_LOGIN, allowed: false }, ALLOWED_LOGIN, { action: 'a|b' }]) {
+      assert.equal(format(event, { accountId: ACCOUNT }), formatCef(event, { accountId: ACCOUNT }, options));
+    }
+  });
+});
