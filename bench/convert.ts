@@ -32,7 +32,7 @@ await generate();
 if (!existsSync(cli)) throw new Error('run `npm run build` first');
 console.log(`input: ${COUNT} events, ${(statSync(input).size / 1e6).toFixed(1)} MB NDJSON`);
 for (const format of ['cef', 'json', 'ecs', 'rfc5424']) {
-  const run = spawnSync('/usr/bin/time', ['-v', process.execPath, cli, 'convert', '--format', format, '--input', input], {
+  const run = spawnSync('/usr/bin/time', ['-v', cli, 'convert', '--format', format, '--input', input], {
     stdio: ['ignore', 'ignore', 'pipe'],
     maxBuffer: 16 << 20,
   });

@@ -1,11 +1,20 @@
-#!/usr/bin/env node
-/** The `cf-access-shipper` command line. Exit codes: 0 ok, 1 runtime failure, 2 usage, 78 config. */
+#!/usr/bin/env -S node --max-old-space-size=256 --max-semi-space-size=8
+/**
+ * The `cf-access-shipper` command line. Exit codes: 0 ok, 1 runtime failure, 2 usage, 78 config.
+ * The shebang bounds the V8 heap: a 1,000,000-event backfill stays near 100 MB of RSS instead of
+ * letting the old generation grow lazily (see README, Performance).
+ */
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfigFile, resolveConfigPath } from '../config/load.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ShipperError, errorMessage } from '../errors.js';
 import { RECORD_FORMATS, MESSAGE_FORMATS } from '../format/index.js';
 import { VERSION } from '../version.js';
 import { convert } from './convert.js';
+import { createLogger } from '../ops/logger.js';
+import { runOnce } from '../pipeline/run-once.js';
+import { backfill } from '../pipeline/backfill.js';
+import { collectStatus, formatStatus } from '../ops/status.js';
+import { UsageError } from '../errors.js';
 import { validateSummary } from './validate.js';
 
 interface GlobalOptions {
@@ -51,6 +60,46 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
         process.stderr.write(`converted ${result.events} event(s); skipped ${result.skipped} malformed record(s)\n`);
         setExitCode(EXIT_FAILURE);
       }
+    });
+
+  program
+    .command('run')
+    .description('poll Cloudflare and ship new events to every output (--once: one poll, then exit)')
+    .addOption(configOption())
+    .option('--once', 'poll every account once into every output, then exit (0 ok, 1 if any account or output failed)')
+    .option('--recover-from-backup', 'replace an unusable state file by <state>.bak before starting')
+    .action(async (opts: GlobalOptions & { once?: boolean; recoverFromBackup?: boolean }) => {
+      const loaded = loadConfigFile(resolveConfigPath(opts.config));
+      if (opts.once !== true) throw new UsageError('run needs --once in this version (the scheduled daemon arrives with the operations milestone)');
+      const logger = createLogger({ ...loaded.config.log, secrets: loaded.secrets });
+      setExitCode(await runOnce(loaded.config, logger, { recoverFromBackup: opts.recoverFromBackup }));
+    });
+
+  program
+    .command('backfill')
+    .description("ship a past time range to the chosen outputs without touching the daemon's checkpoints; re-running the same command resumes")
+    .addOption(configOption())
+    .requiredOption('--since <time>', 'start: RFC 3339, or a duration ago (7d, 36h)')
+    .option('--until <time>', 'end (exclusive): RFC 3339, "now" or a duration ago (default: now - poll.settle)')
+    .option('--output <name...>', 'only these outputs (repeatable; default: all)')
+    .option('--dry-run', 'fetch and count without shipping or saving progress')
+    .option('--restart', 'ship the range again even if this job completed before')
+    .option('--recover-from-backup', "replace an unusable job state file by its .bak")
+    .action(async (opts: GlobalOptions & { since: string; until?: string; output?: string[]; dryRun?: boolean; restart?: boolean; recoverFromBackup?: boolean }) => {
+      const loaded = loadConfigFile(resolveConfigPath(opts.config));
+      const logger = createLogger({ ...loaded.config.log, secrets: loaded.secrets });
+      setExitCode(await backfill(loaded.config, { since: opts.since, until: opts.until, outputs: opts.output, dryRun: opts.dryRun, restart: opts.restart, recoverFromBackup: opts.recoverFromBackup }, { logger, stderr: process.stderr, stdout: process.stdout }));
+    });
+
+  program
+    .command('status')
+    .description('show each account and output: checkpoint, lag, last success, last error, cooldown, backfill jobs')
+    .addOption(configOption())
+    .option('--json', 'machine-readable output')
+    .action((opts: GlobalOptions & { json?: boolean }) => {
+      const loaded = loadConfigFile(resolveConfigPath(opts.config));
+      const report = collectStatus(loaded.config);
+      process.stdout.write(opts.json === true ? `${JSON.stringify(report, null, 2)}\n` : `${formatStatus(report).join('\n')}\n`);
     });
 
   return program;

@@ -2,6 +2,7 @@
  * The whole configuration. Parsing turns durations into milliseconds, fills defaults and
  * normalizes `account_id` into `accounts`, so the rest of the program reads one shape.
  */
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { output } from './outputs.js';
 import { accountId, boolean, cronSchedule, duration, integer, listenAddress, nonEmpty, oneOf, httpUrl } from './primitives.js';
@@ -108,9 +109,16 @@ export const configSchema = z
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();
+    const files = new Map<string, string>();
     config.outputs.forEach((out, i) => {
       if (seen.has(out.name)) ctx.addIssue({ code: 'custom', path: ['outputs', i, 'name'], message: `must be unique: "${out.name}" is used by an earlier output` });
       seen.add(out.name);
+      if (out.type === 'file') {
+        const path = resolve(out.path);
+        const other = files.get(path);
+        if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['outputs', i, 'path'], message: `is already written by output "${other}"; each file output needs its own file` });
+        files.set(path, out.name);
+      }
     });
   });
 

@@ -168,3 +168,27 @@ export function bsdTimestamp(ts: Timestamp): string {
   const day = String(d.getUTCDate()).padStart(2, ' ');
   return `${month} ${day} ${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}`;
 }
+
+/** Canonical form of an epoch-milliseconds instant. */
+export function canonicalFromMs(epochMs: number): string {
+  return canonicalTime({ epochMs: Math.floor(epochMs), subMsNanos: 0, fractionDigits: 9 });
+}
+
+/** Moves a canonical time by `deltaMs` milliseconds, keeping its sub-millisecond part. */
+export function shiftCanonical(canonical: string, deltaMs: number): string {
+  const ts = parseTimestamp(canonical);
+  if (!ts) throw new Error(`not a canonical time: ${canonical}`);
+  return canonicalTime({ ...ts, epochMs: ts.epochMs + deltaMs });
+}
+
+/** Millisecond-precision RFC 3339 for API query parameters, rounded down or up. */
+export function apiTime(canonical: string, round: 'down' | 'up'): string {
+  const ts = parseTimestamp(canonical);
+  if (!ts) throw new Error(`not a canonical time: ${canonical}`);
+  const ms = round === 'up' && ts.subMsNanos > 0 ? ts.epochMs + 1 : ts.epochMs;
+  return new Date(ms).toISOString();
+}
+
+export function msOf(canonical: string): number {
+  return parseTimestamp(canonical)?.epochMs ?? NaN;
+}

@@ -1,0 +1,70 @@
+/**
+ * The daemon's own logs: winston to stderr (journald picks it up), text or JSON, with every
+ * configured secret redacted from messages and metadata before anything is written.
+ */
+import winston from 'winston';
+
+export type Logger = winston.Logger;
+
+export interface LoggerOptions {
+  level: 'error' | 'warn' | 'info' | 'debug';
+  format: 'text' | 'json';
+  secrets?: readonly string[];
+  /** Where to write; stderr unless a test passes a stream. */
+  stream?: NodeJS.WritableStream;
+}
+
+const REDACTED = '[REDACTED]';
+
+export function redactor(secrets: readonly string[]): (text: string) => string {
+  const list = [...new Set(secrets)].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
+  if (list.length === 0) return (text) => text;
+  return (text) => {
+    let out = text;
+    for (const secret of list) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    return out;
+  };
+}
+
+function redactDeep(value: unknown, redact: (text: string) => string, depth = 0): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) return redact(value.message);
+  if (Array.isArray(value)) return value.map((v) => redactDeep(v, redact, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v, redact, depth + 1)]));
+}
+
+// winston declares its transports as constructor interfaces, which this rule cannot match to the class.
+/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment */
+function transport(stream: NodeJS.WritableStream | undefined): winston.transport {
+  if (stream) return new winston.transports.Stream({ stream });
+  return new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug', 'verbose', 'silly'] });
+}
+/* eslint-enable @typescript-eslint/no-unsafe-class-instance-assignment */
+
+export function createLogger(options: LoggerOptions): Logger {
+  const redact = redactor(options.secrets ?? []);
+  const redaction = winston.format((info) => {
+    for (const key of Object.keys(info)) {
+      info[key] = redactDeep(info[key], redact);
+    }
+    return info;
+  })();
+  const text = winston.format.printf((info) => {
+    const { level, message, timestamp, ...meta } = info;
+    const rest = Object.entries(meta)
+      .filter(([k]) => typeof k === 'string')
+      .map(([k, v]) => `${k}=${typeof v === 'string' && !/\s/.test(v) ? v : JSON.stringify(v)}`)
+      .join(' ');
+    return `${String(timestamp)} ${level} ${String(message)}${rest ? ` ${rest}` : ''}`;
+  });
+  const logger = winston.createLogger({
+    level: options.level,
+    format: winston.format.combine(redaction, winston.format.timestamp(), options.format === 'json' ? winston.format.json() : text),
+    transports: [transport(options.stream)],
+    exitOnError: false,
+  });
+  // A failing transport must never take the shipper down.
+  logger.on('error', () => undefined);
+  return logger;
+}

@@ -1,0 +1,75 @@
+/** `run --once`: one poll of every account into every output. */
+import { formatDuration } from '../config/duration.js';
+import type { Config } from '../config/schema.js';
+import { canonicalFromMs } from '../format/time.js';
+import type { Logger } from '../ops/logger.js';
+import { type Clock, realClock } from '../source/rate-limiter.js';
+import { StateStore } from '../state/store.js';
+import { type AccountPollResult, pollAccount } from './poll.js';
+import { closeOutputs, createClient, openOutputs, persistentLimiter, reopenOnHangup } from './runtime.js';
+
+export interface RunOnceOptions {
+  recoverFromBackup?: boolean;
+  clock?: Clock;
+  signal?: AbortSignal;
+}
+
+export function accountLabel(account: { id: string; name?: string | undefined }): string {
+  return account.name ?? account.id;
+}
+
+export function describePoll(result: AccountPollResult): string {
+  const shipped = Object.entries(result.shipped).map(([name, n]) => `${name}=${n}`).join(' ');
+  const duplicates = Object.values(result.duplicates).reduce((a, b) => a + b, 0);
+  const window = result.since === undefined || result.since >= result.until ? 'nothing new to read' : `window [${result.since}, ${result.until})`;
+  return (
+    `account ${result.account}: ${window}, fetched ${result.fetched} in ${result.pages} page(s) / ${result.requests} request(s), ` +
+    `shipped ${shipped || 'none'}${duplicates > 0 ? `, ${duplicates} already shipped (overlap) skipped` : ''}`
+  );
+}
+
+/** Returns the exit code: 0 when every account and output succeeded, else 1. */
+export async function runOnce(config: Config, logger: Logger, options: RunOnceOptions = {}): Promise<number> {
+  const clock = options.clock ?? realClock;
+  const store = await StateStore.open(config.state.path, { recoverFromBackup: options.recoverFromBackup });
+  let failed = false;
+  try {
+    const limiter = persistentLimiter(config, store, logger, clock);
+    const client = createClient(config, limiter, logger, clock);
+    const outputs = await openOutputs(config, store, logger);
+    const stopHangup = reopenOnHangup(outputs, logger);
+    try {
+      const now = clock.now();
+      for (const account of config.cloudflare.accounts) {
+        const label = accountLabel(account);
+        const started = clock.now();
+        const result = await pollAccount(
+          { id: account.id, label },
+          { until: canonicalFromMs(now - config.poll.settle), initialCheckpoint: canonicalFromMs(now - config.poll.initial_lookback), overlapMs: config.poll.overlap },
+          {
+            client, state: store, outputs, logger, clock, pageSize: config.cloudflare.page_size, signal: options.signal,
+            onInvalidEvent: ({ account: acc, reason }) => {
+              logger.error(`account ${acc}: skipped an event: ${reason}`, { account: acc });
+            },
+          },
+        );
+        logger.info(`${describePoll(result)} (${formatDuration(clock.now() - started)})`, { account: label });
+        if (result.error) {
+          failed = true;
+          logger.error(`account ${label}: ${result.error.message}`, { account: label, code: (result.error as { code?: string }).code });
+        }
+        for (const [name, error] of Object.entries(result.failedOutputs)) {
+          failed = true;
+          logger.error(`output ${name} (account ${label}): ${error.message}; its checkpoint stays at the last delivered batch`, { output: name, account: label });
+        }
+      }
+    } finally {
+      stopHangup();
+      await closeOutputs(outputs, logger);
+      client.close();
+    }
+  } finally {
+    await store.close();
+  }
+  return failed ? 1 : 0;
+}

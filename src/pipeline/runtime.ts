@@ -1,0 +1,98 @@
+/**
+ * What `run --once` and `backfill` share: state, rate limiter (with its persisted cooldown),
+ * the Cloudflare client and the outputs, opened and closed in the right order.
+ */
+import type { Config } from '../config/schema.js';
+import { ShipperError } from '../errors.js';
+import type { Logger } from '../ops/logger.js';
+import { buildOutputs } from '../sink/factory.js';
+import { CloudflareClient, type CloudflareAuth } from '../source/cloudflare-client.js';
+import { type Clock, RateLimiter, realClock } from '../source/rate-limiter.js';
+import type { StateHolder, StateStore } from '../state/store.js';
+import type { StateData } from '../state/schema.js';
+import { VERSION } from '../version.js';
+import type { OutputRuntime } from './poll.js';
+
+export function cloudflareAuth(config: Config): CloudflareAuth {
+  const cf = config.cloudflare;
+  if (cf.api_token !== undefined) return { kind: 'token', token: cf.api_token };
+  if (cf.auth_key !== undefined && cf.auth_email !== undefined) return { kind: 'key', email: cf.auth_email, key: cf.auth_key };
+  throw new ShipperError('ERR_CONFIG', 'no Cloudflare credentials configured', { exitCode: 78 });
+}
+
+/** A limiter whose cooldowns are saved in `store`, starting with the one a previous run saved. */
+export function persistentLimiter(config: Config, store: StateHolder, logger: Logger, clock: Clock = realClock, alsoRespect?: StateData): RateLimiter {
+  const limiter = new RateLimiter({
+    requests: config.cloudflare.rate_limit.requests,
+    perMs: config.cloudflare.rate_limit.per,
+    clock,
+    onCooldown: (untilMs, reason) => {
+      logger.warn(`Cloudflare rate limit: ${reason}; every API call waits until ${new Date(untilMs).toISOString()}`);
+      store.data.api = { cooldown_until: new Date(untilMs).toISOString(), cooldown_reason: reason };
+      store.save().catch((error: unknown) => {
+        logger.error(`cannot save the cooldown to the state: ${(error as Error).message}`);
+      });
+    },
+  });
+  for (const api of [store.data.api, alsoRespect?.api]) {
+    const saved = api?.cooldown_until === undefined ? NaN : Date.parse(api.cooldown_until);
+    if (saved > clock.now() && saved > limiter.cooldownEndsAt) {
+      logger.warn(`a previous run hit the Cloudflare rate limit; waiting until ${new Date(saved).toISOString()} before calling the API`);
+      limiter.coolDown(saved, api?.cooldown_reason ?? 'saved cooldown');
+    }
+  }
+  return limiter;
+}
+
+export function createClient(config: Config, limiter: RateLimiter, logger: Logger, clock: Clock = realClock): CloudflareClient {
+  return new CloudflareClient({
+    baseUrl: config.cloudflare.base_url,
+    auth: cloudflareAuth(config),
+    requestTimeoutMs: config.cloudflare.request_timeout,
+    limiter,
+    clock,
+    userAgent: `cf-access-shipper/${VERSION}`,
+    onRetry: ({ account, attempt, delayMs, reason }) => {
+      logger.warn(`Cloudflare API, account ${account}: ${reason}; retry ${attempt} in ${Math.round(delayMs / 100) / 10} s`, { account });
+    },
+  });
+}
+
+export async function openOutputs(config: Config, store: StateStore, logger: Logger, only?: readonly string[]): Promise<OutputRuntime[]> {
+  const outputs = buildOutputs(config, logger, only);
+  const opened: OutputRuntime[] = [];
+  try {
+    for (const output of outputs) {
+      await output.sink.open(store.data.sinks[output.name]);
+      opened.push(output);
+    }
+  } catch (error) {
+    await closeOutputs(opened, logger);
+    throw error;
+  }
+  return outputs;
+}
+
+export async function closeOutputs(outputs: readonly OutputRuntime[], logger: Logger): Promise<void> {
+  for (const output of outputs) {
+    try {
+      await output.sink.close();
+    } catch (error) {
+      logger.error(`output ${output.name}: close failed: ${(error as Error).message}`, { output: output.name });
+    }
+  }
+}
+
+/** SIGHUP reopens file outputs (logrotate); returns a function that removes the handler. */
+export function reopenOnHangup(outputs: readonly OutputRuntime[], logger: Logger): () => void {
+  const handler = (): void => {
+    logger.info('SIGHUP: reopening file outputs');
+    for (const output of outputs) {
+      output.sink.reopen().catch((error: unknown) => {
+        logger.error(`output ${output.name}: reopen failed: ${(error as Error).message}`, { output: output.name });
+      });
+    }
+  };
+  process.on('SIGHUP', handler);
+  return () => process.off('SIGHUP', handler);
+}

@@ -1,0 +1,114 @@
+/**
+ * Records appended to a file, one per line, fsynced per batch. The committed end of the file is
+ * saved with the checkpoint; on open, a longer file (a batch written but not committed before a
+ * crash) is cut back to it, so a replay never duplicates. Reopened on SIGHUP for logrotate.
+ */
+import { mkdirSync, promises as fs } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { acquireLock, type StateLock } from '../state/lock.js';
+import type { SinkState } from '../state/schema.js';
+import type { DeliveryResult, OutputRecord, Sink } from './types.js';
+
+export interface FileSinkEvents {
+  onTruncate?: (info: { path: string; from: number; to: number }) => void;
+}
+
+export class FileSink implements Sink {
+  readonly exactlyOnce = true;
+  readonly path: string;
+  private handle: fs.FileHandle | undefined;
+  private lock: StateLock | undefined;
+  /** deliver, reopen and close run one at a time (SIGHUP may arrive mid-batch). */
+  private turn: Promise<unknown> = Promise.resolve();
+  private dev = 0;
+  private ino = 0;
+  private size = 0;
+
+  constructor(
+    readonly name: string,
+    path: string,
+    private readonly events: FileSinkEvents = {},
+  ) {
+    this.path = resolve(path);
+  }
+
+  async open(committed: SinkState | undefined): Promise<void> {
+    mkdirSync(dirname(this.path), { recursive: true });
+    // One writer per file: recovery cuts the file back, which must never touch another writer's data.
+    this.lock ??= acquireLock(`${this.path}.lock`, `file output ${this.name} (${this.path})`);
+    this.handle = await fs.open(this.path, 'a', 0o640);
+    const stat = await this.handle.stat();
+    this.dev = stat.dev;
+    this.ino = stat.ino;
+    this.size = stat.size;
+    const file = committed?.file;
+    // Same file (not rotated) and longer than committed: the tail is an unconfirmed batch.
+    if (file && file.dev === stat.dev && file.ino === stat.ino && stat.size > file.size) {
+      await this.handle.truncate(file.size);
+      await this.handle.sync();
+      this.events.onTruncate?.({ path: this.path, from: stat.size, to: file.size });
+      this.size = file.size;
+    }
+  }
+
+  private serialize<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.turn.then(task);
+    this.turn = next.catch(() => undefined);
+    return next;
+  }
+
+  deliver(records: readonly OutputRecord[]): Promise<DeliveryResult> {
+    return this.serialize(() => this.write(records));
+  }
+
+  private async write(records: readonly OutputRecord[]): Promise<DeliveryResult> {
+    if (!this.handle) return { status: 'retry', error: new Error(`file output ${this.name} is not open`) };
+    if (records.length === 0) return { status: 'delivered' };
+    let text = '';
+    for (const record of records) text += `${record.text}\n`;
+    const data = Buffer.from(text, 'utf8');
+    const before = this.size;
+    try {
+      let written = 0;
+      while (written < data.length) {
+        const { bytesWritten } = await this.handle.write(data, written, data.length - written);
+        written += bytesWritten;
+      }
+      await this.handle.sync();
+      this.size = before + data.length;
+      return { status: 'delivered' };
+    } catch (error) {
+      // Take back a partial write so the retry appends whole lines (best effort: ENOSPC may persist).
+      await this.handle.truncate(before).catch(() => undefined);
+      return { status: 'retry', error: new Error(`cannot write ${this.path}: ${(error as Error).message}`, { cause: error }) };
+    }
+  }
+
+  position(): SinkState {
+    return { file: { path: this.path, dev: this.dev, ino: this.ino, size: this.size } };
+  }
+
+  reopen(): Promise<void> {
+    return this.serialize(async () => {
+      const old = this.handle;
+      this.handle = undefined;
+      await old?.close();
+      await this.open(undefined); // keeps the lock
+    });
+  }
+
+  close(): Promise<void> {
+    return this.serialize(() => this.closeNow());
+  }
+
+  private async closeNow(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    if (handle) {
+      await handle.sync().catch(() => undefined);
+      await handle.close();
+    }
+    this.lock?.release();
+    this.lock = undefined;
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * The contract every output implements (Vector-style): take a batch, report what happened.
+ * The pipeline commits an output's checkpoint only after `delivered`.
+ */
+import type { AccessEvent } from '../format/event.js';
+import type { SinkState } from '../state/schema.js';
+
+export interface OutputRecord {
+  /** The formatted record (one line, no terminator). */
+  text: string;
+  event: AccessEvent;
+  /** created_at in epoch milliseconds. */
+  epochMs: number;
+  accountId: string;
+}
+
+export interface RejectedRecord {
+  record: OutputRecord;
+  reason: string;
+}
+
+export type DeliveryResult =
+  /** The peer has every record, except `rejected` ones it will never accept (dead-lettered). */
+  | { status: 'delivered'; rejected?: RejectedRecord[] }
+  /** Nothing confirmed; the same batch may be offered again later. */
+  | { status: 'retry'; error: Error; retryAfterMs?: number }
+  /** The output cannot work until its configuration changes (bad token, wrong index …). */
+  | { status: 'fatal'; error: Error };
+
+export interface Sink {
+  readonly name: string;
+  /** Whether a batch cut short by a crash is undone on restart (file), so replays never duplicate. */
+  readonly exactlyOnce: boolean;
+  /** Opens the output; `committed` is the position saved with the last committed batch. */
+  open(committed: SinkState | undefined): Promise<void>;
+  deliver(records: readonly OutputRecord[]): Promise<DeliveryResult>;
+  /** The position to save together with the checkpoint (file outputs). */
+  position(): SinkState | undefined;
+  /** Reopens files (SIGHUP, logrotate). */
+  reopen(): Promise<void>;
+  /** Flushes and closes. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,175 @@
+/**
+ * Client for `GET {base_url}/accounts/{id}/access/logs/access_requests` (got 14). Every request
+ * takes a token from the shared RateLimiter; 429 starts a process-wide cooldown; 5xx, timeouts,
+ * connection errors and malformed pages are retried with capped backoff; auth errors are not.
+ */
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import got, { RequestError } from 'got';
+import { type AccessEvent, isAccessEvent } from '../format/event.js';
+import { type ApiErrorDetail, CloudflareAuthError, CloudflareRequestError, CloudflareUnavailableError } from './cloudflare-errors.js';
+import { type Clock, RateLimiter, realClock } from './rate-limiter.js';
+import { backoffDelay, cooldownAfter429 } from './retry.js';
+
+export type CloudflareAuth = { kind: 'token'; token: string } | { kind: 'key'; email: string; key: string };
+
+export interface CloudflareClientOptions {
+  baseUrl: string;
+  auth: CloudflareAuth;
+  requestTimeoutMs: number;
+  limiter: RateLimiter;
+  clock?: Clock;
+  /** Attempts per page before giving up on this poll (default 6). */
+  maxAttempts?: number;
+  backoff?: { baseMs: number; capMs: number };
+  /** Called for each retry, for logs and metrics. */
+  onRetry?: (info: { account: string; attempt: number; delayMs: number; reason: string; status?: number }) => void;
+  onResponse?: (status: number) => void;
+  userAgent?: string;
+}
+
+export interface PageRequest {
+  accountId: string;
+  accountLabel: string;
+  /** RFC 3339 (millisecond precision) inclusive lower bound sent to the API. */
+  since: string;
+  until: string;
+  page: number;
+  perPage: number;
+  signal?: AbortSignal;
+}
+
+export interface Page {
+  events: AccessEvent[];
+  /** HTTP requests this page took, retries included. */
+  requests: number;
+}
+
+const AUTH_CODES = new Set([10000, 9109, 6003, 6111, 6103, 9106, 9107, 10001]);
+
+/** A problem worth retrying, with an optional minimum wait (429). */
+class Retryable extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+export class CloudflareClient {
+  private readonly http = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+  private readonly clock: Clock;
+
+  constructor(private readonly options: CloudflareClientOptions) {
+    this.clock = options.clock ?? realClock;
+  }
+
+  close(): void {
+    this.http.http.destroy();
+    this.http.https.destroy();
+  }
+
+  private headers(): Record<string, string> {
+    const auth = this.options.auth;
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.options.userAgent ?? 'cf-access-shipper' };
+    if (auth.kind === 'token') headers.authorization = `Bearer ${auth.token}`;
+    else {
+      headers['x-auth-email'] = auth.email;
+      headers['x-auth-key'] = auth.key;
+    }
+    return headers;
+  }
+
+  async fetchPage(request: PageRequest): Promise<Page> {
+    const maxAttempts = this.options.maxAttempts ?? 6;
+    const backoff = this.options.backoff ?? { baseMs: 1000, capMs: 60_000 };
+    let lastProblem = '';
+    let lastError: unknown;
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      await this.options.limiter.take(request.signal);
+      try {
+        const events = await this.requestOnce(request);
+        return { events, requests: attempt + 1 };
+      } catch (error) {
+        if (!(error instanceof Retryable)) throw error;
+        lastProblem = error.message;
+        lastError = error;
+        if (attempt + 1 >= maxAttempts) break;
+        const delayMs = error.status === 429 ? Math.max(0, this.options.limiter.cooldownEndsAt - this.clock.now()) : backoffDelay(attempt, backoff);
+        this.options.onRetry?.({ account: request.accountLabel, attempt: attempt + 1, delayMs, reason: error.message, status: error.status });
+        // After a 429 the limiter itself waits out the cooldown on the next take().
+        if (error.status !== 429) await this.clock.sleep(delayMs, request.signal);
+      }
+    }
+    throw new CloudflareUnavailableError(request.accountLabel, maxAttempts, lastProblem, { cause: lastError });
+  }
+
+  private async requestOnce(request: PageRequest): Promise<AccessEvent[]> {
+    const url = `${this.options.baseUrl.replace(/\/+$/, '')}/accounts/${encodeURIComponent(request.accountId)}/access/logs/access_requests`;
+    let response;
+    try {
+      response = await got(url, {
+        searchParams: {
+          direction: 'asc',
+          since: request.since,
+          until: request.until,
+          page: request.page,
+          per_page: request.perPage,
+          limit: request.perPage,
+        },
+        headers: this.headers(),
+        timeout: { request: this.options.requestTimeoutMs },
+        retry: { limit: 0 },
+        throwHttpErrors: false,
+        responseType: 'text',
+        agent: this.http,
+        signal: request.signal,
+      });
+    } catch (error) {
+      if (request.signal?.aborted) throw error;
+      if (error instanceof RequestError) throw new Retryable(`${error.code}: ${error.message}`);
+      throw error;
+    }
+    const status = response.statusCode;
+    this.options.onResponse?.(status);
+    const envelope = parseEnvelope(response.body);
+    const errors = envelope?.errors ?? [];
+    if (status === 429 || errors.some((e) => e.code === 971)) {
+      const cooldownMs = cooldownAfter429(response.headers, this.clock.now());
+      this.options.limiter.coolDown(this.clock.now() + cooldownMs, `HTTP 429 for account ${request.accountLabel}`);
+      throw new Retryable(`rate limited (HTTP 429), cooling down ${Math.round(cooldownMs / 1000)} s`, 429);
+    }
+    if (status === 401 || status === 403 || (status >= 400 && errors.some((e) => AUTH_CODES.has(e.code)))) {
+      throw new CloudflareAuthError(request.accountLabel, status, errors);
+    }
+    if (status >= 500 || status === 408) throw new Retryable(`HTTP ${status}${errors.length ? ` (${errors.map((e) => e.code).join(', ')})` : ''}`, status);
+    if (status >= 400) throw new CloudflareRequestError(request.accountLabel, status, errors);
+    if (!envelope) throw new Retryable(`HTTP ${status} with a body that is not JSON (${JSON.stringify(response.body.slice(0, 60))}…)`, status);
+    if (envelope.success !== true) throw new Retryable(`HTTP ${status} but success is not true (${errors.map((e) => `${e.code}: ${e.message}`).join('; ') || 'no errors given'})`, status);
+    if (!Array.isArray(envelope.result)) throw new Retryable(`HTTP ${status} but "result" is not a list`, status);
+    const bad = envelope.result.findIndex((row) => !isAccessEvent(row));
+    if (bad !== -1) throw new Retryable(`HTTP ${status} but result[${bad}] is not an event object`, status);
+    return envelope.result as AccessEvent[];
+  }
+}
+
+interface Envelope {
+  success?: unknown;
+  errors?: ApiErrorDetail[];
+  result?: unknown;
+}
+
+function parseEnvelope(body: string): Envelope | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (!isAccessEvent(raw)) return undefined;
+  const errors = Array.isArray(raw.errors)
+    ? raw.errors.filter(isAccessEvent).map((e) => ({ code: typeof e.code === 'number' ? e.code : Number(e.code), message: typeof e.message === 'string' ? e.message : JSON.stringify(e.message) }))
+    : [];
+  return { success: raw.success, errors, result: raw.result };
+}

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FileSink } from '../../src/sink/file.js';
+import type { OutputRecord } from '../../src/sink/types.js';
+import { tempDir } from '../support/harness.js';
+
+const record = (text: string): OutputRecord => ({ text, event: {}, epochMs: 0, accountId: 'a' });
+
+describe('sink/file', () => {
+  it('appends whole lines, reports its committed position and cuts an uncommitted tail on open', async () => {
+    const path = join(tempDir(), 'out.ndjson');
+    const truncations: number[] = [];
+    const sink = new FileSink('archive', path, { onTruncate: ({ from, to }) => truncations.push(from - to) });
+    await sink.open(undefined);
+    assert.deepEqual(await sink.deliver([record('one'), record('two')]), { status: 'delivered' });
+    const committed = sink.position();
+    assert.equal(committed.file?.size, 8);
+    // A batch written but never committed (the process died before saving the state).
+    assert.deepEqual(await sink.deliver([record('three')]), { status: 'delivered' });
+    await sink.close();
+    const reopened = new FileSink('archive', path, { onTruncate: ({ from, to }) => truncations.push(from - to) });
+    await reopened.open(committed);
+    assert.equal(readFileSync(path, 'utf8'), 'one\ntwo\n');
+    assert.deepEqual(truncations, [6]);
+    await reopened.close();
+  });
+
+  it('leaves a rotated file alone and writes to the new one after reopen', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'out.ndjson');
+    const sink = new FileSink('archive', path);
+    await sink.open(undefined);
+    await sink.deliver([record('before')]);
+    const committed = sink.position();
+    renameSync(path, `${path}.1`);
+    await sink.reopen();
+    await sink.deliver([record('after')]);
+    assert.equal(readFileSync(`${path}.1`, 'utf8'), 'before\n');
+    assert.equal(readFileSync(path, 'utf8'), 'after\n');
+    await sink.close();
+    // The committed position named the old inode: a new file is never cut.
+    writeFileSync(path, 'after\nmore\n');
+    const next = new FileSink('archive', path);
+    await next.open(committed);
+    assert.equal(statSync(path).size, 11);
+    await next.close();
+  });
+
+  it('takes a lock so two writers never share a file', async () => {
+    const path = join(tempDir(), 'out.ndjson');
+    const a = new FileSink('a', path);
+    await a.open(undefined);
+    await assert.rejects(new FileSink('b', path).open(undefined), /file output b .* is in use by another cf-access-shipper process/);
+    await a.close();
+  });
+
+  it('reports retry when the path cannot be written', async () => {
+    const dir = tempDir();
+    const sink = new FileSink('x', dir); // a directory
+    await assert.rejects(sink.open(undefined), /EISDIR|illegal operation/);
+  });
+});

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { backoffDelay, cooldownAfter429, parseRateLimitReset, parseRetryAfter } from '../../src/source/retry.js';
+import { type Clock, RateLimiter } from '../../src/source/rate-limiter.js';
+import { eventHash } from '../../src/source/event-identity.js';
+import { OutputCursor } from '../../src/pipeline/cursor.js';
+
+function fakeClock(): Clock & { t: number; slept: number[] } {
+  const clock = {
+    t: 1_000_000,
+    slept: [] as number[],
+    now: () => clock.t,
+    sleep: (ms: number) => {
+      clock.slept.push(ms);
+      clock.t += ms;
+      return Promise.resolve();
+    },
+  };
+  return clock;
+}
+
+describe('source/retry', () => {
+  it('backs off exponentially with jitter, capped', () => {
+    const opts = { baseMs: 1000, capMs: 30_000 };
+    assert.equal(backoffDelay(0, opts, () => 1), 1000);
+    assert.equal(backoffDelay(0, opts, () => 0), 500);
+    assert.equal(backoffDelay(3, opts, () => 1), 8000);
+    assert.equal(backoffDelay(20, opts, () => 1), 30_000);
+    assert.equal(backoffDelay(1000, opts, () => 1), 30_000);
+  });
+
+  it('reads Retry-After as seconds or an HTTP date, and the RateLimit headers', () => {
+    const now = Date.parse('2024-05-01T10:00:00Z');
+    assert.equal(parseRetryAfter('120', now), 120_000);
+    assert.equal(parseRetryAfter('Wed, 01 May 2024 10:00:30 GMT', now), 30_000);
+    assert.equal(parseRetryAfter('Wed, 01 May 2024 09:00:00 GMT', now), 0);
+    assert.equal(parseRetryAfter('soon', now), undefined);
+    assert.equal(parseRateLimitReset({ ratelimit: '"default";r=0;t=42' }), 42_000);
+    assert.equal(parseRateLimitReset({ 'ratelimit-reset': '17' }), 17_000);
+    assert.equal(cooldownAfter429({}, now), 300_000, 'five minutes when nothing says otherwise');
+    assert.equal(cooldownAfter429({ 'retry-after': '3', ratelimit: '"default";r=0;t=42' }, now), 3000);
+  });
+});
+
+describe('source/rate-limiter', () => {
+  it('spends a burst, then paces to requests/per', async () => {
+    const clock = fakeClock();
+    const limiter = new RateLimiter({ requests: 3, perMs: 3000, clock });
+    for (let i = 0; i < 3; i++) await limiter.take();
+    assert.deepEqual(clock.slept, []);
+    await limiter.take();
+    assert.deepEqual(clock.slept, [1000]);
+  });
+
+  it('blocks every caller during a cooldown and reports it once', async () => {
+    const clock = fakeClock();
+    const reported: number[] = [];
+    const limiter = new RateLimiter({ requests: 100, perMs: 1000, clock, onCooldown: (until) => reported.push(until) });
+    limiter.coolDown(clock.t + 5000, 'test');
+    limiter.coolDown(clock.t + 1000, 'shorter: ignored');
+    await Promise.all([limiter.take(), limiter.take()]);
+    assert.deepEqual(reported, [1_005_000]);
+    assert.equal(clock.t, 1_005_000);
+  });
+});
+
+describe('source/event-identity', () => {
+  it('hashes the whole content, independent of key order', () => {
+    const a = eventHash({ ray_id: 'r', user_email: 'a', nested: { x: 1, y: [1, 2] } });
+    assert.equal(a, eventHash({ nested: { y: [1, 2], x: 1 }, user_email: 'a', ray_id: 'r' }));
+    assert.notEqual(a, eventHash({ ray_id: 'r', user_email: 'b', nested: { x: 1, y: [1, 2] } }), 'same ray_id, other row');
+    assert.equal(a.length, 16);
+  });
+});
+
+describe('pipeline/cursor', () => {
+  it('remembers delivered hashes within the overlap and never moves back', () => {
+    const cursor = new OutputCursor('2024-05-01T10:00:00.000000000Z', 60_000);
+    assert.equal(cursor.floor, '2024-05-01T09:59:00.000000000Z');
+    const e1 = { time: '2024-05-01T10:00:30.000000000Z', hash: 'h1' };
+    const e2 = { time: '2024-05-01T10:05:00.000000000Z', hash: 'h2' };
+    cursor.advance([e1], e1.time);
+    assert.ok(cursor.has(e1));
+    cursor.advance([e2], e2.time);
+    assert.ok(!cursor.has(e1), 'pruned: older than checkpoint − overlap');
+    assert.ok(cursor.has(e2));
+    cursor.advance([], '2024-05-01T10:01:00.000000000Z');
+    assert.equal(cursor.checkpoint, e2.time);
+    assert.equal(cursor.dedupSize, 1);
+    assert.deepEqual(cursor.dedupState(), { [e2.time]: ['h2'] });
+  });
+});
