@@ -2,6 +2,7 @@
 import type { LoadedConfig } from '../config/load.js';
 import type { OutputConfig } from '../config/outputs.js';
 import { formatDuration } from '../config/duration.js';
+import { defaultSourcetype } from '../sink/hec-protocol.js';
 
 export function describeOutput(out: OutputConfig): string {
   switch (out.type) {
@@ -28,15 +29,13 @@ export function describeOutput(out: OutputConfig): string {
       const framing = out.transport === 'udp' ? 'one datagram per message' : (out.framing ?? 'octet-counting');
       const parts = [`${out.name}: syslog ${out.transport}://${out.host}:${port}`, `RFC ${out.rfc}`, framing, `format ${out.format}`];
       if (out.transport === 'udp') parts.push('fire-and-forget: UDP cannot confirm delivery, events can be lost');
+      else parts.push('a dropped connection may duplicate one batch');
       if (out.transport === 'tls' && !out.tls.verify) parts.push('WARNING: TLS verification off');
       return parts.join(', ');
     }
   }
 }
 
-export function defaultSourcetype(format: 'json' | 'cef' | 'ecs'): string {
-  return format === 'json' ? 'cloudflare:access' : `cloudflare:access:${format}`;
-}
 
 export function validateSummary(loaded: LoadedConfig): string[] {
   const { config } = loaded;

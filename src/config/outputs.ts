@@ -97,6 +97,9 @@ export const syslogOutput = z
     if (out.framing === 'lf' && out.transport === 'tls') {
       ctx.addIssue({ code: 'custom', path: ['framing'], message: 'RFC 5425 (syslog over TLS) requires octet-counting framing; remove framing or use transport tcp' });
     }
+    if (out.transport === 'udp' && out.max_message_bytes !== undefined && out.max_message_bytes > 65507) {
+      ctx.addIssue({ code: 'custom', path: ['max_message_bytes'], message: 'must be at most 65507 for udp (the largest UDP datagram); one message is never split across datagrams' });
+    }
     if (out.framing !== undefined && out.transport === 'udp') {
       ctx.addIssue({ code: 'custom', path: ['framing'], message: 'framing applies to tcp and tls only: a UDP datagram is one message' });
     }

@@ -58,8 +58,8 @@ export function structuredData(event: AccessEvent, context: EventContext): strin
   return params.length === 0 ? '-' : `[${SD_ID} ${params.join(' ')}]`;
 }
 
-/** `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG` */
-export function formatRfc5424(event: AccessEvent, context: EventContext, msg: string, options: SyslogOptions): string {
+/** `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD ` (with the space before MSG). */
+export function rfc5424Header(event: AccessEvent, context: EventContext, options: SyslogOptions): string {
   const createdAt = fieldText(event, 'created_at');
   const ts = createdAt === undefined ? undefined : parseTimestamp(createdAt);
   const timestamp = ts ? formatUtc(ts, Math.min(6, ts.fractionDigits)) : '-';
@@ -68,7 +68,12 @@ export function formatRfc5424(event: AccessEvent, context: EventContext, msg: st
   const procId = printableAscii(options.procId, 128);
   const msgId = printableAscii(fieldText(event, 'action'), 32);
   const sd = options.structuredData ? structuredData(event, context) : '-';
-  return `<${priority(event, options)}>1 ${timestamp} ${hostname} ${appName} ${procId} ${msgId} ${sd} ${msg}`;
+  return `<${priority(event, options)}>1 ${timestamp} ${hostname} ${appName} ${procId} ${msgId} ${sd} `;
+}
+
+/** `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG` */
+export function formatRfc5424(event: AccessEvent, context: EventContext, msg: string, options: SyslogOptions): string {
+  return rfc5424Header(event, context, options) + msg;
 }
 
 /** RFC 3164 TAG: alphanumeric, at most 32 characters. */
@@ -78,7 +83,12 @@ function bsdTag(appName: string): string {
 }
 
 /** `<PRI>Mmm dd hh:mm:ss HOSTNAME TAG[pid]: MSG` with the event's time in UTC. */
-export function formatRfc3164(event: AccessEvent, _context: EventContext, msg: string, options: SyslogOptions): string {
+export function formatRfc3164(event: AccessEvent, context: EventContext, msg: string, options: SyslogOptions): string {
+  return rfc3164Header(event, context, options) + msg;
+}
+
+/** `<PRI>Mmm dd hh:mm:ss HOSTNAME TAG[pid]: ` */
+export function rfc3164Header(event: AccessEvent, _context: EventContext, options: SyslogOptions): string {
   const createdAt = fieldText(event, 'created_at');
   const ts = createdAt === undefined ? undefined : parseTimestamp(createdAt);
   // RFC 3164 has no NILVALUE; a relay adds its own time when the timestamp is missing, so we
@@ -87,5 +97,5 @@ export function formatRfc3164(event: AccessEvent, _context: EventContext, msg: s
   const hostname = printableAscii(options.hostname, 255);
   const pid = printableAscii(options.procId, 128);
   const tag = pid === '-' ? bsdTag(options.appName) : `${bsdTag(options.appName)}[${pid}]`;
-  return `<${priority(event, options)}>${timestamp} ${hostname} ${tag}: ${msg}`;
+  return `<${priority(event, options)}>${timestamp} ${hostname} ${tag}: `;
 }

@@ -12,6 +12,7 @@ import type { Logger } from '../ops/logger.js';
 import { type Clock, realClock } from '../source/rate-limiter.js';
 import { emptyState, type StateData } from '../state/schema.js';
 import { StateStore } from '../state/store.js';
+import { deadLetterPath } from '../sink/dead-letter.js';
 import { pollAccount, type AccountPollResult } from './poll.js';
 import { Progress } from './progress.js';
 import { accountLabel, describePoll } from './run-once.js';
@@ -89,7 +90,7 @@ export async function backfill(config: Config, args: BackfillArgs, io: BackfillI
     const limiter = persistentLimiter(config, store ?? { data: emptyState(), save: () => Promise.resolve() }, logger, clock, daemonState);
     const client = createClient(config, limiter, logger, clock);
     const outputs = store ? await openOutputs(config, store, logger, outputNames) : [];
-    const stopHangup = reopenOnHangup(outputs, logger);
+    const stopHangup = reopenOnHangup(outputs, logger, store);
     const progress = new Progress({
       since, until, tty: io.stderr.isTTY === true,
       write: (text) => io.stderr.write(text),
@@ -105,6 +106,7 @@ export async function backfill(config: Config, args: BackfillArgs, io: BackfillI
           { until, initialCheckpoint: since, overlapMs: 0 },
           {
             client, outputs, logger, clock, pageSize: config.cloudflare.page_size, signal: io.signal,
+            deadLetterPath: (output) => deadLetterPath(config.state.path, output),
             state: store ?? { data: emptyState(), save: () => Promise.resolve() },
             onPage: (info) => {
               progress.page(info);

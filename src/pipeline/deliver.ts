@@ -1,7 +1,7 @@
 /** Offers a batch to an output until it is delivered, rejected for good, or attempts run out. */
 import type { Logger } from '../ops/logger.js';
 import type { Clock } from '../source/rate-limiter.js';
-import type { OutputRecord, Sink } from '../sink/types.js';
+import type { OutputRecord, RejectedRecord, Sink } from '../sink/types.js';
 
 export interface DeliverOptions {
   attempts: number;
@@ -11,13 +11,13 @@ export interface DeliverOptions {
   signal?: AbortSignal;
 }
 
-export type DeliverOutcome = { status: 'delivered'; rejected: number } | { status: 'failed'; error: Error; fatal: boolean };
+export type DeliverOutcome = { status: 'delivered'; rejected: RejectedRecord[] } | { status: 'failed'; error: Error; fatal: boolean };
 
 export async function deliverWithRetry(output: { name: string; sink: Sink }, records: readonly OutputRecord[], options: DeliverOptions): Promise<DeliverOutcome> {
   let lastError: Error = new Error('no attempt made');
   for (let attempt = 0; attempt < options.attempts; attempt++) {
     const result = await output.sink.deliver(records);
-    if (result.status === 'delivered') return { status: 'delivered', rejected: result.rejected?.length ?? 0 };
+    if (result.status === 'delivered') return { status: 'delivered', rejected: result.rejected ?? [] };
     if (result.status === 'fatal') {
       options.logger.error(`output ${output.name} stopped: ${result.error.message}`, { output: output.name });
       return { status: 'failed', error: result.error, fatal: true };

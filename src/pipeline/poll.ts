@@ -1,22 +1,25 @@
 /**
  * One poll of one account: read the window `[min(checkpoint − overlap), until)` page by page and
  * fan each page out to every output. Each output filters by its own checkpoint and dedup hashes,
- * so an output that is down never stalls or re-sends to another. After each page, one state save
- * records what every output confirmed (cursor update travels with the batch, Filebeat-style).
- * Memory is flat: one page at a time.
+ * so an output that is down never stalls or re-sends to another.
+ *
+ * Pages flow through a bounded pipeline: the next page is fetched while the current one is
+ * delivered, an output may have a few batches in flight (HEC waiting for acks), and pages commit
+ * strictly in order: one state save per page records what every output confirmed, so a
+ * checkpoint never moves past a batch its output has not confirmed (Filebeat-style). At most
+ * `max concurrency + 1` pages are in memory.
  */
 import type { AccessEvent } from '../format/event.js';
-import { canonicalize, apiTime, epochMillis } from '../format/time.js';
-import { eventHash } from '../source/event-identity.js';
-import type { CloudflareClient } from '../source/cloudflare-client.js';
-import { backoffDelay } from '../source/retry.js';
-import type { Clock } from '../source/rate-limiter.js';
-import type { AccountState, StateData } from '../state/schema.js';
-import type { StateHolder } from '../state/store.js';
+import { apiTime, canonicalize } from '../format/time.js';
 import type { Logger } from '../ops/logger.js';
-import type { OutputRecord, Sink } from '../sink/types.js';
-import { OutputCursor, type TimedEvent } from './cursor.js';
-import { deliverWithRetry } from './deliver.js';
+import type { Sink } from '../sink/types.js';
+import type { CloudflareClient, Page } from '../source/cloudflare-client.js';
+import { eventHash } from '../source/event-identity.js';
+import type { Clock } from '../source/rate-limiter.js';
+import type { AccountState, SinkState, StateData } from '../state/schema.js';
+import type { StateHolder } from '../state/store.js';
+import { OutputCursor } from './cursor.js';
+import { OutputLane, type PageDelivery, type Row } from './output-lane.js';
 
 export interface OutputRuntime {
   name: string;
@@ -46,6 +49,8 @@ export interface PollDeps {
   pageSize: number;
   deliveryAttempts?: number;
   signal?: AbortSignal;
+  /** Where rejected records of an output go (`<state dir>/dead-letter/<output>.ndjson`). */
+  deadLetterPath?: (output: string) => string;
   onPage?: (info: { account: string; page: number; fetched: number; shipped: number; position: string }) => void;
   onInvalidEvent?: (info: { account: string; reason: string; event: AccessEvent }) => void;
 }
@@ -59,21 +64,17 @@ export interface AccountPollResult {
   fetched: number;
   outOfWindow: number;
   shipped: Record<string, number>;
+  deadLettered: Record<string, number>;
   duplicates: Record<string, number>;
   failedOutputs: Record<string, Error>;
   error?: Error;
 }
 
-interface ActiveOutput {
-  runtime: OutputRuntime;
-  cursor: OutputCursor;
-  /** Events before this (fixed for the poll) are behind this output. */
-  floor: string;
-  failed?: Error;
-  shipped: number;
-  /** Shipped since the last state save (added to `delivered` by the next one). */
-  unsaved: number;
-  duplicates: number;
+interface PageJob {
+  page: number;
+  rows: Row[];
+  pageMax: string;
+  deliveries: Map<OutputLane, Promise<PageDelivery>>;
 }
 
 function accountState(data: StateData, accountId: string): AccountState {
@@ -88,76 +89,97 @@ function accountState(data: StateData, accountId: string): AccountState {
 export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: PollDeps): Promise<AccountPollResult> {
   const started = deps.clock.now();
   const stateAccount = accountState(deps.state.data, account.id);
-  const active: ActiveOutput[] = deps.outputs.map((runtime) => {
+  const laneDeps = { logger: deps.logger, clock: deps.clock, deliveryAttempts: deps.deliveryAttempts ?? 5, signal: deps.signal, deadLetterPath: deps.deadLetterPath };
+  const lanes = deps.outputs.map((runtime) => {
     const saved = stateAccount.outputs[runtime.name];
-    const cursor = new OutputCursor(saved?.checkpoint ?? plan.initialCheckpoint, plan.overlapMs, saved);
-    return { runtime, cursor, floor: cursor.floor, shipped: 0, unsaved: 0, duplicates: 0 };
+    return new OutputLane(runtime, new OutputCursor(saved?.checkpoint ?? plan.initialCheckpoint, plan.overlapMs, saved), laneDeps);
   });
   const result: AccountPollResult = {
     account: account.label, since: undefined, until: plan.until, pages: 0, requests: 0, fetched: 0, outOfWindow: 0,
-    shipped: {}, duplicates: {}, failedOutputs: {},
+    shipped: {}, deadLettered: {}, duplicates: {}, failedOutputs: {},
   };
-  const since = active.length === 0 ? plan.initialCheckpoint : active.map((o) => o.floor).reduce((a, b) => (a < b ? a : b));
+  const since = lanes.length === 0 ? plan.initialCheckpoint : lanes.map((l) => l.floor).reduce((a, b) => (a < b ? a : b));
   result.since = since;
-  if (since >= plan.until) return await finish();
+  const positions = new Map<OutputLane, SinkState | undefined>();
+  const windowSize = Math.max(1, ...lanes.map((l) => l.concurrency)) + 1;
+  const pending: PageJob[] = [];
+  let reachedEnd = false;
 
-  try {
-    for (let page = 1; ; page++) {
-      if (deps.signal?.aborted) break;
-      const response = await deps.client.fetchPage({
-        accountId: account.id, accountLabel: account.label, since: apiTime(since, 'down'), until: apiTime(plan.until, 'up'),
-        page, perPage: deps.pageSize, signal: deps.signal,
-      });
-      result.pages++;
-      result.requests += response.requests;
-      const rows = timedRows(response.events, since, plan.until, account, deps, result);
-      result.fetched += rows.length;
-      let pageMax = '';
-      for (const row of rows) if (row.time > pageMax) pageMax = row.time;
-      let shippedThisPage = 0;
-      for (const output of active) {
-        if (output.failed) continue;
-        const shipped = await shipPage(output, rows, account, deps);
-        if (shipped === undefined) continue; // this output failed; the others go on
-        shippedThisPage += shipped;
-        if (pageMax !== '') output.cursor.advance([], pageMax);
-      }
-      await commit(active, stateAccount, deps, false);
-      deps.onPage?.({ account: account.label, page, fetched: rows.length, shipped: shippedThisPage, position: pageMax });
-      // A short (or empty) page ends the window; total_count is unreliable (seen as 0 on full pages).
-      if (response.events.length < deps.pageSize) {
-        for (const output of active) if (!output.failed) output.cursor.advance([], plan.until);
-        await commit(active, stateAccount, deps, true);
-        break;
+  const fetch = (page: number): Promise<Page> => {
+    const promise = deps.client.fetchPage({
+      accountId: account.id, accountLabel: account.label, since: apiTime(since, 'down'), until: apiTime(plan.until, 'up'),
+      page, perPage: deps.pageSize, signal: deps.signal,
+    });
+    promise.catch(() => undefined); // awaited below; a prefetch failing before then must not be "unhandled"
+    return promise;
+  };
+
+  const commitOldest = async (): Promise<void> => {
+    const job = pending.shift();
+    if (!job) return;
+    let shipped = 0;
+    for (const lane of lanes) {
+      const delivery = job.deliveries.get(lane);
+      if (!delivery) continue;
+      const outcome = await delivery;
+      if (lane.commit(outcome, job.pageMax) && outcome.ok) {
+        positions.set(lane, outcome.position);
+        shipped += outcome.shipped;
       }
     }
-  } catch (error) {
-    result.error = error as Error;
-    stateAccount.last_error = { at: new Date(deps.clock.now()).toISOString(), message: (error as Error).message, code: (error as { code?: string }).code };
+    await save(lanes, stateAccount, positions, deps, false);
+    deps.onPage?.({ account: account.label, page: job.page, fetched: job.rows.length, shipped, position: job.pageMax });
+  };
+
+  if (since < plan.until) {
+    try {
+      let next = fetch(1);
+      for (let page = 1; ; page++) {
+        const response = await next;
+        result.pages++;
+        result.requests += response.requests;
+        // A short (or empty) page ends the window; total_count is unreliable (seen as 0 on full pages).
+        const full = response.events.length >= deps.pageSize;
+        const more = full && !deps.signal?.aborted && (lanes.length === 0 || lanes.some((l) => !l.failed));
+        if (more) next = fetch(page + 1);
+        const rows = timedRows(response.events, since, plan.until, account, deps, result);
+        result.fetched += rows.length;
+        let pageMax = '';
+        for (const row of rows) if (row.time > pageMax) pageMax = row.time;
+        const job: PageJob = { page, rows, pageMax, deliveries: new Map() };
+        for (const lane of lanes) if (!lane.failed) job.deliveries.set(lane, lane.deliver(lane.select(rows), account.id));
+        pending.push(job);
+        while (pending.length >= windowSize) await commitOldest();
+        if (!full) reachedEnd = true;
+        if (!more) break;
+      }
+    } catch (error) {
+      result.error = error as Error;
+    }
+    // Deliveries already under way finish and commit, in order, even after an error or a stop.
+    while (pending.length > 0) await commitOldest();
+    if (reachedEnd && !result.error) {
+      for (const lane of lanes) if (!lane.failed) lane.cursor.advance([], plan.until);
+      await save(lanes, stateAccount, positions, deps, true);
+    }
+  }
+
+  for (const lane of lanes) {
+    result.shipped[lane.name] = lane.shipped;
+    result.deadLettered[lane.name] = lane.deadLettered;
+    result.duplicates[lane.name] = lane.duplicates;
+    if (lane.failed) result.failedOutputs[lane.name] = lane.failed;
+  }
+  const now = new Date(deps.clock.now()).toISOString();
+  if (result.error) {
+    stateAccount.last_error = { at: now, message: result.error.message, code: (result.error as { code?: string }).code };
+    await deps.state.save();
+  } else if (since < plan.until) {
+    stateAccount.last_poll = { at: now, since, until: plan.until, fetched: result.fetched, requests: result.requests, duration_ms: deps.clock.now() - started };
+    delete stateAccount.last_error;
     await deps.state.save();
   }
-  return await finish();
-
-  async function finish(): Promise<AccountPollResult> {
-    for (const output of active) {
-      result.shipped[output.runtime.name] = output.shipped;
-      result.duplicates[output.runtime.name] = output.duplicates;
-      if (output.failed) result.failedOutputs[output.runtime.name] = output.failed;
-    }
-    if (result.since !== undefined && result.since < plan.until && !result.error) {
-      stateAccount.last_poll = {
-        at: new Date(deps.clock.now()).toISOString(), since: result.since, until: plan.until, fetched: result.fetched,
-        requests: result.requests, duration_ms: deps.clock.now() - started,
-      };
-      delete stateAccount.last_error;
-      await deps.state.save();
-    }
-    return result;
-  }
-}
-
-interface Row extends TimedEvent {
-  event: AccessEvent;
+  return result;
 }
 
 /** Parses times, keeps the half-open window `[since, until)` and drops rows without a valid time. */
@@ -179,57 +201,27 @@ function timedRows(events: readonly AccessEvent[], since: string, until: string,
   return rows;
 }
 
-/** Delivers this output's share of a page; the number shipped, or undefined when the output failed. */
-async function shipPage(output: ActiveOutput, rows: readonly Row[], account: AccountRef, deps: PollDeps): Promise<number | undefined> {
-  const selected: Row[] = [];
-  const inBatch = new Set<string>();
-  for (const row of rows) {
-    if (row.time < output.floor) continue;
-    if (output.cursor.has(row) || inBatch.has(row.hash)) {
-      output.duplicates++;
-      continue;
-    }
-    inBatch.add(row.hash);
-    selected.push(row);
-  }
-  if (selected.length === 0) return 0;
-  const records: OutputRecord[] = selected.map((row) => ({
-    text: output.runtime.format(row.event, { accountId: account.id }),
-    event: row.event,
-    epochMs: epochMillis(row.time) ?? 0,
-    accountId: account.id,
-  }));
-  const outcome = await deliverWithRetry(output.runtime, records, { attempts: deps.deliveryAttempts ?? 5, clock: deps.clock, logger: deps.logger, signal: deps.signal, backoff: (n) => backoffDelay(n, { baseMs: 1000, capMs: 30_000 }) });
-  if (outcome.status !== 'delivered') {
-    output.failed = outcome.error;
-    return undefined;
-  }
-  const lastTime = selected.reduce((max, row) => (row.time > max ? row.time : max), '');
-  output.cursor.advance(selected, lastTime);
-  output.shipped += selected.length;
-  output.unsaved += selected.length;
-  return selected.length;
-}
-
-async function commit(active: readonly ActiveOutput[], stateAccount: AccountState, deps: PollDeps, windowDone: boolean): Promise<void> {
+/** Records every lane's committed position (one state save for the page). */
+async function save(lanes: readonly OutputLane[], stateAccount: AccountState, positions: Map<OutputLane, SinkState | undefined>, deps: PollDeps, windowDone: boolean): Promise<void> {
   const now = new Date(deps.clock.now()).toISOString();
-  for (const output of active) {
-    const name = output.runtime.name;
-    const previous = stateAccount.outputs[name];
-    if (output.failed) {
-      if (previous) previous.last_error = { at: now, message: output.failed.message, code: (output.failed as { code?: string }).code };
+  for (const lane of lanes) {
+    const previous = stateAccount.outputs[lane.name];
+    if (lane.failed) {
+      if (previous) previous.last_error = { at: now, message: lane.failed.message, code: (lane.failed as { code?: string }).code };
       continue;
     }
-    stateAccount.outputs[name] = {
-      checkpoint: output.cursor.checkpoint,
-      dedup: output.cursor.dedupState(),
-      delivered: (previous?.delivered ?? 0) + output.unsaved,
-      last_success: windowDone || output.shipped > 0 ? now : previous?.last_success,
+    stateAccount.outputs[lane.name] = {
+      checkpoint: lane.cursor.checkpoint,
+      dedup: lane.cursor.dedupState(),
+      delivered: (previous?.delivered ?? 0) + lane.unsaved,
+      dead_lettered: (previous?.dead_lettered ?? 0) + lane.unsavedDeadLettered,
+      last_success: windowDone || lane.unsaved > 0 ? now : previous?.last_success,
       last_error: previous?.last_error,
     };
-    output.unsaved = 0;
-    const position = output.runtime.sink.position();
-    if (position) deps.state.data.sinks[name] = position;
+    lane.unsaved = 0;
+    lane.unsavedDeadLettered = 0;
+    const position = positions.get(lane);
+    if (position) deps.state.data.sinks[lane.name] = position;
   }
   await deps.state.save();
 }

@@ -5,6 +5,7 @@ import { canonicalFromMs } from '../format/time.js';
 import type { Logger } from '../ops/logger.js';
 import { type Clock, realClock } from '../source/rate-limiter.js';
 import { StateStore } from '../state/store.js';
+import { deadLetterPath } from '../sink/dead-letter.js';
 import { type AccountPollResult, pollAccount } from './poll.js';
 import { closeOutputs, createClient, openOutputs, persistentLimiter, reopenOnHangup } from './runtime.js';
 
@@ -21,10 +22,11 @@ export function accountLabel(account: { id: string; name?: string | undefined })
 export function describePoll(result: AccountPollResult): string {
   const shipped = Object.entries(result.shipped).map(([name, n]) => `${name}=${n}`).join(' ');
   const duplicates = Object.values(result.duplicates).reduce((a, b) => a + b, 0);
+  const dead = Object.entries(result.deadLettered).filter(([, n]) => n > 0).map(([name, n]) => `${name}=${n}`).join(' ');
   const window = result.since === undefined || result.since >= result.until ? 'nothing new to read' : `window [${result.since}, ${result.until})`;
   return (
     `account ${result.account}: ${window}, fetched ${result.fetched} in ${result.pages} page(s) / ${result.requests} request(s), ` +
-    `shipped ${shipped || 'none'}${duplicates > 0 ? `, ${duplicates} already shipped (overlap) skipped` : ''}`
+    `shipped ${shipped || 'none'}${duplicates > 0 ? `, ${duplicates} already shipped (overlap) skipped` : ''}${dead ? `, dead-lettered ${dead}` : ''}`
   );
 }
 
@@ -37,7 +39,7 @@ export async function runOnce(config: Config, logger: Logger, options: RunOnceOp
     const limiter = persistentLimiter(config, store, logger, clock);
     const client = createClient(config, limiter, logger, clock);
     const outputs = await openOutputs(config, store, logger);
-    const stopHangup = reopenOnHangup(outputs, logger);
+    const stopHangup = reopenOnHangup(outputs, logger, store);
     try {
       const now = clock.now();
       for (const account of config.cloudflare.accounts) {
@@ -48,6 +50,7 @@ export async function runOnce(config: Config, logger: Logger, options: RunOnceOp
           { until: canonicalFromMs(now - config.poll.settle), initialCheckpoint: canonicalFromMs(now - config.poll.initial_lookback), overlapMs: config.poll.overlap },
           {
             client, state: store, outputs, logger, clock, pageSize: config.cloudflare.page_size, signal: options.signal,
+            deadLetterPath: (output) => deadLetterPath(config.state.path, output),
             onInvalidEvent: ({ account: acc, reason }) => {
               logger.error(`account ${acc}: skipped an event: ${reason}`, { account: acc });
             },

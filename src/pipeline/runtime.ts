@@ -62,10 +62,19 @@ export async function openOutputs(config: Config, store: StateStore, logger: Log
   const outputs = buildOutputs(config, logger, only);
   const opened: OutputRuntime[] = [];
   try {
+    let changed = false;
     for (const output of outputs) {
       await output.sink.open(store.data.sinks[output.name]);
       opened.push(output);
+      // A file output's starting length is saved before its first write, so a crash during that
+      // write is cut back on restart like any other unconfirmed batch.
+      const position = output.sink.position();
+      if (position && store.data.sinks[output.name] === undefined) {
+        store.data.sinks[output.name] = position;
+        changed = true;
+      }
     }
+    if (changed) await store.save();
   } catch (error) {
     await closeOutputs(opened, logger);
     throw error;
@@ -84,13 +93,23 @@ export async function closeOutputs(outputs: readonly OutputRuntime[], logger: Lo
 }
 
 /** SIGHUP reopens file outputs (logrotate); returns a function that removes the handler. */
-export function reopenOnHangup(outputs: readonly OutputRuntime[], logger: Logger): () => void {
+export function reopenOnHangup(outputs: readonly OutputRuntime[], logger: Logger, store?: StateHolder): () => void {
   const handler = (): void => {
     logger.info('SIGHUP: reopening file outputs');
     for (const output of outputs) {
-      output.sink.reopen().catch((error: unknown) => {
-        logger.error(`output ${output.name}: reopen failed: ${(error as Error).message}`, { output: output.name });
-      });
+      output.sink
+        .reopen()
+        .then(async () => {
+          // The new file's start is the position to cut back to if we crash before the next commit.
+          const position = output.sink.position();
+          if (position && store) {
+            store.data.sinks[output.name] = position;
+            await store.save();
+          }
+        })
+        .catch((error: unknown) => {
+          logger.error(`output ${output.name}: reopen failed: ${(error as Error).message}`, { output: output.name });
+        });
     }
   };
   process.on('SIGHUP', handler);

@@ -2,15 +2,16 @@
 import type { Config } from '../config/schema.js';
 import type { OutputConfig } from '../config/outputs.js';
 import { formatterOptions } from '../config/formatter.js';
-import { recordFormatter } from '../format/index.js';
+import { messageFormatter, recordFormatter } from '../format/index.js';
 import type { Logger } from '../ops/logger.js';
 import type { OutputRuntime } from '../pipeline/poll.js';
-import { ShipperError } from '../errors.js';
 import { FileSink } from './file.js';
+import { SplunkHecSink } from './splunk-hec.js';
 import { StdoutSink } from './stdout.js';
+import { SyslogSink } from './syslog.js';
 import type { Sink } from './types.js';
 
-export function buildSink(output: OutputConfig, logger: Logger): Sink {
+export function buildSink(output: OutputConfig, config: Config, logger: Logger): Sink {
   switch (output.type) {
     case 'stdout':
       return new StdoutSink(output.name);
@@ -21,19 +22,21 @@ export function buildSink(output: OutputConfig, logger: Logger): Sink {
         },
       });
     case 'splunk_hec':
+      return new SplunkHecSink(output.name, output, { logger });
     case 'syslog':
-      throw new ShipperError('ERR_OUTPUT_UNSUPPORTED', `output ${output.name}: type ${output.type} is not available in this version; use stdout or file`);
+      return new SyslogSink(output.name, output, { logger, syslog: formatterOptions(config.format, output).syslog });
   }
 }
 
 export function buildFormatter(output: OutputConfig, config: Config): OutputRuntime['format'] {
   const header = output.type === 'splunk_hec' ? {} : output;
   const options = formatterOptions(config.format, header);
-  if (output.type === 'syslog') return recordFormatter(output.rfc === 3164 ? 'rfc3164' : 'rfc5424', options, output.format);
+  // The syslog output builds the header itself (it needs it apart to fit max_message_bytes).
+  if (output.type === 'syslog') return messageFormatter(output.format, options);
   return recordFormatter(output.format, options);
 }
 
 export function buildOutputs(config: Config, logger: Logger, only?: readonly string[]): OutputRuntime[] {
   const selected = only && only.length > 0 ? config.outputs.filter((o) => only.includes(o.name)) : config.outputs;
-  return selected.map((output) => ({ name: output.name, sink: buildSink(output, logger), format: buildFormatter(output, config) }));
+  return selected.map((output) => ({ name: output.name, sink: buildSink(output, config, logger), format: buildFormatter(output, config) }));
 }

@@ -14,6 +14,7 @@ export interface FileSinkEvents {
 }
 
 export class FileSink implements Sink {
+  readonly concurrency = 1;
   readonly exactlyOnce = true;
   readonly path: string;
   private handle: fs.FileHandle | undefined;

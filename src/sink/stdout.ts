@@ -3,6 +3,7 @@ import type { Writable } from 'node:stream';
 import type { DeliveryResult, OutputRecord, Sink } from './types.js';
 
 export class StdoutSink implements Sink {
+  readonly concurrency = 1;
   readonly exactlyOnce = false;
 
   constructor(

@@ -31,6 +31,8 @@ export interface Sink {
   readonly name: string;
   /** Whether a batch cut short by a crash is undone on restart (file), so replays never duplicate. */
   readonly exactlyOnce: boolean;
+  /** Batches this output may have in flight at once (1 keeps strict order: files, stdout, syslog). */
+  readonly concurrency: number;
   /** Opens the output; `committed` is the position saved with the last committed batch. */
   open(committed: SinkState | undefined): Promise<void>;
   deliver(records: readonly OutputRecord[]): Promise<DeliveryResult>;

@@ -1,19 +1,35 @@
 /**
  * The identity of an event is a hash of its whole canonical content: `ray_id` repeats across
- * rows of one request, so it cannot be the key. Canonical = keys sorted at every depth.
+ * rows of one request, so it cannot be the key. Canonical = keys sorted at every depth, then
+ * JSON (a sorted copy lets V8's fast JSON.stringify do the work).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AccessEvent } from '../format/event.js';
 
-function canonicalJson(value: unknown): string {
-  if (value === undefined) return 'null';
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const keys = Object.keys(value).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+/** Sorted key orders by key sequence: rows of one API share a shape, so this stays tiny. */
+const keyOrders = new Map<string, string[]>();
+
+function sortedCopy(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(sortedCopy);
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  const signature = keys.join('\u0000');
+  let order = keyOrders.get(signature);
+  if (!order) {
+    order = [...keys].sort();
+    if (keyOrders.size < 256) keyOrders.set(signature, order);
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of order) out[key] = sortedCopy(record[key]);
+  return out;
+}
+
+export function canonicalJson(event: AccessEvent): string {
+  return JSON.stringify(sortedCopy(event));
 }
 
 /** 96 bits of SHA-256, base64url: 16 characters, collisions negligible at any realistic volume. */
 export function eventHash(event: AccessEvent): string {
-  return createHash('sha256').update(canonicalJson(event)).digest('base64url').slice(0, 16);
+  return hash('sha256', canonicalJson(event), 'base64url').slice(0, 16);
 }

@@ -13,6 +13,7 @@ export const outputCursorSchema = z.object({
   /** Hashes of delivered events by created_at, for times ≥ checkpoint − overlap. */
   dedup: z.record(canonicalTime, z.array(z.string())),
   delivered: z.number().int().nonnegative(),
+  dead_lettered: z.number().int().nonnegative().optional(),
   last_success: isoTime.optional(),
   last_error: errorRecord.optional(),
 });

@@ -89,3 +89,10 @@ describe('pipeline/cursor', () => {
     assert.deepEqual(cursor.dedupState(), { [e2.time]: ['h2'] });
   });
 });
+
+describe('source/event-identity canonical form', () => {
+  it('sorts keys at every depth and drops undefined like JSON', async () => {
+    const { canonicalJson } = await import('../../src/source/event-identity.js');
+    assert.equal(canonicalJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: null }, u: undefined }), '{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}');
+  });
+});

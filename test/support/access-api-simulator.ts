@@ -130,9 +130,17 @@ export class AccessApiSimulator {
     return (this.stores.get(account) ?? []).map((s) => s.event);
   }
 
+  private pools = new WeakMap<GeneratedEvents, AccessEvent[]>();
+
+  /** Event `index` of a generated account: one of 997 realistic bodies, with its own time and ray_id. */
   generatedEvent(spec: GeneratedEvents, index: number): AccessEvent {
+    let pool = this.pools.get(spec);
+    if (!pool) {
+      pool = Array.from({ length: 997 }, (_, k) => makeEvent(prng(spec.seed * 1_000_003 + k), { atNs: spec.startNs }));
+      this.pools.set(spec, pool);
+    }
     const atNs = spec.startNs + spec.stepNs * BigInt(index);
-    return makeEvent(prng(spec.seed * 1_000_003 + index), { atNs, digits: spec.digits ?? 6 });
+    return { ...pool[index % pool.length], created_at: rfc3339(atNs, spec.digits ?? 6), ray_id: index.toString(16).padStart(16, '0') };
   }
 
   private takeFault(account: string): Fault | undefined {

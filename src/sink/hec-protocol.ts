@@ -1,0 +1,143 @@
+/**
+ * Splunk HTTP Event Collector: the code table as a pure classification, payload building and
+ * batch cutting. Codes from Splunk's documentation (see README, Splunk HEC).
+ */
+import { createHash } from 'node:crypto';
+import type { OutputRecord } from './types.js';
+
+export type HecVerdict =
+  | { kind: 'ok'; ackId?: number }
+  | { kind: 'retry'; reason: string }
+  | { kind: 'split'; reason: string }
+  | { kind: 'reject'; reason: string; invalidEventNumber?: number }
+  | { kind: 'fatal'; reason: string };
+
+export interface HecResponse {
+  status: number;
+  body: string;
+}
+
+interface HecBody {
+  text?: string;
+  code?: number;
+  ackId?: number;
+  'invalid-event-number'?: number;
+}
+
+export function parseHecBody(body: string): HecBody {
+  try {
+    const value: unknown = JSON.parse(body);
+    return typeof value === 'object' && value !== null ? (value) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** What to do with a response to POST /services/collector/event. `setting` names the config key. */
+export function classifyHecResponse(response: HecResponse, outputKey: string): HecVerdict {
+  const body = parseHecBody(response.body);
+  const code = body.code;
+  const text = body.text ?? (response.body.slice(0, 120) || `HTTP ${response.status}`);
+  const what = `HTTP ${response.status}${code === undefined ? '' : `, code ${code}`}: ${text}`;
+  if (response.status >= 200 && response.status < 300 && (code === undefined || code === 0)) {
+    return body.ackId === undefined ? { kind: 'ok' } : { kind: 'ok', ackId: body.ackId };
+  }
+  switch (code) {
+    case 1:
+      return { kind: 'fatal', reason: `${what}. The HEC token is disabled: enable it in Splunk (Settings → Data inputs → HTTP Event Collector) or set ${outputKey}.token` };
+    case 2:
+    case 3:
+    case 4:
+      return { kind: 'fatal', reason: `${what}. Splunk does not accept the token: check ${outputKey}.token (or token_file)` };
+    case 7:
+      return { kind: 'fatal', reason: `${what}. The index does not exist or the token may not write to it: fix ${outputKey}.index or the token's allowed indexes` };
+    case 10:
+    case 11:
+      return { kind: 'fatal', reason: `${what}. Splunk wants a valid request channel (indexer acknowledgement is on for this token): check ${outputKey}.channel (a GUID) and ${outputKey}.ack` };
+    case 14:
+      return { kind: 'fatal', reason: `${what}. Indexer acknowledgement is disabled for this token: set ${outputKey}.ack to auto or false, or enable it on the token` };
+    case 16:
+      return { kind: 'fatal', reason: `${what}. Check ${outputKey}.url` };
+    case 5:
+    case 6:
+    case 12:
+    case 13:
+    case 15:
+      return body['invalid-event-number'] === undefined ? { kind: 'reject', reason: what } : { kind: 'reject', reason: what, invalidEventNumber: body['invalid-event-number'] };
+    case 8:
+    case 9:
+    case 18:
+    case 19:
+    case 20:
+      return { kind: 'retry', reason: what };
+    default:
+      break;
+  }
+  if (response.status === 413) return { kind: 'split', reason: `${what} (batch larger than the server's max_content_length)` };
+  if (response.status === 429 || response.status === 408 || response.status >= 500) return { kind: 'retry', reason: what };
+  if (response.status === 401 || response.status === 403) return { kind: 'fatal', reason: `${what}. Check ${outputKey}.token` };
+  if (response.status === 404) return { kind: 'fatal', reason: `${what}. No HEC endpoint at this address: check ${outputKey}.url (the base URL, e.g. https://splunk:8088)` };
+  return { kind: 'fatal', reason: `${what}. Unexpected answer from HEC: check ${outputKey}.url` };
+}
+
+export interface HecEnvelope {
+  host: string;
+  source: string;
+  sourcetype: string;
+  index?: string | undefined;
+  /** json and ecs records are JSON objects already; cef records are strings. */
+  eventIsJson: boolean;
+}
+
+/** The part of every event that does not change: host, source, sourcetype, index. */
+export function envelopeText(envelope: HecEnvelope): string {
+  const index = envelope.index === undefined ? '' : `,"index":${JSON.stringify(envelope.index)}`;
+  return `,"host":${JSON.stringify(envelope.host)},"source":${JSON.stringify(envelope.source)},"sourcetype":${JSON.stringify(envelope.sourcetype)}${index}`;
+}
+
+/**
+ * One event in HEC's JSON form; the record text is embedded, not re-parsed. `constant` is
+ * `envelopeText(envelope)`, computed once per output.
+ */
+export function hecEvent(record: OutputRecord, envelope: HecEnvelope, constant: string = envelopeText(envelope)): string {
+  const time = (record.epochMs / 1000).toFixed(3);
+  const event = envelope.eventIsJson ? record.text : JSON.stringify(record.text);
+  // Account ids are 32 hex characters: no JSON escaping needed.
+  return `{"time":${time}${constant},"event":${event},"fields":{"account_id":"${record.accountId}"}}`;
+}
+
+export interface Chunk {
+  records: OutputRecord[];
+  payloads: string[];
+  bytes: number;
+}
+
+/** Cuts records into request bodies of at most `maxEvents` events and `maxBytes` bytes (uncompressed). */
+export function cutBatches(records: readonly OutputRecord[], payloads: readonly string[], maxEvents: number, maxBytes: number): Chunk[] {
+  const chunks: Chunk[] = [];
+  let current: Chunk = { records: [], payloads: [], bytes: 0 };
+  records.forEach((record, i) => {
+    const payload = payloads[i] ?? '';
+    const size = Buffer.byteLength(payload);
+    if (current.records.length > 0 && (current.records.length >= maxEvents || current.bytes + size > maxBytes)) {
+      chunks.push(current);
+      current = { records: [], payloads: [], bytes: 0 };
+    }
+    current.records.push(record);
+    current.payloads.push(payload);
+    current.bytes += size;
+  });
+  if (current.records.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** A GUID derived from the output's name and URL: stable across restarts, distinct per output. */
+export function stableChannel(name: string, url: string): string {
+  const h = createHash('sha1').update(`cf-access-shipper\0${name}\0${url}`).digest('hex');
+  const variant = ((Number.parseInt(h[16] ?? '0', 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export function defaultSourcetype(format: 'json' | 'cef' | 'ecs'): string {
+  return format === 'json' ? 'cloudflare:access' : `cloudflare:access:${format}`;
+}

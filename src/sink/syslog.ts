@@ -1,0 +1,267 @@
+/**
+ * Syslog output over UDP, TCP or TLS (RFC 5424 or 3164 records, RFC 6587 framing, RFC 5425 for
+ * TLS). TCP/TLS: a batch is delivered once the socket has taken it and the connection is up;
+ * when a connection drops, what was written in the last `resend_window` is sent again on a new
+ * connection (the peer may not have read it), so a drop can duplicate but not lose. UDP is
+ * fire-and-forget. Over-long records are fitted (see syslog-fit.ts), counted and logged.
+ */
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import type { SyslogOutputConfig } from '../config/outputs.js';
+import type { EventContext } from '../format/event.js';
+import type { SyslogOptions } from '../format/syslog.js';
+import { rfc3164Header, rfc5424Header } from '../format/syslog.js';
+import type { Logger } from '../ops/logger.js';
+import { type Clock, realClock } from '../source/rate-limiter.js';
+import { backoffDelay } from '../source/retry.js';
+import { isCertificateError, SyslogConnection } from './syslog-connection.js';
+import { fitRecord, frame } from './syslog-fit.js';
+import { readTlsFiles, type TlsFiles } from './tls-files.js';
+import type { DeliveryResult, OutputRecord, Sink } from './types.js';
+
+export interface SyslogStats {
+  connects: number;
+  reconnects: number;
+  truncated: number;
+  resentRecords: number;
+  bytesSent: number;
+}
+
+export interface SyslogSinkOptions {
+  logger: Logger;
+  syslog: SyslogOptions;
+  clock?: Clock;
+  /** How long after a write a drop still triggers a resend (ms). */
+  resendWindowMs?: number;
+}
+
+interface Written {
+  at: number;
+  data: Buffer;
+  records: number;
+}
+
+export const DEFAULT_PORTS = { udp: 514, tcp: 514, tls: 6514 } as const;
+
+export class SyslogSink implements Sink {
+  readonly concurrency = 1;
+  readonly exactlyOnce = false;
+  readonly stats: SyslogStats = { connects: 0, reconnects: 0, truncated: 0, resentRecords: 0, bytesSent: 0 };
+  private readonly port: number;
+  private readonly maxBytes: number;
+  private readonly framing: 'octet-counting' | 'lf';
+  private readonly clock: Clock;
+  private readonly resendWindowMs: number;
+  private tls: TlsFiles = {};
+  private connection: SyslogConnection | undefined;
+  private udp: UdpSocket | undefined;
+  private udpAddress: string | undefined;
+  /** The last batch written (all its parts): what a drop may have cut off. */
+  private recent: Written[] = [];
+  private batchStart = true;
+  /** Written shortly before a drop: sent again first on the next connection. */
+  private toResend: Written[] = [];
+  private failures = 0;
+
+  constructor(
+    readonly name: string,
+    private readonly config: SyslogOutputConfig,
+    private readonly options: SyslogSinkOptions,
+  ) {
+    this.clock = options.clock ?? realClock;
+    this.port = config.port ?? DEFAULT_PORTS[config.transport];
+    this.maxBytes = config.max_message_bytes ?? (config.transport === 'udp' ? 2048 : 65536);
+    this.framing = config.framing ?? 'octet-counting';
+    this.resendWindowMs = options.resendWindowMs ?? 2000;
+  }
+
+  async open(): Promise<void> {
+    if (this.config.transport === 'tls') {
+      this.tls = readTlsFiles(this.name, this.config.tls);
+      if (!this.config.tls.verify) {
+        this.options.logger.warn(`output ${this.name}: TLS certificate verification is OFF (tls.verify: false) — the syslog server is not authenticated`, { output: this.name });
+      }
+    }
+    if (this.config.transport === 'udp') {
+      const { address, family } = await lookup(this.config.host);
+      this.udpAddress = address;
+      this.udp = createSocket(family === 6 ? 'udp6' : 'udp4');
+      this.udp.on('error', (error) => {
+        this.options.logger.warn(`output ${this.name}: UDP socket error: ${error.message}`, { output: this.name });
+      });
+    }
+  }
+
+  /** One record: header (from the event) + message (`record.text`), fitted to max_message_bytes. */
+  record(record: OutputRecord): string {
+    const context: EventContext = { accountId: record.accountId };
+    const is5424 = this.config.rfc === 5424;
+    const header = is5424 ? rfc5424Header(record.event, context, this.options.syslog) : rfc3164Header(record.event, context, this.options.syslog);
+    const withoutSd = is5424 && this.options.syslog.structuredData ? () => rfc5424Header(record.event, context, { ...this.options.syslog, structuredData: false }) : undefined;
+    const fitted = fitRecord(header, record.text, this.config.format, this.maxBytes, withoutSd);
+    if (fitted.truncated) this.stats.truncated++;
+    return fitted.text;
+  }
+
+  async deliver(records: readonly OutputRecord[]): Promise<DeliveryResult> {
+    if (records.length === 0) return { status: 'delivered' };
+    this.batchStart = true;
+    const truncatedBefore = this.stats.truncated;
+    const texts = records.map((r) => this.record(r));
+    const truncated = this.stats.truncated - truncatedBefore;
+    if (truncated > 0) {
+      this.options.logger.warn(`output ${this.name}: ${truncated} record(s) longer than max_message_bytes (${this.maxBytes}) were shortened`, { output: this.name });
+    }
+    const result = this.config.transport === 'udp' ? await this.sendUdp(texts) : await this.sendStream(texts);
+    if (result.status === 'delivered') this.failures = 0;
+    return result;
+  }
+
+  private async sendUdp(texts: string[]): Promise<DeliveryResult> {
+    const socket = this.udp;
+    const address = this.udpAddress;
+    if (!socket || address === undefined) return { status: 'retry', error: new Error(`output ${this.name} is not open`) };
+    try {
+      for (const text of texts) {
+        const data = Buffer.from(text, 'utf8');
+        await new Promise<void>((resolve, reject) => {
+          socket.send(data, this.port, address, (error) => (error ? reject(error) : resolve()));
+        });
+        this.stats.bytesSent += data.length;
+      }
+      return { status: 'delivered' };
+    } catch (error) {
+      return this.retry(error as Error);
+    }
+  }
+
+  private async sendStream(texts: string[]): Promise<DeliveryResult> {
+    const queue = this.config.queue_size;
+    for (let i = 0; i < texts.length; i += queue) {
+      const part = texts.slice(i, i + queue);
+      const data = Buffer.from(part.map((t) => frame(t, this.framing)).join(''), 'utf8');
+      let connection: SyslogConnection;
+      try {
+        connection = await this.connectAndResend();
+        await connection.write(data);
+      } catch (error) {
+        return this.failure(error as Error);
+      }
+      this.stats.bytesSent += data.length;
+      this.remember({ at: this.clock.now(), data, records: part.length });
+      if (!connection.alive) {
+        this.dropConnection();
+        return this.retry(connection.deathReason ?? new Error('connection lost'));
+      }
+    }
+    return { status: 'delivered' };
+  }
+
+  /** Connects if needed and first sends again whatever may have been lost in a drop. */
+  private async connectAndResend(): Promise<SyslogConnection> {
+    const connection = await this.connect();
+    for (let again = this.toResend[0]; again; again = this.toResend[0]) {
+      await connection.write(again.data);
+      this.stats.resentRecords += again.records;
+      this.toResend.shift();
+      this.remember({ ...again, at: this.clock.now() });
+    }
+    return connection;
+  }
+
+  private failure(error: Error): DeliveryResult {
+    if (isCertificateError(error)) {
+      return { status: 'fatal', error: new Error(`output ${this.name}: the certificate of ${this.config.host}:${this.port} is not trusted (${(error as NodeJS.ErrnoException).code ?? ''}: ${error.message}); set tls.ca_file to the CA that signed it (and tls.servername if the name differs)`) };
+    }
+    this.dropConnection();
+    return this.retry(error);
+  }
+
+  /** Keeps the parts of the current batch only: a drop resends at most one batch. */
+  private remember(written: Written): void {
+    if (this.batchStart) {
+      this.recent = [];
+      this.batchStart = false;
+    }
+    this.recent.push(written);
+  }
+
+  private async connect(): Promise<SyslogConnection> {
+    if (this.connection?.alive) return this.connection;
+    const connection = await SyslogConnection.open({
+      transport: this.config.transport === 'tls' ? 'tls' : 'tcp',
+      host: this.config.host,
+      port: this.port,
+      timeoutMs: this.config.connect_timeout,
+      tls: { ...this.tls, verify: this.config.tls.verify, servername: this.config.tls.servername },
+    });
+    if (this.stats.connects++ > 0) this.stats.reconnects++;
+    connection.whenDead((error) => {
+      if (this.connection !== connection) return;
+      this.onDrop(error);
+    });
+    this.connection = connection;
+    return connection;
+  }
+
+  /** A drop: keep what was written recently for a resend on the next connection. */
+  private onDrop(error: Error): void {
+    const now = this.clock.now();
+    const lost = this.recent.filter((w) => now - w.at <= this.resendWindowMs);
+    this.recent = [];
+    this.toResend.push(...lost);
+    this.connection = undefined;
+    if (lost.length > 0) {
+      this.options.logger.warn(`output ${this.name}: connection to ${this.config.host}:${this.port} lost (${error.message}); resending the last ${lost.reduce((n, w) => n + w.records, 0)} record(s) on reconnect`, { output: this.name });
+    }
+  }
+
+  private dropConnection(): void {
+    const connection = this.connection;
+    if (connection?.alive) {
+      this.onDrop(new Error('write failed'));
+    }
+    this.connection = undefined;
+  }
+
+  private retry(error: Error): DeliveryResult {
+    const delay = backoffDelay(this.failures++, { baseMs: 500, capMs: 30_000 });
+    return { status: 'retry', error: new Error(`syslog ${this.config.transport}://${this.config.host}:${this.port}: ${error.message}`, { cause: error }), retryAfterMs: delay };
+  }
+
+  position(): undefined {
+    return undefined;
+  }
+
+  reopen(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /**
+   * Waits out the resend window so a drop right after the last batch is still caught (and the
+   * batch resent), then ends the connection cleanly.
+   */
+  async close(): Promise<void> {
+    if (this.udp) {
+      this.udp.close();
+      this.udp = undefined;
+    }
+    const last = this.recent[this.recent.length - 1];
+    const wait = last ? last.at + Math.min(this.resendWindowMs, 250) - this.clock.now() : 0;
+    if (wait > 0) await this.clock.sleep(wait);
+    for (let attempt = 0; attempt < 5 && this.toResend.length > 0; attempt++) {
+      try {
+        await this.connectAndResend();
+      } catch (error) {
+        this.dropConnection();
+        this.options.logger.warn(`output ${this.name}: resend before closing failed (${(error as Error).message})`, { output: this.name });
+        await this.clock.sleep(backoffDelay(attempt, { baseMs: 500, capMs: 5000 }));
+      }
+    }
+    if (this.toResend.length > 0) {
+      this.options.logger.error(`output ${this.name}: ${this.toResend.reduce((n, w) => n + w.records, 0)} record(s) written just before the connection dropped could not be resent before exit`, { output: this.name });
+    }
+    await this.connection?.end(2000);
+    this.connection = undefined;
+  }
+}

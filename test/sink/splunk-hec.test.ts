@@ -1,0 +1,205 @@
+import assert from 'node:assert/strict';
+import { splunkHecOutput } from '../../src/config/outputs.js';
+import { createLogger } from '../../src/ops/logger.js';
+import { classifyHecResponse, stableChannel } from '../../src/sink/hec-protocol.js';
+import { SplunkHecSink } from '../../src/sink/splunk-hec.js';
+import type { DeliveryResult, OutputRecord, RejectedRecord } from '../../src/sink/types.js';
+import { HecSimulator } from '../support/hec-simulator.js';
+import { ACCOUNT, ALLOWED_LOGIN } from '../support/sample-events.js';
+import { PassThrough } from 'node:stream';
+
+const message = (r: DeliveryResult): string => ('error' in r ? r.error.message : '');
+const rejectedOf = (r: DeliveryResult): RejectedRecord[] => (r.status === 'delivered' ? (r.rejected ?? []) : []);
+const logs = new PassThrough();
+const logger = createLogger({ level: 'debug', format: 'text', stream: logs });
+
+function records(n: number, text = (i: number) => JSON.stringify({ ...ALLOWED_LOGIN, user_email: `u${i}@example.com` })): OutputRecord[] {
+  return Array.from({ length: n }, (_, i) => ({ text: text(i), event: ALLOWED_LOGIN, epochMs: 1714557600123 + i, accountId: ACCOUNT }));
+}
+
+function sink(sim: HecSimulator, extra: Record<string, unknown> = {}): SplunkHecSink {
+  const config = splunkHecOutput.parse({ name: 'splunk', type: 'splunk_hec', url: sim.url, token: sim.token, ack_poll_interval: '100ms', ack_timeout: '2s', ...extra });
+  return new SplunkHecSink('splunk', config, { logger });
+}
+
+describe('sink/splunk-hec against the HEC simulator', function () {
+  this.timeout(30_000);
+  let sim: HecSimulator;
+  afterEach(async () => {
+    await sim.stop();
+  });
+
+  it('code 0: sends gzip concatenated JSON with time, host, source, sourcetype, index, fields and a stable channel', async () => {
+    sim = await new HecSimulator({ indexes: ['security', 'main'] }).start();
+    const hec = sink(sim, { index: 'security', host: 'shipper01' });
+    await hec.open();
+    assert.deepEqual(await hec.deliver(records(3)), { status: 'delivered' });
+    assert.equal(sim.events.length, 3);
+    const first = sim.events[0]!;
+    assert.equal(first.time, 1714557600.123);
+    assert.equal(first.host, 'shipper01');
+    assert.equal(first.source, 'cloudflare:access');
+    assert.equal(first.sourcetype, 'cloudflare:access');
+    assert.equal(first.index, 'security');
+    assert.deepEqual(first.fields, { account_id: ACCOUNT });
+    assert.equal((first.event as { user_email: string }).user_email, 'u0@example.com');
+    assert.ok(sim.requests[0]!.gzip);
+    assert.equal(sim.requests[0]!.channel, stableChannel('splunk', sim.url));
+    assert.match(sim.requests[0]!.channel, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    await hec.close();
+  });
+
+  it('sends CEF as a string event with the cef sourcetype, and cuts batches by max_events and max_bytes', async () => {
+    sim = await new HecSimulator().start();
+    const hec = sink(sim, { format: 'cef', gzip: false, batch: { max_events: 4, max_bytes: '2KiB' } });
+    await hec.open();
+    const cef = records(10, (i) => `CEF:0|Cloudflare|Access|1|login-allowed|Access login allowed|3|suser=u${i} cs1=${'x'.repeat(600)}`);
+    assert.deepEqual(await hec.deliver(cef), { status: 'delivered' });
+    assert.equal(sim.events.length, 10);
+    assert.equal(sim.events[0]!.sourcetype, 'cloudflare:access:cef');
+    assert.match(String(sim.events[0]!.event), /^CEF:0\|/);
+    assert.ok(sim.requests.length >= 4, `max_bytes splits (${sim.requests.length} requests)`);
+    assert.ok(sim.requests.every((r) => r.events <= 4));
+  });
+
+  it('codes 1 and 4 (token) and 7 (index) stop the output with the setting to fix', async () => {
+    sim = await new HecSimulator({ disabledTokens: ['disabled-token'], indexes: ['main'] }).start();
+    const disabled = sink(sim, { token: 'disabled-token' });
+    await disabled.open();
+    const r1 = await disabled.deliver(records(1));
+    assert.equal(r1.status, 'fatal');
+    assert.match(message(r1), /code 1: Token disabled.*enable it/);
+    const wrong = sink(sim, { token: 'wrong-token' });
+    await wrong.open();
+    const r4 = await wrong.deliver(records(1));
+    assert.match(message(r4), /code 4: Invalid token.*outputs\.splunk\.token/);
+    const index = sink(sim, { index: 'nope' });
+    await index.open();
+    const r7 = await index.deliver(records(1));
+    assert.match(message(r7), /code 7: Incorrect index.*outputs\.splunk\.index/);
+    assert.doesNotMatch(JSON.stringify([r1, r4, r7].map((r) => (message(r)))), /disabled-token|wrong-token/, 'no token in errors');
+  });
+
+  it('codes 8, 9 and HTTP 429/502/503/504 and resets are retried; Retry-After is passed on', async () => {
+    sim = await new HecSimulator().start();
+    const hec = sink(sim);
+    await hec.open();
+    for (const fault of [
+      { kind: 'status', status: 500, code: 8, text: 'Internal server error' },
+      { kind: 'status', status: 503, code: 9, text: 'Server is busy', retryAfter: '7' },
+      { kind: 'status', status: 429, code: 9 },
+      { kind: 'status', status: 502, code: 0, text: 'Bad gateway' },
+      { kind: 'status', status: 504, code: 0 },
+      { kind: 'status', status: 503, code: 18, text: 'HEC is unhealthy' },
+      { kind: 'reset' },
+    ] as const) {
+      sim.faults.push({ ...fault });
+      const result = await hec.deliver(records(2));
+      assert.equal(result.status, 'retry', JSON.stringify(fault));
+      if ('retryAfter' in fault) assert.equal('retryAfterMs' in result ? result.retryAfterMs : 0, 7000);
+    }
+    assert.equal(sim.events.length, 0);
+    assert.deepEqual(await hec.deliver(records(2)), { status: 'delivered' });
+  });
+
+  it('codes 6/12/13/15 with invalid-event-number: the prefix is indexed, the bad event dead-lettered, the rest sent', async () => {
+    sim = await new HecSimulator({ poisonText: 'POISON' }).start();
+    const hec = sink(sim);
+    await hec.open();
+    const batch = records(6, (i) => JSON.stringify({ n: i, user_email: i === 2 || i === 4 ? 'POISON' : `u${i}` }));
+    const result = await hec.deliver(batch);
+    assert.equal(result.status, 'delivered');
+    const rejected = rejectedOf(result);
+    assert.deepEqual(rejected.map((r) => JSON.parse(r.record.text) as { n: number }).map((e) => e.n), [2, 4]);
+    assert.match(rejected[0]!.reason, /code 6: Invalid data format/);
+    assert.deepEqual(sim.events.map((e) => (e.event as { n: number }).n), [0, 1, 3, 5], 'each event indexed once');
+  });
+
+  it('with acks, the accepted prefix is resent once to get it acknowledged', async () => {
+    sim = await new HecSimulator({ ack: true, poisonText: 'POISON' }).start();
+    const hec = sink(sim, { ack: true });
+    await hec.open();
+    const result = await hec.deliver(records(4, (i) => JSON.stringify({ n: i, bad: i === 2 ? 'POISON' : 'no' })));
+    assert.equal(result.status, 'delivered');
+    assert.deepEqual(sim.events.map((e) => (e.event as { n: number }).n), [0, 1, 0, 1, 3], 'prefix twice (documented), suffix once');
+  });
+
+  it('413 splits the batch; a single event over the limit is dead-lettered', async () => {
+    sim = await new HecSimulator({ maxContentLength: 1500 }).start();
+    const hec = sink(sim, { gzip: false });
+    await hec.open();
+    const batch = records(8, (i) => JSON.stringify({ n: i, pad: 'p'.repeat(i === 5 ? 3000 : 300) }));
+    const result = await hec.deliver(batch);
+    assert.equal(result.status, 'delivered');
+    assert.deepEqual(rejectedOf(result).map((r) => (JSON.parse(r.record.text) as { n: number }).n), [5]);
+    assert.deepEqual(sim.events.map((e) => (e.event as { n: number }).n).sort(), [0, 1, 2, 3, 4, 6, 7]);
+  });
+
+  it('ack true: delivered only when every ackId is true; a lost batch is resent after ack_timeout', async () => {
+    sim = await new HecSimulator({ ack: true, ackDelayMs: 300 }).start();
+    const hec = sink(sim, { ack: true, batch: { max_events: 2 } });
+    await hec.open();
+    const started = Date.now();
+    assert.deepEqual(await hec.deliver(records(5)), { status: 'delivered' });
+    assert.ok(Date.now() - started >= 300, 'waited for the acks');
+    assert.ok(sim.requests.some((r) => r.path === '/services/collector/ack'));
+    sim.faults.push({ kind: 'lose' });
+    const batch = records(2);
+    const lost = await hec.deliver(batch);
+    assert.equal(lost.status, 'retry');
+    assert.match(message(lost), /not acknowledged after 2 s; resending/);
+    assert.deepEqual(await hec.deliver(batch), { status: 'delivered' });
+    assert.equal(sim.events.length, 7);
+  });
+
+  it('ack auto uses acks only when the server gives ackIds; ack true against a token without acks stops', async () => {
+    sim = await new HecSimulator({ ack: false }).start();
+    const auto = sink(sim, { ack: 'auto' });
+    await auto.open();
+    assert.deepEqual(await auto.deliver(records(2)), { status: 'delivered' });
+    assert.ok(!sim.requests.some((r) => r.path === '/services/collector/ack'));
+    const strict = sink(sim, { ack: true });
+    await strict.open();
+    const result = await strict.deliver(records(1));
+    assert.equal(result.status, 'fatal');
+    assert.match(message(result), /without an ackId.*ack is true/);
+  });
+
+  it('a retried batch sends only the events not yet confirmed', async () => {
+    sim = await new HecSimulator().start();
+    const hec = sink(sim, { batch: { max_events: 2 } });
+    await hec.open();
+    const batch = records(6);
+    sim.faults.push({ kind: 'delay', ms: 1 }, { kind: 'status', status: 503, code: 9 });
+    assert.equal((await hec.deliver(batch)).status, 'retry');
+    assert.equal(sim.events.length, 2);
+    assert.deepEqual(await hec.deliver(batch), { status: 'delivered' });
+    assert.equal(sim.events.length, 6, 'no duplicate of the confirmed first chunk');
+  });
+
+  it('classifies every row of the HEC code table', () => {
+    const c = (status: number, code?: number, extra: Record<string, unknown> = {}) =>
+      classifyHecResponse({ status, body: JSON.stringify({ text: 't', ...(code === undefined ? {} : { code }), ...extra }) }, 'outputs.s').kind;
+    assert.equal(c(200, 0), 'ok');
+    assert.equal(c(403, 1), 'fatal');
+    assert.equal(c(401, 2), 'fatal');
+    assert.equal(c(401, 3), 'fatal');
+    assert.equal(c(403, 4), 'fatal');
+    assert.equal(c(400, 5), 'reject');
+    assert.equal(c(400, 6, { 'invalid-event-number': 3 }), 'reject');
+    assert.equal(c(400, 7), 'fatal');
+    assert.equal(c(500, 8), 'retry');
+    assert.equal(c(503, 9), 'retry');
+    assert.equal(c(400, 10), 'fatal');
+    assert.equal(c(400, 11), 'fatal');
+    assert.equal(c(400, 12), 'reject');
+    assert.equal(c(400, 13), 'reject');
+    assert.equal(c(400, 14), 'fatal');
+    assert.equal(c(400, 15), 'reject');
+    assert.equal(c(400, 16), 'fatal');
+    for (const code of [18, 19, 20]) assert.equal(c(503, code), 'retry');
+    assert.equal(classifyHecResponse({ status: 413, body: '<html>too large</html>' }, 'o').kind, 'split');
+    for (const status of [429, 502, 503, 504]) assert.equal(classifyHecResponse({ status, body: 'x' }, 'o').kind, 'retry');
+    assert.equal(classifyHecResponse({ status: 404, body: 'x' }, 'o').kind, 'fatal');
+  });
+});
