@@ -67,7 +67,7 @@ if (which.includes('syslog-tls')) {
   const pki = makePki(dir);
   const rsyslog = await new Rsyslog(dir, { ca: pki.caCert, cert: pki.serverCert, key: pki.serverKey }).start();
   const result = await runBackfill(dir, `{ name: siem, type: syslog, host: 127.0.0.1, port: ${rsyslog.tlsPort}, transport: tls, format: cef, tls: { ca_file: ${pki.caCert} } }`);
-  const delivered = (await rsyslog.waitFor(COUNT, 60_000)).length;
+  const delivered = await rsyslog.waitForCount(COUNT, 60_000);
   await rsyslog.stop();
   const { statSync } = await import('node:fs');
   report('syslog TLS into rsyslog (CEF, RFC 5424, octet counting)', result, delivered, `rsyslog wrote ${(statSync(rsyslog.output).size / 1e6).toFixed(1)} MB`);

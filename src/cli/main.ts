@@ -14,7 +14,8 @@ import { createLogger } from '../ops/logger.js';
 import { runOnce } from '../pipeline/run-once.js';
 import { backfill } from '../pipeline/backfill.js';
 import { collectStatus, formatStatus } from '../ops/status.js';
-import { UsageError } from '../errors.js';
+import { formatChecks, runChecks } from '../ops/check.js';
+import { runDaemon } from '../pipeline/daemon.js';
 import { validateSummary } from './validate.js';
 
 interface GlobalOptions {
@@ -64,15 +65,21 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
 
   program
     .command('run')
-    .description('poll Cloudflare and ship new events to every output (--once: one poll, then exit)')
+    .description('the daemon: poll Cloudflare on poll.schedule and ship new events to every output until SIGTERM (--once: one poll, then exit)')
     .addOption(configOption())
     .option('--once', 'poll every account once into every output, then exit (0 ok, 1 if any account or output failed)')
     .option('--recover-from-backup', 'replace an unusable state file by <state>.bak before starting')
     .action(async (opts: GlobalOptions & { once?: boolean; recoverFromBackup?: boolean }) => {
       const loaded = loadConfigFile(resolveConfigPath(opts.config));
-      if (opts.once !== true) throw new UsageError('run needs --once in this version (the scheduled daemon arrives with the operations milestone)');
       const logger = createLogger({ ...loaded.config.log, secrets: loaded.secrets });
-      setExitCode(await runOnce(loaded.config, logger, { recoverFromBackup: opts.recoverFromBackup }));
+      if (opts.once === true) {
+        setExitCode(await runOnce(loaded.config, logger, { recoverFromBackup: opts.recoverFromBackup }));
+        return;
+      }
+      const code = await runDaemon(loaded.config, logger, { recoverFromBackup: opts.recoverFromBackup });
+      // Everything confirmed is saved; timers of abandoned batches (ack polls) must not keep us alive.
+      await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
+      process.exit(code);
     });
 
   program
@@ -89,6 +96,17 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       const loaded = loadConfigFile(resolveConfigPath(opts.config));
       const logger = createLogger({ ...loaded.config.log, secrets: loaded.secrets });
       setExitCode(await backfill(loaded.config, { since: opts.since, until: opts.until, outputs: opts.output, dryRun: opts.dryRun, restart: opts.restart, recoverFromBackup: opts.recoverFromBackup }, { logger, stderr: process.stderr, stdout: process.stdout }));
+    });
+
+  program
+    .command('check')
+    .description('live-test the configuration: each account (one request) and each output (HEC health and token, syslog TLS handshake, file access); exit 0 only when all pass')
+    .addOption(configOption())
+    .action(async (opts: GlobalOptions) => {
+      const loaded = loadConfigFile(resolveConfigPath(opts.config));
+      const lines = await runChecks(loaded.config);
+      process.stdout.write(`${formatChecks(lines)}\n`);
+      if (lines.some((l) => !l.ok)) setExitCode(EXIT_FAILURE);
     });
 
   program

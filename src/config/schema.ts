@@ -13,6 +13,8 @@ export const DEFAULT_BASE_URL = 'https://api.cloudflare.com/client/v4';
 const account = z.strictObject({
   id: accountId,
   name: nonEmpty('an account label').optional(),
+  /** How long Cloudflare keeps this account's Access logs (plan-dependent). */
+  retention: duration('"24h", "30d" or "180d"', 3_600_000).optional(),
 });
 
 const cloudflare = z
@@ -24,6 +26,7 @@ const cloudflare = z
     account_id: accountId.optional(),
     accounts: z.array(account, { error: 'must be a list of { id, name }' }).min(1, { error: 'must list at least one account' }).optional(),
     page_size: integer(1, 1000).default(1000),
+    retention: duration('"24h" (Free), "30d" (Standard) or "180d" (Enterprise)', 3_600_000).prefault('24h'),
     request_timeout: duration('"30s"', 100).prefault('30s'),
     rate_limit: z
       .strictObject({
@@ -54,7 +57,7 @@ const cloudflare = z
   })
   .transform(({ account_id, accounts, ...rest }) => ({
     ...rest,
-    accounts: accounts ?? (account_id === undefined ? [] : [{ id: account_id }]),
+    accounts: (accounts ?? (account_id === undefined ? [] : [{ id: account_id }])).map((a) => ({ ...a, retention: a.retention ?? rest.retention })),
   }));
 
 const poll = z
@@ -92,6 +95,25 @@ const log = z
   .strictObject({
     level: oneOf(['error', 'warn', 'info', 'debug'] as const).default('info'),
     format: oneOf(['text', 'json'] as const).default('text'),
+    /** Also append logs to this file (reopened on SIGHUP for logrotate). */
+    file: nonEmpty('a file path').optional(),
+    /** Also send logs to the local syslog socket (winston-syslog). */
+    syslog: z
+      .strictObject({
+        path: nonEmpty('the path of the local syslog socket, e.g. /dev/log').default('/dev/log'),
+        facility: oneOf(['daemon', 'user', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7'] as const).default('daemon'),
+        app_name: nonEmpty('an app name').default('cf-access-shipper'),
+      })
+      .optional(),
+  })
+  .prefault({});
+
+const daemon = z
+  .strictObject({
+    /** How long SIGTERM waits for the running batch to finish and commit. */
+    shutdown_timeout: duration('"30s"', 1000).prefault('30s'),
+    /** Warn (and fail /healthz) when an output's checkpoint is further behind than this. */
+    alert_lag: duration('"30m"', 1000).prefault('30m'),
   })
   .prefault({});
 
@@ -105,6 +127,7 @@ export const configSchema = z
     outputs: z.array(output, { error: 'must be a list of outputs' }).min(1, { error: 'must list at least one output' }),
     format: formatSection,
     log,
+    daemon,
     metrics: metrics.optional(),
   })
   .superRefine((config, ctx) => {

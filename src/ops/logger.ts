@@ -3,6 +3,7 @@
  * configured secret redacted from messages and metadata before anything is written.
  */
 import winston from 'winston';
+import { GuardedSyslogTransport } from './local-syslog.js';
 
 export type Logger = winston.Logger;
 
@@ -12,6 +13,10 @@ export interface LoggerOptions {
   secrets?: readonly string[];
   /** Where to write; stderr unless a test passes a stream. */
   stream?: NodeJS.WritableStream;
+  /** Also append to this file (reopen with `reopenLogFile` on SIGHUP). */
+  file?: string | undefined;
+  /** Also send to the local syslog socket. */
+  syslog?: { path: string; facility: string; app_name: string } | undefined;
 }
 
 const REDACTED = '[REDACTED]';
@@ -34,13 +39,10 @@ function redactDeep(value: unknown, redact: (text: string) => string, depth = 0)
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v, redact, depth + 1)]));
 }
 
-// winston declares its transports as constructor interfaces, which this rule cannot match to the class.
-/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment */
 function transport(stream: NodeJS.WritableStream | undefined): winston.transport {
   if (stream) return new winston.transports.Stream({ stream });
   return new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug', 'verbose', 'silly'] });
 }
-/* eslint-enable @typescript-eslint/no-unsafe-class-instance-assignment */
 
 export function createLogger(options: LoggerOptions): Logger {
   const redact = redactor(options.secrets ?? []);
@@ -66,5 +68,33 @@ export function createLogger(options: LoggerOptions): Logger {
   });
   // A failing transport must never take the shipper down.
   logger.on('error', () => undefined);
+  if (options.file !== undefined) logger.add(fileTransport(options.file));
+  if (options.syslog) addSyslogTransport(logger, options.syslog);
   return logger;
+}
+
+function fileTransport(filename: string): winston.transport {
+  const file = new winston.transports.File({ filename });
+  file.on('error', () => undefined);
+  return file;
+}
+
+/** Closes and opens the log file again (after logrotate moved it). */
+export function reopenLogFile(logger: Logger): void {
+  for (const transport of logger.transports) {
+    if (transport instanceof winston.transports.File) {
+      const filename = (transport as unknown as { filename: string; dirname: string }).filename;
+      const dirname = (transport as unknown as { dirname: string }).dirname;
+      logger.remove(transport);
+      transport.close?.();
+      logger.add(fileTransport(`${dirname}/${filename}`));
+    }
+  }
+}
+
+/** The local syslog socket, through a guard that keeps winston-syslog from ever crashing us. */
+function addSyslogTransport(logger: Logger, options: { path: string; facility: string; app_name: string }): void {
+  const transport = new GuardedSyslogTransport(options);
+  transport.on('error', () => undefined);
+  logger.add(transport);
 }

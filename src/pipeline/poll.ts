@@ -154,11 +154,12 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
         if (!more) break;
       }
     } catch (error) {
-      result.error = error as Error;
+      // A shutdown aborts the page being fetched; that is a stop, not an error of the account.
+      if (!deps.signal?.aborted) result.error = error as Error;
     }
     // Deliveries already under way finish and commit, in order, even after an error or a stop.
     while (pending.length > 0) await commitOldest();
-    if (reachedEnd && !result.error) {
+    if (reachedEnd && !result.error && !deps.signal?.aborted) {
       for (const lane of lanes) if (!lane.failed) lane.cursor.advance([], plan.until);
       await save(lanes, stateAccount, positions, deps, true);
     }
@@ -174,7 +175,7 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
   if (result.error) {
     stateAccount.last_error = { at: now, message: result.error.message, code: (result.error as { code?: string }).code };
     await deps.state.save();
-  } else if (since < plan.until) {
+  } else if (since < plan.until && !deps.signal?.aborted) {
     stateAccount.last_poll = { at: now, since, until: plan.until, fetched: result.fetched, requests: result.requests, duration_ms: deps.clock.now() - started };
     delete stateAccount.last_error;
     await deps.state.save();

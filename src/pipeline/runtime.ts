@@ -5,7 +5,7 @@
 import type { Config } from '../config/schema.js';
 import { ShipperError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
-import { buildOutputs } from '../sink/factory.js';
+import { buildOutputs, type SinkHooks } from '../sink/factory.js';
 import { CloudflareClient, type CloudflareAuth } from '../source/cloudflare-client.js';
 import { type Clock, RateLimiter, realClock } from '../source/rate-limiter.js';
 import type { StateHolder, StateStore } from '../state/store.js';
@@ -44,8 +44,9 @@ export function persistentLimiter(config: Config, store: StateHolder, logger: Lo
   return limiter;
 }
 
-export function createClient(config: Config, limiter: RateLimiter, logger: Logger, clock: Clock = realClock): CloudflareClient {
+export function createClient(config: Config, limiter: RateLimiter, logger: Logger, clock: Clock = realClock, onResponse?: (status: number) => void): CloudflareClient {
   return new CloudflareClient({
+    ...(onResponse ? { onResponse } : {}),
     baseUrl: config.cloudflare.base_url,
     auth: cloudflareAuth(config),
     requestTimeoutMs: config.cloudflare.request_timeout,
@@ -58,8 +59,8 @@ export function createClient(config: Config, limiter: RateLimiter, logger: Logge
   });
 }
 
-export async function openOutputs(config: Config, store: StateStore, logger: Logger, only?: readonly string[]): Promise<OutputRuntime[]> {
-  const outputs = buildOutputs(config, logger, only);
+export async function openOutputs(config: Config, store: StateStore, logger: Logger, only?: readonly string[], hooks?: SinkHooks): Promise<OutputRuntime[]> {
+  const outputs = buildOutputs(config, logger, only, hooks);
   const opened: OutputRuntime[] = [];
   try {
     let changed = false;

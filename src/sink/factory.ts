@@ -11,7 +11,14 @@ import { StdoutSink } from './stdout.js';
 import { SyslogSink } from './syslog.js';
 import type { Sink } from './types.js';
 
-export function buildSink(output: OutputConfig, config: Config, logger: Logger): Sink {
+/** Callbacks for metrics. */
+export interface SinkHooks {
+  onAckLatency?: (output: string, ms: number) => void;
+  onSyslogReconnect?: (output: string) => void;
+  onSyslogTruncated?: (output: string, count: number) => void;
+}
+
+export function buildSink(output: OutputConfig, config: Config, logger: Logger, hooks: SinkHooks = {}): Sink {
   switch (output.type) {
     case 'stdout':
       return new StdoutSink(output.name);
@@ -22,9 +29,14 @@ export function buildSink(output: OutputConfig, config: Config, logger: Logger):
         },
       });
     case 'splunk_hec':
-      return new SplunkHecSink(output.name, output, { logger });
+      return new SplunkHecSink(output.name, output, { logger, onAckLatency: (ms) => hooks.onAckLatency?.(output.name, ms) });
     case 'syslog':
-      return new SyslogSink(output.name, output, { logger, syslog: formatterOptions(config.format, output).syslog });
+      return new SyslogSink(output.name, output, {
+        logger,
+        syslog: formatterOptions(config.format, output).syslog,
+        onReconnect: () => hooks.onSyslogReconnect?.(output.name),
+        onTruncated: (count) => hooks.onSyslogTruncated?.(output.name, count),
+      });
   }
 }
 
@@ -36,7 +48,7 @@ export function buildFormatter(output: OutputConfig, config: Config): OutputRunt
   return recordFormatter(output.format, options);
 }
 
-export function buildOutputs(config: Config, logger: Logger, only?: readonly string[]): OutputRuntime[] {
+export function buildOutputs(config: Config, logger: Logger, only?: readonly string[], hooks: SinkHooks = {}): OutputRuntime[] {
   const selected = only && only.length > 0 ? config.outputs.filter((o) => only.includes(o.name)) : config.outputs;
-  return selected.map((output) => ({ name: output.name, sink: buildSink(output, config, logger), format: buildFormatter(output, config) }));
+  return selected.map((output) => ({ name: output.name, sink: buildSink(output, config, logger, hooks), format: buildFormatter(output, config) }));
 }

@@ -33,6 +33,8 @@ export interface SyslogSinkOptions {
   clock?: Clock;
   /** How long after a write a drop still triggers a resend (ms). */
   resendWindowMs?: number;
+  onReconnect?: () => void;
+  onTruncated?: (count: number) => void;
 }
 
 interface Written {
@@ -110,6 +112,7 @@ export class SyslogSink implements Sink {
     const texts = records.map((r) => this.record(r));
     const truncated = this.stats.truncated - truncatedBefore;
     if (truncated > 0) {
+      this.options.onTruncated?.(truncated);
       this.options.logger.warn(`output ${this.name}: ${truncated} record(s) longer than max_message_bytes (${this.maxBytes}) were shortened`, { output: this.name });
     }
     const result = this.config.transport === 'udp' ? await this.sendUdp(texts) : await this.sendStream(texts);
@@ -195,7 +198,10 @@ export class SyslogSink implements Sink {
       timeoutMs: this.config.connect_timeout,
       tls: { ...this.tls, verify: this.config.tls.verify, servername: this.config.tls.servername },
     });
-    if (this.stats.connects++ > 0) this.stats.reconnects++;
+    if (this.stats.connects++ > 0) {
+      this.stats.reconnects++;
+      this.options.onReconnect?.();
+    }
     connection.whenDead((error) => {
       if (this.connection !== connection) return;
       this.onDrop(error);

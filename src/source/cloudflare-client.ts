@@ -128,6 +128,7 @@ export class CloudflareClient {
       });
     } catch (error) {
       if (request.signal?.aborted) throw error;
+      this.options.onResponse?.(0);
       if (error instanceof RequestError) throw new Retryable(`${error.code}: ${error.message}`);
       throw error;
     }

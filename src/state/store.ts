@@ -115,6 +115,11 @@ export class StateStore implements StateHolder {
     await this.saving;
     this.lock?.release();
   }
+
+  /** Releases the lock without waiting for a save in progress (a hard exit; the file is replaced atomically). */
+  releaseLockNow(): void {
+    this.lock?.release();
+  }
 }
 
 async function restoreBackup(path: string): Promise<void> {

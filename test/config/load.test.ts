@@ -23,7 +23,8 @@ function configError(text: string, env: NodeJS.ProcessEnv = {}): ConfigError {
 describe('config/load', () => {
   it('fills defaults and normalizes account_id into accounts', () => {
     const { config, secrets } = parseConfigText(minimal(), 't', {});
-    assert.deepEqual(config.cloudflare.accounts, [{ id: ACCOUNT }]);
+    assert.deepEqual(config.cloudflare.accounts, [{ id: ACCOUNT, retention: 86_400_000 }]);
+    assert.deepEqual(config.daemon, { shutdown_timeout: 30_000, alert_lag: 1_800_000 });
     assert.equal(config.cloudflare.page_size, 1000);
     assert.equal(config.cloudflare.request_timeout, 30_000);
     assert.deepEqual(config.cloudflare.rate_limit, { requests: 1200, per: 300_000 });
@@ -149,9 +150,9 @@ describe('config/load numbers', () => {
   it('keeps an account id that looks like a number exactly as written', () => {
     const id = '12345678901234567890123456789e12';
     const { config } = parseConfigText(minimal().replace(ACCOUNT, id).replace('cloudflare:\n', 'cloudflare:\n  page_size: 250\n'), 't', {});
-    assert.deepEqual(config.cloudflare.accounts, [{ id }]);
+    assert.deepEqual(config.cloudflare.accounts, [{ id, retention: 86_400_000 }]);
     assert.equal(config.cloudflare.page_size, 250);
     const digits = '01234567890123456789012345678901';
-    assert.deepEqual(parseConfigText(minimal().replace(ACCOUNT, digits), 't', {}).config.cloudflare.accounts, [{ id: digits }]);
+    assert.deepEqual(parseConfigText(minimal().replace(ACCOUNT, digits), 't', {}).config.cloudflare.accounts, [{ id: digits, retention: 86_400_000 }]);
   });
 });

@@ -81,3 +81,16 @@ export function exactlyOnceReport(lines: readonly string[], expected: readonly A
   for (const hash of counts.keys()) if (!want.has(hash)) unexpected++;
   return { missing, duplicated, unexpected, total: lines.length };
 }
+
+/** Polls `predicate` every 25 ms until it holds, or rejects after `timeoutMs`. */
+export function waitFor(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const tick = (): void => {
+      if (predicate()) resolve();
+      else if (Date.now() > deadline) reject(new Error('condition not met in time'));
+      else setTimeout(tick, 25);
+    };
+    tick();
+  });
+}

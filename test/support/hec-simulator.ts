@@ -100,9 +100,23 @@ export class HecSimulator {
     this.server = undefined;
   }
 
-  /** An outage: the port refuses connections until `restart()`. */
-  async outage(): Promise<void> {
-    await this.stop();
+  /**
+   * An outage: the port refuses connections until `restart()`. `graceful` lets requests already
+   * being handled finish (like a Splunk restart draining); otherwise connections are cut, and a
+   * request cut after its events were taken loses its answer (the client's retry duplicates it).
+   */
+  async outage(options: { graceful?: boolean } = {}): Promise<void> {
+    if (!options.graceful) {
+      await this.stop();
+      return;
+    }
+    const server = this.server;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    this.server = undefined;
   }
 
   async restart(): Promise<void> {
@@ -221,10 +235,6 @@ export class HecSimulator {
         failure = { code: 12, text: 'Event field is required', index };
         break;
       }
-      if (record.event === '' || record.event === null) {
-        failure = { code: 13, text: 'Event field cannot be blank', index };
-        break;
-      }
       if (record.fields !== undefined && Object.values(record.fields).some((v) => typeof v === 'object' && v !== null && !Array.isArray(v))) {
         failure = { code: 15, text: 'Error in handling indexed fields', index };
         break;
@@ -232,6 +242,10 @@ export class HecSimulator {
       const idx = record.index ?? this.options.defaultIndex ?? 'main';
       if (this.options.indexes && !this.options.indexes.includes(idx)) {
         failure = { code: 7, text: 'Incorrect index', index };
+        break;
+      }
+      if (record.event === '' || record.event === null) {
+        failure = { code: 13, text: 'Event field cannot be blank', index };
         break;
       }
       if (this.options.poisonText !== undefined && JSON.stringify(record.event).includes(this.options.poisonText)) {

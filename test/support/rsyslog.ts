@@ -3,7 +3,7 @@
  * JSON line per message (PRI, timestamp, hostname, app-name, procid, msgid, SD, msg) to a file.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 
@@ -110,6 +110,27 @@ input(type="imtcp" address="127.0.0.1" port="${this.tlsPort}" ruleset="out"
   records(): RsyslogRecord[] {
     if (!existsSync(this.output)) return [];
     return readFileSync(this.output, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as RsyslogRecord);
+  }
+
+  /** Lines written so far, counted without loading the file (benches write hundreds of MB). */
+  async count(): Promise<number> {
+    if (!existsSync(this.output)) return 0;
+    let lines = 0;
+    for await (const chunk of createReadStream(this.output)) {
+      const buffer = chunk as Buffer;
+      for (let i = buffer.indexOf(10); i !== -1; i = buffer.indexOf(10, i + 1)) lines++;
+    }
+    return lines;
+  }
+
+  /** Waits until rsyslog has written at least `count` lines (or the timeout passes). */
+  async waitForCount(count: number, timeoutMs = 60_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const lines = await this.count();
+      if (lines >= count || Date.now() > deadline) return lines;
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 
   /** Waits until rsyslog has written at least `count` records (or the timeout passes). */

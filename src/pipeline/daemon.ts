@@ -1,0 +1,195 @@
+/**
+ * `run`: the daemon. Polls every account on `poll.schedule` (node-cron, noOverlap) and once at
+ * start; serves /metrics and /healthz; watches its own lag. SIGTERM/SIGINT stop scheduling, let
+ * the running batches finish and commit, close the outputs and release the lock (exit 0), or
+ * exit 1 after `shutdown_timeout` with nothing unconfirmed committed; a second signal exits at
+ * once. SIGHUP reopens file outputs and the log file.
+ */
+import { schedule } from 'node-cron';
+import { formatDuration } from '../config/duration.js';
+import type { Config } from '../config/schema.js';
+import { canonicalFromMs, msOf } from '../format/time.js';
+import { healthReport } from '../ops/health.js';
+import { startOpsServer, type OpsServer } from '../ops/http-server.js';
+import { type Logger, reopenLogFile } from '../ops/logger.js';
+import { Metrics } from '../ops/metrics.js';
+import { deadLetterPath } from '../sink/dead-letter.js';
+import { type Clock, realClock } from '../source/rate-limiter.js';
+import { StateStore } from '../state/store.js';
+import { type OutputRuntime, pollAccount } from './poll.js';
+import { accountLabel, describePoll } from './run-once.js';
+import { closeOutputs, createClient, openOutputs, persistentLimiter } from './runtime.js';
+
+export interface DaemonOptions {
+  recoverFromBackup?: boolean;
+  clock?: Clock;
+  /** Tests: resolves when the daemon is up (metrics port known). */
+  onReady?: (info: { metricsPort?: number }) => void;
+}
+
+export async function runDaemon(config: Config, logger: Logger, options: DaemonOptions = {}): Promise<number> {
+  const clock = options.clock ?? realClock;
+  const startedAt = clock.now();
+  const store = await StateStore.open(config.state.path, { recoverFromBackup: options.recoverFromBackup });
+  const accounts = config.cloudflare.accounts.map((a) => ({ id: a.id, label: accountLabel(a), retentionMs: a.retention }));
+  const limiter = persistentLimiter(config, store, logger, clock);
+  const metrics = new Metrics({ state: () => store.data, accounts, outputs: config.outputs.map((o) => o.name), cooldownEndsAt: () => limiter.cooldownEndsAt, now: () => clock.now() });
+  const client = createClient(config, limiter, logger, clock, (status) => {
+    metrics.apiRequests.inc({ status: String(status) });
+    if (status === 429) metrics.rateLimited.inc();
+  });
+  let outputs: OutputRuntime[] = [];
+  let server: OpsServer | undefined;
+  const abort = new AbortController();
+  let running: Promise<void> | undefined;
+  let overlapLogged = false;
+  let signals = 0;
+  let requestStop: (signal: string) => void = () => undefined;
+  const stopRequested = new Promise<string>((resolve) => (requestStop = resolve));
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      logger.info(`${signal}: stopping; the running batches finish and commit first (at most ${formatDuration(config.daemon.shutdown_timeout)})`);
+      requestStop(signal);
+      return;
+    }
+    // A second signal: leave now. Commits only ever follow confirmations, so nothing unconfirmed is saved.
+    logger.warn(`${signal} again: exiting at once`);
+    store.releaseLockNow();
+    process.exit(1);
+  };
+  const onHangup = (): void => {
+    logger.info('SIGHUP: reopening file outputs and the log file');
+    reopenLogFile(logger);
+    for (const output of outputs) {
+      output.sink
+        .reopen()
+        .then(async () => {
+          const position = output.sink.position();
+          if (position) {
+            store.data.sinks[output.name] = position;
+            await store.save();
+          }
+        })
+        .catch((error: unknown) => {
+          logger.error(`output ${output.name}: reopen failed: ${(error as Error).message}`, { output: output.name });
+        });
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGHUP', onHangup);
+
+  const pollAll = async (): Promise<void> => {
+    const now = clock.now();
+    for (const account of accounts) {
+      if (abort.signal.aborted) return;
+      const started = clock.now();
+      const result = await pollAccount(
+        { id: account.id, label: account.label },
+        { until: canonicalFromMs(now - config.poll.settle), initialCheckpoint: canonicalFromMs(now - config.poll.initial_lookback), overlapMs: config.poll.overlap },
+        {
+          client, state: store, outputs, logger, clock, pageSize: config.cloudflare.page_size, signal: abort.signal,
+          deadLetterPath: (output) => deadLetterPath(config.state.path, output),
+          onInvalidEvent: ({ account: acc, reason }) => logger.error(`account ${acc}: skipped an event: ${reason}`, { account: acc }),
+        },
+      );
+      metrics.recordPoll(result);
+      logger.info(`${describePoll(result)} (${formatDuration(clock.now() - started)})`, { account: account.label });
+      if (result.error) logger.error(`account ${account.label}: ${result.error.message}`, { account: account.label, code: (result.error as { code?: string }).code });
+      for (const [name, error] of Object.entries(result.failedOutputs)) {
+        logger.error(`output ${name} (account ${account.label}): ${error.message}; its checkpoint stays at the last delivered batch`, { output: name, account: account.label });
+      }
+    }
+    watchLag();
+  };
+
+  /** Warn past alert_lag; shout when the lag nears the account's retention (events about to vanish). */
+  const watchLag = (): void => {
+    const now = clock.now();
+    for (const account of accounts) {
+      for (const output of outputs) {
+        const cursor = store.data.accounts[account.id]?.outputs[output.name];
+        if (!cursor) continue;
+        const lag = now - msOf(cursor.checkpoint);
+        if (lag > account.retentionMs * 0.75) {
+          logger.error(`output ${output.name} is ${formatDuration(lag)} behind for account ${account.label}, close to Cloudflare's retention of ${formatDuration(account.retentionMs)}: events older than that are gone for good. Fix the output, or backfill what is left.`, { output: output.name, account: account.label });
+        } else if (lag > config.daemon.alert_lag) {
+          logger.warn(`output ${output.name} is ${formatDuration(lag)} behind for account ${account.label} (alert_lag ${formatDuration(config.daemon.alert_lag)})`, { output: output.name, account: account.label });
+        }
+      }
+    }
+  };
+
+  const runPoll = (): Promise<void> => {
+    if (running) {
+      if (!overlapLogged) logger.debug('the previous poll is still running; skipping this tick (said once: polls slower than the schedule are normal during catch-up)');
+      overlapLogged = true;
+      return running;
+    }
+    running = pollAll()
+      .catch((error: unknown) => {
+        logger.error(`poll failed: ${(error as Error).message}`);
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  };
+
+  let exitCode = 0;
+  try {
+    outputs = await openOutputs(config, store, logger, undefined, {
+      onAckLatency: (output, ms) => metrics.ackLatency.observe({ output }, ms / 1000),
+      onSyslogReconnect: (output) => metrics.syslogReconnects.inc({ output }),
+      onSyslogTruncated: (output, count) => metrics.syslogTruncated.inc({ output }, count),
+    });
+    if (config.metrics) {
+      server = await startOpsServer(config.metrics.listen, metrics.registry, () =>
+        healthReport({ state: store.data, accounts, outputs: outputs.map((o) => o.name), alertLagMs: config.daemon.alert_lag, nowMs: clock.now(), startedAtMs: startedAt }),
+      );
+      logger.info(`metrics and health on http://${config.metrics.listen.host}:${server.port}/metrics and /healthz`);
+    }
+    // node-cron's own logger would warn at every skipped tick; its words go to debug (overlaps: once, above).
+    const cronLogger = {
+      info: (message: string) => logger.debug(`node-cron: ${message}`),
+      warn: (message: string) => {
+        if (!/overlap/i.test(message)) logger.debug(`node-cron: ${message}`);
+      },
+      error: (message: string | Error) => logger.error(`node-cron: ${message instanceof Error ? message.message : message}`),
+      debug: (message: string | Error) => logger.debug(`node-cron: ${message instanceof Error ? message.message : message}`),
+    };
+    const task = schedule(config.poll.schedule, () => runPoll(), { noOverlap: true, name: 'cf-access-shipper poll', logger: cronLogger });
+    task.on('execution:overlap', () => {
+      if (!overlapLogged) logger.debug('the previous poll is still running at the next tick; skipping it (said once: polls slower than the schedule are normal during catch-up)');
+      overlapLogged = true;
+    });
+    logger.info(`running: ${accounts.length} account(s) → ${outputs.map((o) => o.name).join(', ')}, schedule "${config.poll.schedule}"`);
+    options.onReady?.(server ? { metricsPort: server.port } : {});
+    void runPoll();
+    const signal = await stopRequested;
+    await task.stop();
+    await task.destroy();
+    abort.abort(new Error(`stopping on ${signal}`));
+    const inFlight = running;
+    if (inFlight) {
+      const timedOut = await Promise.race([inFlight.then(() => false), clock.sleep(config.daemon.shutdown_timeout).then(() => true)]);
+      if (timedOut) {
+        logger.error(`shutdown_timeout (${formatDuration(config.daemon.shutdown_timeout)}) passed with batches unconfirmed; exiting without committing them (they are sent again at the next start)`);
+        exitCode = 1;
+      }
+    }
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    process.off('SIGHUP', onHangup);
+    if (exitCode === 0) await closeOutputs(outputs, logger);
+    client.close();
+    await server?.close();
+    if (exitCode === 0) await store.close();
+    else store.releaseLockNow();
+  }
+  logger.info(exitCode === 0 ? 'stopped cleanly' : 'stopped with unconfirmed batches');
+  return exitCode;
+}

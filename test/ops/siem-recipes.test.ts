@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { formatCef } from '../../src/format/cef.js';
+import { recordFormatter } from '../../src/format/index.js';
+import { dissect, type LsPlugin, parseLogstash } from '../support/logstash-config.js';
+import { ACCOUNT, ALLOWED_LOGIN } from '../support/sample-events.js';
+
+const doc = (path: string) => readFileSync(new URL(`../../docs/siem/${path}`, import.meta.url), 'utf8');
+
+/** Splunk .conf: [stanza] then `key = value` lines; `#` comments. */
+function parseSplunkConf(text: string): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  let stanza: Record<string, string> | undefined;
+  text.split('\n').forEach((raw, n) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const head = /^\[(.+)\]$/.exec(line);
+    if (head) {
+      stanza = out[head[1]!] = {};
+      return;
+    }
+    const kv = /^([A-Za-z0-9_.:-]+)\s*=\s*(.*)$/.exec(line);
+    if (!kv || !stanza) throw new Error(`line ${n + 1}: not "key = value" inside a stanza: ${line}`);
+    stanza[kv[1]!] = kv[2]!;
+  });
+  return out;
+}
+
+const cefOptions = { version: '1.0.0', severity: { allowed: 3, denied: 6 } };
+
+describe('docs/siem recipes', () => {
+  it('Splunk: props and transforms parse; the CEF regexes read the shipper’s CEF, escapes included', () => {
+    const props = parseSplunkConf(doc('splunk/props.conf'));
+    const transforms = parseSplunkConf(doc('splunk/transforms.conf'));
+    const inputs = parseSplunkConf(doc('splunk/inputs.conf'));
+    assert.deepEqual(Object.keys(props), ['cloudflare:access', 'cloudflare:access:ecs', 'cloudflare:access:cef']);
+    assert.equal(props['cloudflare:access']!.KV_MODE, 'json');
+    assert.equal(inputs['http://cf-access-shipper']!.useACK, '1');
+    const report = props['cloudflare:access:cef']!['REPORT-cef']!.split(',').map((s) => s.trim());
+    for (const name of report) assert.ok(transforms[name], `transform ${name} exists`);
+    const line = formatCef({ ...ALLOWED_LOGIN, app_name: 'Admin | Panel = x', user_email: 'a=b@example.com' }, { accountId: ACCOUNT }, cefOptions);
+    const header = new RegExp(transforms.cloudflare_access_cef_header!.REGEX!).exec(line)!.groups!;
+    assert.equal(header.signature_id, 'login-allowed');
+    assert.equal(header.severity, '3');
+    const pairs = new Map<string, string>();
+    for (const m of line.matchAll(new RegExp(transforms.cloudflare_access_cef_extension!.REGEX!, 'g'))) pairs.set(m[1]!, m[2]!);
+    assert.equal(pairs.get('suser'), 'a\\=b@example.com');
+    assert.equal(pairs.get('cs5'), 'Admin | Panel \\= x');
+    assert.equal(pairs.get('cs5Label'), 'App Name');
+    assert.equal(pairs.get('src'), '198.51.100.7');
+    assert.equal(pairs.get('rt'), '1714557600123');
+    assert.equal(pairs.get('deviceExternalId'), ACCOUNT);
+  });
+
+  it('Logstash CEF pipeline parses: tcp input with the cef codec on LF-delimited lines', () => {
+    const config = parseLogstash(doc('logstash/cf-access-cef.conf'));
+    const tcp = config.input![0]!;
+    assert.equal(tcp.plugin, 'tcp');
+    assert.equal(tcp.settings.port, 5514);
+    const codec = tcp.settings.codec as LsPlugin;
+    assert.equal(codec.plugin, 'cef');
+    assert.equal(codec.settings.delimiter, '\\n');
+    assert.equal(config.output![0]!.plugin, 'elasticsearch');
+  });
+
+  it('Logstash ECS pipeline parses, and its dissect + json steps recover the ECS document from an RFC 5424 line', () => {
+    const config = parseLogstash(doc('logstash/cf-access-ecs.conf'));
+    const mapping = ((config.filter![0]!.settings.mapping as Record<string, string>).message)!;
+    const line = recordFormatter('rfc5424', { cef: cefOptions, ecs: { includeOriginal: false }, syslog: { facility: 16, severity: { allowed: 6, denied: 4 }, appName: 'cf-access', hostname: 'shipper01', procId: '42', structuredData: false } }, 'ecs')(ALLOWED_LOGIN, { accountId: ACCOUNT });
+    const fields = dissect(mapping, line)!;
+    assert.equal(fields['[syslog][hostname]'], 'shipper01');
+    const ecs = JSON.parse(fields['[@metadata][json]']!) as { user: { email: string }; event: { outcome: string } };
+    assert.equal(ecs.user.email, 'alice@example.com');
+    assert.equal(ecs.event.outcome, 'success');
+  });
+
+  it('Elastic Agent CEF integration settings parse: TCP with rfc6587 framing on 9003, decode_cef', () => {
+    const policy = parseYaml(doc('elastic-agent/cef-integration.yml')) as { inputs: { type: string; streams: { host: string; framing?: string; processors: { decode_cef?: unknown }[] }[] }[] };
+    const tcp = policy.inputs.find((i) => i.type === 'tcp')!;
+    assert.equal(tcp.streams[0]!.host, '0.0.0.0:9003');
+    assert.equal(tcp.streams[0]!.framing, 'rfc6587');
+    assert.ok(tcp.streams[0]!.processors.some((p) => p.decode_cef !== undefined));
+  });
+
+  it('the Logstash parser rejects a broken file', () => {
+    assert.throws(() => parseLogstash('input { tcp { port => 1 }'), /unterminated/);
+    assert.throws(() => parseLogstash('inptu { }'), /unknown section/);
+  });
+});
