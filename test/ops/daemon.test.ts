@@ -116,7 +116,8 @@ describe('run (the daemon)', function () {
     const child = spawnCli(['run', '--config', config]);
     const err = stderrOf(child);
     const exit = once(child, 'exit');
-    await waitFor(() => readLines(file).length === 120 && /metrics and health on http:\/\/127\.0\.0\.1:(\d+)/.test(err.text));
+    // The poll's log line comes after its metrics are counted.
+    await waitFor(() => readLines(file).length === 120 && err.text.includes('shipped archive=120') && /metrics and health on http:\/\/127\.0\.0\.1:(\d+)/.test(err.text));
     const port = Number(/metrics and health on http:\/\/127\.0\.0\.1:(\d+)/.exec(err.text)![1]);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     for (const name of ['cfas_events_fetched_total', 'cfas_events_shipped_total{account="0123456789abcdef0123456789abcdef",output="archive"} 120', 'cfas_api_requests_total{status="200"}', 'cfas_api_requests_total{status="403"} 1', 'cfas_checkpoint_lag_seconds', 'cfas_last_successful_poll_timestamp_seconds', 'cfas_api_cooldown_seconds 0', 'cfas_process_resident_memory_bytes', 'cfas_events_deduplicated_total', 'cfas_hec_ack_latency_seconds', 'cfas_syslog_reconnects_total', 'cfas_events_dead_lettered_total']) {
