@@ -2,14 +2,26 @@
  * One output's position for one account: the checkpoint and the hashes of events delivered
  * at or after `checkpoint − overlap`, so a re-read of the overlap ships only what is new.
  * Filebeat-style: a batch's cursor update is applied only after the output confirmed it.
+ *
+ * Hashing is lazy: an event's hash is computed only when something at its exact time may be a
+ * duplicate, or when it must be remembered (inside the overlap). A backfill (overlap 0) hashes
+ * little more than the last timestamp of each page.
  */
+import type { AccessEvent } from '../format/event.js';
 import { shiftCanonical } from '../format/time.js';
+import { eventHash } from '../source/event-identity.js';
 import type { OutputCursorState } from '../state/schema.js';
 
-export interface TimedEvent {
+export interface Row {
+  event: AccessEvent;
   /** Canonical created_at. */
   time: string;
-  hash: string;
+  /** The content hash, once computed (see `rowHash`). */
+  hash?: string;
+}
+
+export function rowHash(row: Row): string {
+  return (row.hash ??= eventHash(row.event));
 }
 
 export class OutputCursor {
@@ -32,8 +44,9 @@ export class OutputCursor {
     return shiftCanonical(this.checkpoint, -this.overlapMs);
   }
 
-  has(event: TimedEvent): boolean {
-    return this.seen.get(event.time)?.has(event.hash) ?? false;
+  has(row: Row): boolean {
+    const set = this.seen.get(row.time);
+    return set !== undefined && set.has(rowHash(row));
   }
 
   get dedupSize(): number {
@@ -44,19 +57,23 @@ export class OutputCursor {
    * Records a delivered batch: remembers its hashes and moves the checkpoint to `through`
    * (never backwards), then forgets hashes older than the new checkpoint − overlap.
    */
-  advance(delivered: readonly TimedEvent[], through: string): void {
-    for (const event of delivered) {
-      let set = this.seen.get(event.time);
+  advance(delivered: readonly Row[], through: string): void {
+    if (through > this.checkpoint) this.checkpoint = through;
+    // Only what stays inside the overlap is remembered (and so hashed).
+    const keepFrom = this.floor;
+    for (const row of delivered) {
+      if (row.time < keepFrom) continue;
+      let set = this.seen.get(row.time);
       if (!set) {
         set = new Set();
-        this.seen.set(event.time, set);
+        this.seen.set(row.time, set);
       }
-      if (!set.has(event.hash)) {
-        set.add(event.hash);
+      const hash = rowHash(row);
+      if (!set.has(hash)) {
+        set.add(hash);
         this.size++;
       }
     }
-    if (through > this.checkpoint) this.checkpoint = through;
     // Times arrive mostly in order, so the oldest entries come first: stop at the first kept one.
     const floor = this.floor;
     for (const [time, set] of this.seen) {

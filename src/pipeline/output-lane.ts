@@ -10,13 +10,66 @@ import type { OutputRecord } from '../sink/types.js';
 import type { SinkState } from '../state/schema.js';
 import type { Clock } from '../source/rate-limiter.js';
 import { backoffDelay } from '../source/retry.js';
-import type { AccessEvent } from '../format/event.js';
-import { OutputCursor, type TimedEvent } from './cursor.js';
+import { OutputCursor, type Row, rowHash } from './cursor.js';
 import { deliverWithRetry } from './deliver.js';
 import type { OutputRuntime } from './poll.js';
 
-export interface Row extends TimedEvent {
-  event: AccessEvent;
+export type { Row } from './cursor.js';
+
+interface SameTime {
+  rows: Set<Row>;
+  hashes?: Map<string, number>;
+}
+
+/**
+ * Rows selected in pages not committed yet, by time. Most times hold one row, kept as is; a second
+ * row at the same time turns the slot into a group, hashed only when a lookup needs it.
+ */
+class InFlight {
+  private readonly byTime = new Map<string, Row | SameTime>();
+
+  has(row: Row): boolean {
+    const slot = this.byTime.get(row.time);
+    if (!slot) return false;
+    if (!('rows' in slot)) return rowHash(slot) === rowHash(row);
+    if (!slot.hashes) {
+      slot.hashes = new Map();
+      for (const other of slot.rows) slot.hashes.set(rowHash(other), (slot.hashes.get(rowHash(other)) ?? 0) + 1);
+    }
+    return slot.hashes.has(rowHash(row));
+  }
+
+  add(row: Row): void {
+    const slot = this.byTime.get(row.time);
+    if (!slot) {
+      this.byTime.set(row.time, row);
+      return;
+    }
+    const group: SameTime = 'rows' in slot ? slot : { rows: new Set([slot]) };
+    if (group !== slot) this.byTime.set(row.time, group);
+    group.rows.add(row);
+    if (group.hashes) group.hashes.set(rowHash(row), (group.hashes.get(rowHash(row)) ?? 0) + 1);
+  }
+
+  delete(row: Row): void {
+    const slot = this.byTime.get(row.time);
+    if (!slot) return;
+    if (!('rows' in slot)) {
+      if (slot === row) this.byTime.delete(row.time);
+      return;
+    }
+    if (!slot.rows.delete(row)) return;
+    if (slot.rows.size === 0) {
+      this.byTime.delete(row.time);
+      return;
+    }
+    if (slot.hashes) {
+      const hash = rowHash(row);
+      const count = (slot.hashes.get(hash) ?? 1) - 1;
+      if (count <= 0) slot.hashes.delete(hash);
+      else slot.hashes.set(hash, count);
+    }
+  }
 }
 
 export type PageDelivery =
@@ -40,7 +93,7 @@ export class OutputLane {
   unsaved = 0;
   unsavedDeadLettered = 0;
   readonly floor: string;
-  private readonly inflight = new Set<string>();
+  private readonly inflight = new InFlight();
   private running = 0;
   private readonly waiting: (() => void)[] = [];
 
@@ -65,11 +118,11 @@ export class OutputLane {
     const selected: Row[] = [];
     for (const row of rows) {
       if (row.time < this.floor) continue;
-      if (this.cursor.has(row) || this.inflight.has(row.hash)) {
+      if (this.cursor.has(row) || this.inflight.has(row)) {
         this.duplicates++;
         continue;
       }
-      this.inflight.add(row.hash);
+      this.inflight.add(row);
       selected.push(row);
     }
     return selected;
@@ -123,7 +176,7 @@ export class OutputLane {
     const lastTime = result.selected.reduce((max, row) => (row.time > max ? row.time : max), '');
     this.cursor.advance(result.selected, lastTime === '' ? this.cursor.checkpoint : lastTime);
     if (pageMax !== '') this.cursor.advance([], pageMax);
-    for (const row of result.selected) this.inflight.delete(row.hash);
+    for (const row of result.selected) this.inflight.delete(row);
     this.shipped += result.shipped;
     this.unsaved += result.shipped;
     this.deadLettered += result.deadLettered;

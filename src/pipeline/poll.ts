@@ -14,7 +14,6 @@ import { apiTime, canonicalize } from '../format/time.js';
 import type { Logger } from '../ops/logger.js';
 import type { Sink } from '../sink/types.js';
 import type { CloudflareClient, Page } from '../source/cloudflare-client.js';
-import { eventHash } from '../source/event-identity.js';
 import type { Clock } from '../source/rate-limiter.js';
 import type { AccountState, SinkState, StateData } from '../state/schema.js';
 import type { StateHolder } from '../state/store.js';
@@ -197,7 +196,7 @@ function timedRows(events: readonly AccessEvent[], since: string, until: string,
       result.outOfWindow++;
       continue;
     }
-    rows.push({ event, time, hash: eventHash(event) });
+    rows.push({ event, time }); // hashed later, only if needed (see cursor.ts)
   }
   return rows;
 }

@@ -89,6 +89,18 @@ export interface HecEnvelope {
   eventIsJson: boolean;
 }
 
+// Characters JSON.stringify would escape (quote, backslash, C0 controls) and surrogates (a lone one is escaped too).
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const NEEDS_JSON_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** Epoch milliseconds as seconds with three decimals ("1714557600.123"). */
+export function epochSecondsText(epochMs: number): string {
+  if (epochMs < 0 || !Number.isInteger(epochMs)) return (epochMs / 1000).toFixed(3);
+  const seconds = Math.floor(epochMs / 1000);
+  const ms = epochMs - seconds * 1000;
+  return `${seconds}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}`;
+}
+
 /** The part of every event that does not change: host, source, sourcetype, index. */
 export function envelopeText(envelope: HecEnvelope): string {
   const index = envelope.index === undefined ? '' : `,"index":${JSON.stringify(envelope.index)}`;
@@ -100,8 +112,9 @@ export function envelopeText(envelope: HecEnvelope): string {
  * `envelopeText(envelope)`, computed once per output.
  */
 export function hecEvent(record: OutputRecord, envelope: HecEnvelope, constant: string = envelopeText(envelope)): string {
-  const time = (record.epochMs / 1000).toFixed(3);
-  const event = envelope.eventIsJson ? record.text : JSON.stringify(record.text);
+  const time = epochSecondsText(record.epochMs);
+  // A CEF line rarely holds a character JSON must escape; quoting it directly is cheaper.
+  const event = envelope.eventIsJson ? record.text : NEEDS_JSON_ESCAPE.test(record.text) ? JSON.stringify(record.text) : `"${record.text}"`;
   // Account ids are 32 hex characters: no JSON escaping needed.
   return `{"time":${time}${constant},"event":${event},"fields":{"account_id":"${record.accountId}"}}`;
 }

@@ -203,3 +203,23 @@ describe('sink/splunk-hec against the HEC simulator', function () {
     assert.equal(classifyHecResponse({ status: 404, body: 'x' }, 'o').kind, 'fatal');
   });
 });
+
+describe('sink/hec-protocol event text', () => {
+  it('writes valid JSON for any CEF line and time', async () => {
+    const { hecEvent, epochSecondsText } = await import('../../src/sink/hec-protocol.js');
+    const fc = (await import('fast-check')).default;
+    const envelope = { host: 'h"1', source: 's', sourcetype: 'st', index: 'i\\x', eventIsJson: false };
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), fc.integer({ min: -1e13, max: 1e13 }), (text, ms) => {
+        const doc = JSON.parse(hecEvent({ text, event: {}, epochMs: ms, accountId: ACCOUNT }, envelope)) as { time: number; event: string; host: string; index: string };
+        assert.equal(doc.event, text);
+        assert.equal(doc.host, 'h"1');
+        assert.equal(doc.index, 'i\\x');
+        assert.ok(Math.abs(doc.time - ms / 1000) < 0.0005);
+      }),
+      { numRuns: 500 },
+    );
+    assert.equal(epochSecondsText(1714557600005), '1714557600.005');
+    assert.equal(epochSecondsText(1714557600120), '1714557600.120');
+  });
+});
