@@ -16,6 +16,7 @@ import { type Clock, realClock } from '../source/rate-limiter.js';
 import { parseRetryAfter } from '../source/retry.js';
 import { VERSION } from '../version.js';
 import { type Chunk, classifyHecResponse, cutBatches, defaultSourcetype, envelopeText, type HecEnvelope, hecEvent, parseHecBody, stableChannel } from './hec-protocol.js';
+import { isCertificateError } from './syslog-connection.js';
 import { readTlsFiles, type TlsFiles } from './tls-files.js';
 import type { DeliveryResult, OutputRecord, RejectedRecord, Sink } from './types.js';
 
@@ -142,6 +143,9 @@ export class SplunkHecSink implements Sink {
       response = await this.request('/services/collector/event', body, this.config.gzip ? { 'content-encoding': 'gzip' } : {});
     } catch (error) {
       const reason = error instanceof RequestError ? `${error.code}: ${error.message}` : (error as Error).message;
+      if (isCertificateError(error)) {
+        return { status: 'fatal', error: new Error(`HEC ${this.base}: the server certificate is not trusted (${reason}); set ${this.key}.tls.ca_file to the CA that signed it`, { cause: error }) };
+      }
       return { status: 'retry', error: new Error(`HEC ${this.base}: ${reason}`, { cause: error }) };
     }
     const verdict = classifyHecResponse({ status: response.statusCode, body: response.body }, this.key);

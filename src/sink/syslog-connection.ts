@@ -27,6 +27,9 @@ export function isCertificateError(error: unknown): boolean {
   return code !== undefined && CERT_ERRORS.has(code);
 }
 
+/** How long a fresh TLS 1.3 connection is watched for a refusal before it is used. */
+const TLS13_SETTLE_MS = 150;
+
 export class SyslogConnection {
   private dead: Error | undefined;
   private onDeath: ((error: Error) => void) | undefined;
@@ -59,16 +62,31 @@ export class SyslogConnection {
       const timer = setTimeout(() => {
         socket.destroy(new Error(`connect timed out after ${options.timeoutMs} ms`));
       }, options.timeoutMs);
+      let settled = false;
       const fail = (error: Error): void => {
         clearTimeout(timer);
         socket.destroy();
-        reject(error);
+        if (!settled) reject(error);
+        settled = true;
       };
       socket.once('error', fail);
       socket.once(options.transport === 'tls' ? 'secureConnect' : 'connect', () => {
-        clearTimeout(timer);
-        socket.off('error', fail);
-        resolve(new SyslogConnection(socket));
+        const ready = (): void => {
+          if (settled) return;
+          if (socket.destroyed) {
+            fail(new Error('the server closed the connection right after the TLS handshake (does it require a client certificate? see tls.cert_file)'));
+            return;
+          }
+          settled = true;
+          clearTimeout(timer);
+          socket.off('error', fail);
+          resolve(new SyslogConnection(socket));
+        };
+        // TLS 1.3: the server judges our certificate after our side of the handshake is done and
+        // answers a refusal with an alert a round trip later. Wait that long (an error then rejects
+        // through `fail`) so that a refused client is never taken for a working connection.
+        if (options.transport === 'tls' && (socket as TLSSocket).getProtocol() === 'TLSv1.3') setTimeout(ready, TLS13_SETTLE_MS);
+        else ready();
       });
     });
   }

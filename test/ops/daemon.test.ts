@@ -170,3 +170,44 @@ describe('run (the daemon)', function () {
     await exit;
   });
 });
+
+describe('run (the daemon): self-monitoring', function () {
+  this.timeout(60_000);
+
+  it('warns past alert_lag and shouts when the lag nears the account retention', async () => {
+    const api = await new AccessApiSimulator({ token: TOKEN }).start();
+    const hec = await new HecSimulator().start();
+    const port = hec.port;
+    await hec.outage();
+    try {
+      const now = Date.now();
+      api.addEvents(ACCOUNT_A, spreadEvents(5, now - 5 * 60_000, now - 20_000, 86));
+      const dir = tempDir();
+      const state = join(dir, 'state.json');
+      const config = writeConfig(dir, {
+        baseUrl: api.baseUrl, token: TOKEN, statePath: state, lookback: '1h',
+        accounts: [{ id: ACCOUNT_A, name: 'corp' }],
+        outputs: `  - { name: behind, type: splunk_hec, url: "http://127.0.0.1:${port}", token: "t" }\n  - { name: lagging, type: splunk_hec, url: "http://127.0.0.1:${port}", token: "t" }`,
+        extra: 'daemon: { alert_lag: 10m }\n',
+      });
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(config, readFileSync(config, 'utf8').replace('  page_size: 100', '  page_size: 100\n  retention: 1h'));
+      const at = (minutesAgo: number) => new Date(now - minutesAgo * 60_000).toISOString().replace('Z', '000000Z').replace(/\.(\d{3})000000Z$/, '.$1000000Z');
+      writeFileSync(state, JSON.stringify({
+        version: 1, sinks: {}, api: {},
+        accounts: { [ACCOUNT_A]: { outputs: { behind: { checkpoint: at(50), dedup: {}, delivered: 0 }, lagging: { checkpoint: at(20), dedup: {}, delivered: 0 } } } },
+      }));
+      const child = spawnCli(['run', '--config', config]);
+      const err = stderrOf(child);
+      const exit = once(child, 'exit');
+      await waitFor(() => err.text.includes('close to Cloudflare') && err.text.includes('(alert_lag 10m)'), 40_000);
+      child.kill('SIGTERM');
+      await exit;
+      assert.match(err.text, /error output behind is 50m\d*s? behind for account corp, close to Cloudflare's retention of 1h: events older than that are gone for good/);
+      assert.match(err.text, /warn output lagging is 20m\d*s? behind for account corp \(alert_lag 10m\)/);
+    } finally {
+      await api.stop();
+      await hec.stop();
+    }
+  });
+});

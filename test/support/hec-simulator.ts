@@ -40,7 +40,7 @@ export interface HecSimulatorOptions {
   maxContentLength?: number;
   /** Reject events whose `event` contains this string (code 6, with invalid-event-number). */
   poisonText?: string;
-  tls?: { key: Buffer; cert: Buffer };
+  tls?: { key: Buffer; cert: Buffer; /** Require a client certificate signed by this CA. */ clientCa?: Buffer };
   /** Count events instead of keeping them (benches). */
   countOnly?: boolean;
   health?: 17 | 18 | 19 | 20;
@@ -82,7 +82,10 @@ export class HecSimulator {
         });
       });
     };
-    this.server = this.options.tls ? createHttpsServer({ key: this.options.tls.key, cert: this.options.tls.cert }, handler) : createHttpServer(handler);
+    const tls = this.options.tls;
+    this.server = tls
+      ? createHttpsServer({ key: tls.key, cert: tls.cert, ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, handler)
+      : createHttpServer(handler);
     this.server.on('connection', (socket: Socket) => {
       if (this.down) socket.destroy();
       this.sockets.add(socket);
