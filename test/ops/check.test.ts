@@ -33,7 +33,11 @@ describe('check', function () {
   }
 
   it('all green: exit 0, one ✓ line per account and output', async () => {
-    const tls = createTlsServer({ key: pki.read(pki.serverKey), cert: pki.read(pki.serverCert) }, (s) => s.end());
+    const sockets: import('node:tls').TLSSocket[] = [];
+    const tls = createTlsServer({ key: pki.read(pki.serverKey), cert: pki.read(pki.serverCert) }, (s) => {
+      sockets.push(s); // a syslog server keeps the connection open
+      s.on('data', () => undefined);
+    });
     await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
     const tlsPort = (tls.address() as { port: number }).port;
     try {
@@ -52,6 +56,7 @@ describe('check', function () {
       assert.ok(!result.stdout.includes('✗'));
       assert.equal(hec.events.length, 0, 'the probes indexed nothing');
     } finally {
+      for (const socket of sockets) socket.destroy();
       tls.close();
     }
   });
