@@ -1,9 +1,9 @@
 /** `convert`: Cloudflare events from a file or stdin to formatted records on stdout. */
 import { createReadStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { formatterOptions } from '../config/formatter.js';
-import { formatSection, type FormatConfig } from '../config/schema.js';
-import { parseFacility } from '../config/syslog-codes.js';
+import { DEFAULT_FORMAT_CONFIG, formatterOptions } from '../config/formatter.js';
+import type { FormatConfig } from '../config/schema.js';
+import { parseFacility } from '../format/syslog.js';
 import { UsageError } from '../errors.js';
 import { type MessageFormat, MESSAGE_FORMATS, RECORD_FORMATS, type RecordFormat, recordFormatter } from '../format/index.js';
 import { readEventBatches } from '../source/event-reader.js';
@@ -39,7 +39,7 @@ export async function convert(options: ConvertOptions, io: { stdin: NodeJS.Reada
   }
   const formatter = recordFormatter(
     format,
-    formatterOptions(options.formatConfig ?? formatSection.parse({}), {
+    formatterOptions(options.formatConfig ?? DEFAULT_FORMAT_CONFIG, {
       facility,
       app_name: options.appName,
       hostname: options.hostname,

@@ -12,6 +12,13 @@ export interface SyslogHeaderConfig {
 }
 
 export const DEFAULT_FACILITY = 16; // local0
+
+/** The `format` section's defaults (what the schema fills in), for `convert` without a config. */
+export const DEFAULT_FORMAT_CONFIG: FormatConfig = {
+  cef: { severity: { allowed: 3, denied: 6 } },
+  syslog: { severity: { allowed: 6, denied: 4 } },
+  ecs: { include_original: false },
+};
 export const DEFAULT_APP_NAME = 'cf-access';
 
 export function formatterOptions(format: FormatConfig, header: SyslogHeaderConfig = {}): FormatterOptions {

@@ -17,6 +17,17 @@ export const SEVERITIES: Readonly<Record<string, number>> = {
   warning: 4, warn: 4, notice: 5, info: 6, informational: 6, debug: 7,
 };
 
+/** A facility or severity code from its name or number (case-insensitive); undefined if invalid. */
+export function syslogCode(table: Readonly<Record<string, number>>, max: number, value: string | number): number | undefined {
+  const text = String(value).trim().toLowerCase();
+  const code = /^\d+$/.test(text) ? Number(text) : table[text];
+  return code === undefined || code > max ? undefined : code;
+}
+
+export function parseFacility(value: string): number | undefined {
+  return syslogCode(FACILITIES, 23, value);
+}
+
 export interface SyslogOptions {
   /** Facility code 0–23. */
   facility: number;

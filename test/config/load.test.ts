@@ -156,3 +156,11 @@ describe('config/load numbers', () => {
     assert.deepEqual(parseConfigText(minimal().replace(ACCOUNT, digits), 't', {}).config.cloudflare.accounts, [{ id: digits, retention: 86_400_000 }]);
   });
 });
+
+describe('config defaults used without a config file', () => {
+  it('DEFAULT_FORMAT_CONFIG is what the schema fills in', async () => {
+    const { DEFAULT_FORMAT_CONFIG } = await import('../../src/config/formatter.js');
+    const { formatSection } = await import('../../src/config/schema.js');
+    assert.deepEqual(formatSection.parse({}), DEFAULT_FORMAT_CONFIG);
+  });
+});
