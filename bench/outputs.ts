@@ -30,12 +30,18 @@ const until = new Date(Number((startNs + stepNs * BigInt(COUNT)) / 1_000_000n) +
 async function runBackfill(dir: string, output: string): Promise<{ code: number; seconds: number; rssMiB: number; stderr: string }> {
   const config = join(dir, 'config.yaml');
   writeFileSync(config, `cloudflare:\n  base_url: ${api.baseUrl}\n  api_token: ${api.token}\n  account_id: ${ACCOUNT}\n  page_size: ${PAGE}\nstate: { path: ${join(dir, 'state.json')} }\noutputs:\n  - ${output}\nlog: { level: warn }\n`);
-  const child = spawn('/usr/bin/time', ['-v', cli, 'backfill', '--since', since, '--until', until, '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const simulatorCpu = process.cpuUsage();
+  // BENCH_NODE_FLAGS: run `node <flags> cli` instead of the binary's shebang (to compare V8 settings).
+  const flags = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean);
+  const command = flags ? [process.execPath, ...flags, cli] : [cli];
+  const child = spawn('/usr/bin/time', ['-v', ...command, 'backfill', '--since', since, '--until', until, '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const started = Date.now();
   const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
   const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)?.[1]);
+  const sim = process.cpuUsage(simulatorCpu);
+  stderr += `\nsimulator CPU (this process): ${((sim.user + sim.system) / 1e6).toFixed(2)} s\n`;
   return { code, seconds: (Date.now() - started) / 1000, rssMiB: rssKb / 1024, stderr };
 }
 
@@ -44,7 +50,7 @@ function report(name: string, result: { code: number; seconds: number; rssMiB: n
   console.log(`  wall ${result.seconds.toFixed(1)} s, ${Math.round(COUNT / result.seconds).toLocaleString('en-US')} events/s, peak RSS ${result.rssMiB.toFixed(1)} MiB`);
   console.log(`  ${extra}`);
   const cpu = /User time \(seconds\): ([\d.]+)[\s\S]*System time \(seconds\): ([\d.]+)/.exec(result.stderr);
-  if (cpu) console.log(`  shipper CPU: user ${cpu[1]} s, system ${cpu[2]} s`);
+  if (cpu) console.log(`  shipper CPU: user ${cpu[1]} s, system ${cpu[2]} s; ${/simulator CPU \(this process\): ([\d.]+) s/.exec(result.stderr)?.[0] ?? ''}`);
   if (result.code !== 0) console.log(result.stderr.split('\n').slice(-25).join('\n'));
 }
 

@@ -47,13 +47,14 @@ export async function convert(options: ConvertOptions, io: { stdin: NodeJS.Reada
     }),
     message,
   );
-  const context = { accountId: options.accountId };
+  const context = { accountId: options.accountId, plainValues: false };
   const input = options.input === undefined || options.input === '-' ? io.stdin : createReadStream(options.input);
   const out = new BufferedWriter(io.stdout);
   const result: ConvertResult = { events: 0, skipped: 0 };
   for await (const batch of readEventBatches(input as AsyncIterable<Buffer>)) {
     for (const item of batch) {
       if (item.kind === 'event') {
+        context.plainValues = item.plain;
         out.add(formatter(item.event, context));
         result.events++;
       } else {

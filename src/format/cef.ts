@@ -67,8 +67,9 @@ function headerField(value: string, max: number): string {
 }
 
 /** Appends `key=value` to the extension, the value truncated to `max` UTF-8 bytes and escaped. */
-function pair(text: string, key: string, value: string, max: number): string {
-  const escaped = escapeCefValue(truncateUtf8(value, max));
+function pair(text: string, key: string, value: string, max: number, plain: boolean): string {
+  const cut = truncateUtf8(value, max);
+  const escaped = plain ? cut : escapeCefValue(cut);
   return text === '' ? `${key}=${escaped}` : `${text} ${key}=${escaped}`;
 }
 
@@ -77,43 +78,44 @@ function pair(text: string, key: string, value: string, max: number): string {
  * Written as straight-line code: this is the hot path of every CEF output (see bench/).
  */
 export function cefExtensionText(event: AccessEvent, context: EventContext): string {
-  const createdAt = valueText(event.created_at);
-  const rt = createdAt === undefined ? undefined : epochMillis(createdAt);
+  const plain = context.plainValues === true;
+  const createdAt = context.epochMs === undefined ? valueText(event.created_at) : undefined;
+  const rt = context.epochMs ?? (createdAt === undefined ? undefined : epochMillis(createdAt));
   let text = rt === undefined ? '' : `rt=${rt}`;
   const action = valueText(event.action);
-  if (action !== undefined) text = pair(text, 'act', action, CEF_LIMITS.act);
+  if (action !== undefined) text = pair(text, 'act', action, CEF_LIMITS.act, plain);
   const outcome = outcomeOf(event);
-  if (outcome !== 'unknown') text = pair(text, 'outcome', outcome === 'allowed' ? 'success' : 'failure', CEF_LIMITS.outcome);
+  if (outcome !== 'unknown') text = pair(text, 'outcome', outcome === 'allowed' ? 'success' : 'failure', CEF_LIMITS.outcome, plain);
   const email = valueText(event.user_email);
-  if (email !== undefined) text = pair(text, 'suser', email, CEF_LIMITS.suser);
+  if (email !== undefined) text = pair(text, 'suser', email, CEF_LIMITS.suser, plain);
   const userId = valueText(event.user_id);
-  if (userId !== undefined) text = pair(text, 'suid', userId, CEF_LIMITS.suid);
+  if (userId !== undefined) text = pair(text, 'suid', userId, CEF_LIMITS.suid, plain);
   const ip = valueText(event.ip_address)?.trim();
   // Only a valid address goes in: ArcSight rejects an event whose src is not IPv4.
   if (ip !== undefined) {
     if (!ip.includes(':')) {
-      if (isIPv4Fast(ip)) text = pair(text, 'src', ip, 15);
-    } else if (isIPv6(ip)) text = `${pair(text, 'c6a2', ip, 45)} c6a2Label=Source IPv6 Address`;
+      if (isIPv4Fast(ip)) text = pair(text, 'src', ip, 15, plain);
+    } else if (isIPv6(ip)) text = `${pair(text, 'c6a2', ip, 45, plain)} c6a2Label=Source IPv6 Address`;
   }
   const appDomain = valueText(event.app_domain);
   if (appDomain !== undefined) {
     const { host } = splitAppDomain(appDomain);
-    if (host !== '') text = pair(text, 'dhost', host, CEF_LIMITS.dhost);
-    text = pair(text, 'request', appDomain, CEF_LIMITS.request);
+    if (host !== '') text = pair(text, 'dhost', host, CEF_LIMITS.dhost, plain);
+    text = pair(text, 'request', appDomain, CEF_LIMITS.request, plain);
   }
   const rayId = valueText(event.ray_id);
-  if (rayId !== undefined) text = pair(text, 'externalId', rayId, CEF_LIMITS.externalId);
+  if (rayId !== undefined) text = pair(text, 'externalId', rayId, CEF_LIMITS.externalId, plain);
   const appUid = valueText(event.app_uid);
-  if (appUid !== undefined) text = `${pair(text, 'cs1', appUid, CEF_LIMITS.cs)} cs1Label=App UID`;
+  if (appUid !== undefined) text = `${pair(text, 'cs1', appUid, CEF_LIMITS.cs, plain)} cs1Label=App UID`;
   const connection = valueText(event.connection);
-  if (connection !== undefined) text = `${pair(text, 'cs2', connection, CEF_LIMITS.cs)} cs2Label=Identity Provider`;
+  if (connection !== undefined) text = `${pair(text, 'cs2', connection, CEF_LIMITS.cs, plain)} cs2Label=Identity Provider`;
   const country = valueText(event.country);
-  if (country !== undefined) text = `${pair(text, 'cs3', country, CEF_LIMITS.cs)} cs3Label=Country`;
+  if (country !== undefined) text = `${pair(text, 'cs3', country, CEF_LIMITS.cs, plain)} cs3Label=Country`;
   const appType = valueText(event.app_type);
-  if (appType !== undefined) text = `${pair(text, 'cs4', appType, CEF_LIMITS.cs)} cs4Label=App Type`;
+  if (appType !== undefined) text = `${pair(text, 'cs4', appType, CEF_LIMITS.cs, plain)} cs4Label=App Type`;
   const appName = valueText(event.app_name);
-  if (appName !== undefined) text = `${pair(text, 'cs5', appName, CEF_LIMITS.cs)} cs5Label=App Name`;
-  if (context.accountId !== undefined) text = pair(text, 'deviceExternalId', context.accountId, CEF_LIMITS.deviceExternalId);
+  if (appName !== undefined) text = `${pair(text, 'cs5', appName, CEF_LIMITS.cs, plain)} cs5Label=App Name`;
+  if (context.accountId !== undefined) text = pair(text, 'deviceExternalId', context.accountId, CEF_LIMITS.deviceExternalId, false);
   return text;
 }
 

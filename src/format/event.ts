@@ -40,6 +40,13 @@ export const KNOWN_FIELDS = [
 export interface EventContext {
   /** The Cloudflare account the event was read from, when known. */
   accountId?: string | undefined;
+  /** created_at in epoch milliseconds, when the caller parsed it already (saves parsing it again). */
+  epochMs?: number | undefined;
+  /**
+   * The caller knows that no string value holds a backslash, "=", CR or LF (its JSON text had no
+   * backslash and no "="), so CEF values need no escaping.
+   */
+  plainValues?: boolean | undefined;
 }
 
 export function isAccessEvent(value: unknown): value is AccessEvent {

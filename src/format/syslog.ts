@@ -69,17 +69,24 @@ export function structuredData(event: AccessEvent, context: EventContext): strin
   return params.length === 0 ? '-' : `[${SD_ID} ${params.join(' ')}]`;
 }
 
-/** `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD ` (with the space before MSG). */
+/**
+ * A header builder for one set of options: HOSTNAME, APP-NAME and PROCID are cleaned once.
+ * Returns `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD ` (with the space before MSG).
+ */
+export function rfc5424HeaderFormatter(options: SyslogOptions): (event: AccessEvent, context: EventContext) => string {
+  const middle = ` ${printableAscii(options.hostname, 255)} ${printableAscii(options.appName, 48)} ${printableAscii(options.procId, 128)} `;
+  return (event, context) => {
+    const createdAt = fieldText(event, 'created_at');
+    const ts = createdAt === undefined ? undefined : parseTimestamp(createdAt);
+    const timestamp = ts ? formatUtc(ts, Math.min(6, ts.fractionDigits)) : '-';
+    const msgId = printableAscii(fieldText(event, 'action'), 32);
+    const sd = options.structuredData ? structuredData(event, context) : '-';
+    return `<${priority(event, options)}>1 ${timestamp}${middle}${msgId} ${sd} `;
+  };
+}
+
 export function rfc5424Header(event: AccessEvent, context: EventContext, options: SyslogOptions): string {
-  const createdAt = fieldText(event, 'created_at');
-  const ts = createdAt === undefined ? undefined : parseTimestamp(createdAt);
-  const timestamp = ts ? formatUtc(ts, Math.min(6, ts.fractionDigits)) : '-';
-  const hostname = printableAscii(options.hostname, 255);
-  const appName = printableAscii(options.appName, 48);
-  const procId = printableAscii(options.procId, 128);
-  const msgId = printableAscii(fieldText(event, 'action'), 32);
-  const sd = options.structuredData ? structuredData(event, context) : '-';
-  return `<${priority(event, options)}>1 ${timestamp} ${hostname} ${appName} ${procId} ${msgId} ${sd} `;
+  return rfc5424HeaderFormatter(options)(event, context);
 }
 
 /** `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG` */

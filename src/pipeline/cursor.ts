@@ -16,6 +16,8 @@ export interface Row {
   event: AccessEvent;
   /** Canonical created_at. */
   time: string;
+  /** created_at in epoch milliseconds (parsed once, with `time`). */
+  epochMs: number;
   /** The content hash, once computed (see `rowHash`). */
   hash?: string;
 }

@@ -3,7 +3,6 @@
  * started in page order with at most `sink.concurrency` in flight (1 for files, stdout, syslog).
  * A delivery's result is applied to the cursor only when its page commits, in page order.
  */
-import { epochMillis } from '../format/time.js';
 import type { Logger } from '../ops/logger.js';
 import { writeDeadLetters } from '../sink/dead-letter.js';
 import type { OutputRecord } from '../sink/types.js';
@@ -134,9 +133,9 @@ export class OutputLane {
       if (this.failed) return { ok: false, error: this.failed };
       if (selected.length === 0) return { ok: true, selected, shipped: 0, deadLettered: 0, position: this.runtime.sink.position() };
       const records: OutputRecord[] = selected.map((row) => ({
-        text: this.runtime.format(row.event, { accountId }),
+        text: this.runtime.format(row.event, { accountId, epochMs: row.epochMs }),
         event: row.event,
-        epochMs: epochMillis(row.time) ?? 0,
+        epochMs: row.epochMs,
         accountId,
       }));
       const outcome = await deliverWithRetry(this.runtime, records, {

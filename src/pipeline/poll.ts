@@ -10,7 +10,7 @@
  * `max concurrency + 1` pages are in memory.
  */
 import type { AccessEvent } from '../format/event.js';
-import { apiTime, canonicalize } from '../format/time.js';
+import { apiTime, canonicalTime, parseTimestamp } from '../format/time.js';
 import type { Logger } from '../ops/logger.js';
 import type { Sink } from '../sink/types.js';
 import type { CloudflareClient, Page } from '../source/cloudflare-client.js';
@@ -23,7 +23,7 @@ import { OutputLane, type PageDelivery, type Row } from './output-lane.js';
 export interface OutputRuntime {
   name: string;
   sink: Sink;
-  format: (event: AccessEvent, context: { accountId?: string }) => string;
+  format: (event: AccessEvent, context: { accountId?: string; epochMs?: number }) => string;
 }
 
 export interface AccountRef {
@@ -186,17 +186,18 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
 function timedRows(events: readonly AccessEvent[], since: string, until: string, account: AccountRef, deps: PollDeps, result: AccountPollResult): Row[] {
   const rows: Row[] = [];
   for (const event of events) {
-    const time = typeof event.created_at === 'string' ? canonicalize(event.created_at) : undefined;
-    if (time === undefined) {
+    const ts = typeof event.created_at === 'string' ? parseTimestamp(event.created_at) : undefined;
+    if (ts === undefined) {
       deps.onInvalidEvent?.({ account: account.label, reason: 'created_at is missing or not RFC 3339', event });
       continue;
     }
+    const time = canonicalTime(ts);
     // The API's bounds are inclusive at both ends and it has returned rows outside them.
     if (time < since || time >= until) {
       result.outOfWindow++;
       continue;
     }
-    rows.push({ event, time }); // hashed later, only if needed (see cursor.ts)
+    rows.push({ event, time, epochMs: ts.epochMs }); // hashed later, only if needed (see cursor.ts)
   }
   return rows;
 }

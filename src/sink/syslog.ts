@@ -10,7 +10,7 @@ import { lookup } from 'node:dns/promises';
 import type { SyslogOutputConfig } from '../config/outputs.js';
 import type { EventContext } from '../format/event.js';
 import type { SyslogOptions } from '../format/syslog.js';
-import { rfc3164Header, rfc5424Header } from '../format/syslog.js';
+import { rfc3164Header, rfc5424HeaderFormatter } from '../format/syslog.js';
 import type { Logger } from '../ops/logger.js';
 import { type Clock, realClock } from '../source/rate-limiter.js';
 import { backoffDelay } from '../source/retry.js';
@@ -55,6 +55,8 @@ export class SyslogSink implements Sink {
   private readonly clock: Clock;
   private readonly resendWindowMs: number;
   private tls: TlsFiles = {};
+  private readonly header5424: (event: OutputRecord['event'], context: EventContext) => string;
+  private readonly header5424WithoutSd: (event: OutputRecord['event'], context: EventContext) => string;
   private connection: SyslogConnection | undefined;
   private udp: UdpSocket | undefined;
   private udpAddress: string | undefined;
@@ -75,6 +77,8 @@ export class SyslogSink implements Sink {
     this.maxBytes = config.max_message_bytes ?? (config.transport === 'udp' ? 2048 : 65536);
     this.framing = config.framing ?? 'octet-counting';
     this.resendWindowMs = options.resendWindowMs ?? 2000;
+    this.header5424 = rfc5424HeaderFormatter(options.syslog);
+    this.header5424WithoutSd = rfc5424HeaderFormatter({ ...options.syslog, structuredData: false });
   }
 
   async open(): Promise<void> {
@@ -98,8 +102,8 @@ export class SyslogSink implements Sink {
   record(record: OutputRecord): string {
     const context: EventContext = { accountId: record.accountId };
     const is5424 = this.config.rfc === 5424;
-    const header = is5424 ? rfc5424Header(record.event, context, this.options.syslog) : rfc3164Header(record.event, context, this.options.syslog);
-    const withoutSd = is5424 && this.options.syslog.structuredData ? () => rfc5424Header(record.event, context, { ...this.options.syslog, structuredData: false }) : undefined;
+    const header = is5424 ? this.header5424(record.event, context) : rfc3164Header(record.event, context, this.options.syslog);
+    const withoutSd = is5424 && this.options.syslog.structuredData ? () => this.header5424WithoutSd(record.event, context) : undefined;
     const fitted = fitRecord(header, record.text, this.config.format, this.maxBytes, withoutSd);
     if (fitted.truncated) this.stats.truncated++;
     return fitted.text;

@@ -8,7 +8,8 @@ import { type AccessEvent, isAccessEvent } from '../format/event.js';
 import { JsonElementSplitter, JsonSplitError, type SplitElement } from './json-splitter.js';
 
 export type ReadItem =
-  | { kind: 'event'; event: AccessEvent; line: number }
+  /** `plain`: the JSON text had no backslash and no "=", so no string value needs CEF escaping. */
+  | { kind: 'event'; event: AccessEvent; line: number; plain: boolean }
   | { kind: 'error'; line: number; message: string };
 
 /** How much input is examined to tell NDJSON from a JSON document. */
@@ -57,7 +58,7 @@ function toItem(text: string, line: number): ReadItem {
     return { kind: 'error', line, message: `not valid JSON (${(error as Error).message})` };
   }
   if (!isAccessEvent(value)) return { kind: 'error', line, message: 'not a JSON object' };
-  return { kind: 'event', event: value, line };
+  return { kind: 'event', event: value, line, plain: !text.includes('\\') && !text.includes('=') };
 }
 
 export async function* readEventBatches(input: AsyncIterable<Buffer | string>): AsyncGenerator<ReadItem[]> {

@@ -123,3 +123,24 @@ describe('format/cef cefFormatter', () => {
     }
   });
 });
+
+describe('format/cef with a pre-parsed time', () => {
+  it('uses context.epochMs for rt, the same as parsing created_at', () => {
+    const parsed = formatCef(ALLOWED_LOGIN, { accountId: ACCOUNT }, options);
+    assert.equal(formatCef(ALLOWED_LOGIN, { accountId: ACCOUNT, epochMs: 1714557600123 }, options), parsed);
+  });
+});
+
+describe('format/cef plainValues hint', () => {
+  it('gives the same line as without the hint whenever the JSON text had no backslash and no "=" (property)', () => {
+    const text = fc.string({ unit: fc.oneof(fc.constantFrom('=', '\\', '\n', '|', ' ', '"'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 30 });
+    fc.assert(
+      fc.property(fc.record({ user_email: text, action: text, app_name: text, ray_id: text, country: text }, { requiredKeys: [] }), (event) => {
+        const json = JSON.stringify(event);
+        const plain = !json.includes('\\') && !json.includes('=');
+        assert.equal(formatCef(event, { accountId: 'a=b', plainValues: plain }, options), formatCef(event, { accountId: 'a=b' }, options));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});

@@ -76,8 +76,8 @@ describe('pipeline/cursor', () => {
   it('remembers delivered hashes within the overlap and never moves back', () => {
     const cursor = new OutputCursor('2024-05-01T10:00:00.000000000Z', 60_000);
     assert.equal(cursor.floor, '2024-05-01T09:59:00.000000000Z');
-    const e1 = { event: {}, time: '2024-05-01T10:00:30.000000000Z', hash: 'h1' };
-    const e2 = { event: {}, time: '2024-05-01T10:05:00.000000000Z', hash: 'h2' };
+    const e1 = { event: {}, time: '2024-05-01T10:00:30.000000000Z', epochMs: 0, hash: 'h1' };
+    const e2 = { event: {}, time: '2024-05-01T10:05:00.000000000Z', epochMs: 0, hash: 'h2' };
     cursor.advance([e1], e1.time);
     assert.ok(cursor.has(e1));
     cursor.advance([e2], e2.time);
@@ -91,14 +91,14 @@ describe('pipeline/cursor', () => {
 
   it('hashes only what it has to: rows left behind the overlap are never hashed', () => {
     const cursor = new OutputCursor('2024-05-01T10:00:00.000000000Z', 0);
-    const old = { event: { n: 1 }, time: '2024-05-01T10:00:01.000000000Z' } as Row;
-    const last = { event: { n: 2 }, time: '2024-05-01T10:00:02.000000000Z' } as Row;
+    const old = { event: { n: 1 }, time: '2024-05-01T10:00:01.000000000Z', epochMs: 0 } as Row;
+    const last = { event: { n: 2 }, time: '2024-05-01T10:00:02.000000000Z', epochMs: 0 } as Row;
     cursor.advance([old, last], last.time);
     assert.equal(old.hash, undefined, 'behind the new floor: not hashed');
     assert.equal(typeof last.hash, 'string', 'at the checkpoint: hashed and remembered');
-    const again = { event: { n: 2 }, time: last.time } as Row;
+    const again = { event: { n: 2 }, time: last.time, epochMs: 0 } as Row;
     assert.ok(cursor.has(again), 'a replay at the checkpoint time is recognized');
-    const other = { event: { n: 3 }, time: '2024-05-01T10:00:03.000000000Z' } as Row;
+    const other = { event: { n: 3 }, time: '2024-05-01T10:00:03.000000000Z', epochMs: 0 } as Row;
     assert.ok(!cursor.has(other));
     assert.equal(other.hash, undefined, 'nothing remembered at that time: no need to hash');
   });
