@@ -15,7 +15,7 @@ import { StateStore } from '../state/store.js';
 import { deadLetterPath } from '../sink/dead-letter.js';
 import { pollAccount, type AccountPollResult } from './poll.js';
 import { Progress } from './progress.js';
-import { accountLabel, describePoll } from './run-once.js';
+import { accountLabel, describePoll, logInvalidEvent } from './run-once.js';
 import { closeOutputs, createClient, openOutputs, persistentLimiter, reopenOnHangup } from './runtime.js';
 import { parseTimeArg } from './time-arg.js';
 
@@ -116,9 +116,7 @@ export async function backfill(config: Config, args: BackfillArgs, io: BackfillI
                 store.data.job.updated_at = new Date(clock.now()).toISOString();
               }
             },
-            onInvalidEvent: ({ account: acc, reason }) => {
-              logger.error(`account ${acc}: skipped an event: ${reason}`);
-            },
+            onInvalidEvent: logInvalidEvent(logger),
           },
         );
         results.push(result);

@@ -8,17 +8,16 @@
 import { schedule } from 'node-cron';
 import { formatDuration } from '../config/duration.js';
 import type { Config } from '../config/schema.js';
-import { canonicalFromMs, msOf } from '../format/time.js';
+import { msOf } from '../format/time.js';
 import { healthReport } from '../ops/health.js';
 import { startOpsServer, type OpsServer } from '../ops/http-server.js';
 import { type Logger, reopenLogFile } from '../ops/logger.js';
 import { Metrics } from '../ops/metrics.js';
-import { deadLetterPath } from '../sink/dead-letter.js';
 import { type Clock, realClock } from '../source/rate-limiter.js';
 import { StateStore } from '../state/store.js';
-import { type OutputRuntime, pollAccount } from './poll.js';
-import { accountLabel, describePoll } from './run-once.js';
-import { closeOutputs, createClient, openOutputs, persistentLimiter } from './runtime.js';
+import type { OutputRuntime } from './poll.js';
+import { accountLabel, pollEveryAccount } from './run-once.js';
+import { closeOutputs, createClient, openOutputs, persistentLimiter, reopenOnHangup } from './runtime.js';
 
 export interface DaemonOptions {
   recoverFromBackup?: boolean;
@@ -59,49 +58,12 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
     store.releaseLockNow();
     process.exit(1);
   };
-  const onHangup = (): void => {
-    logger.info('SIGHUP: reopening file outputs and the log file');
-    reopenLogFile(logger);
-    for (const output of outputs) {
-      output.sink
-        .reopen()
-        .then(async () => {
-          const position = output.sink.position();
-          if (position) {
-            store.data.sinks[output.name] = position;
-            await store.save();
-          }
-        })
-        .catch((error: unknown) => {
-          logger.error(`output ${output.name}: reopen failed: ${(error as Error).message}`, { output: output.name });
-        });
-    }
-  };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  process.on('SIGHUP', onHangup);
+  let stopHangup: () => void = () => undefined;
 
   const pollAll = async (): Promise<void> => {
-    const now = clock.now();
-    for (const account of accounts) {
-      if (abort.signal.aborted) return;
-      const started = clock.now();
-      const result = await pollAccount(
-        { id: account.id, label: account.label },
-        { until: canonicalFromMs(now - config.poll.settle), initialCheckpoint: canonicalFromMs(now - config.poll.initial_lookback), overlapMs: config.poll.overlap },
-        {
-          client, state: store, outputs, logger, clock, pageSize: config.cloudflare.page_size, signal: abort.signal,
-          deadLetterPath: (output) => deadLetterPath(config.state.path, output),
-          onInvalidEvent: ({ account: acc, reason }) => logger.error(`account ${acc}: skipped an event: ${reason}`, { account: acc }),
-        },
-      );
-      metrics.recordPoll(result);
-      logger.info(`${describePoll(result)} (${formatDuration(clock.now() - started)})`, { account: account.label });
-      if (result.error) logger.error(`account ${account.label}: ${result.error.message}`, { account: account.label, code: (result.error as { code?: string }).code });
-      for (const [name, error] of Object.entries(result.failedOutputs)) {
-        logger.error(`output ${name} (account ${account.label}): ${error.message}; its checkpoint stays at the last delivered batch`, { output: name, account: account.label });
-      }
-    }
+    await pollEveryAccount({ config, client, state: store, outputs, logger, clock, signal: abort.signal, onResult: (result) => metrics.recordPoll(result) });
     watchLag();
   };
 
@@ -145,6 +107,7 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
       onSyslogReconnect: (output) => metrics.syslogReconnects.inc({ output }),
       onSyslogTruncated: (output, count) => metrics.syslogTruncated.inc({ output }, count),
     });
+    stopHangup = reopenOnHangup(outputs, logger, store, () => reopenLogFile(logger));
     if (config.metrics) {
       server = await startOpsServer(config.metrics.listen, metrics.registry, () =>
         healthReport({ state: store.data, accounts, outputs: outputs.map((o) => o.name), alertLagMs: config.daemon.alert_lag, nowMs: clock.now(), startedAtMs: startedAt }),
@@ -183,7 +146,7 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
-    process.off('SIGHUP', onHangup);
+    stopHangup();
     if (exitCode === 0) await closeOutputs(outputs, logger);
     client.close();
     await server?.close();

@@ -93,10 +93,14 @@ export async function closeOutputs(outputs: readonly OutputRuntime[], logger: Lo
   }
 }
 
-/** SIGHUP reopens file outputs (logrotate); returns a function that removes the handler. */
-export function reopenOnHangup(outputs: readonly OutputRuntime[], logger: Logger, store?: StateHolder): () => void {
+/**
+ * SIGHUP reopens file outputs (logrotate) and runs `alsoReopen` (the daemon's log file); returns
+ * a function that removes the handler.
+ */
+export function reopenOnHangup(outputs: readonly OutputRuntime[], logger: Logger, store?: StateHolder, alsoReopen?: () => void): () => void {
   const handler = (): void => {
-    logger.info('SIGHUP: reopening file outputs');
+    logger.info(alsoReopen ? 'SIGHUP: reopening file outputs and the log file' : 'SIGHUP: reopening file outputs');
+    alsoReopen?.();
     for (const output of outputs) {
       output.sink
         .reopen()
