@@ -149,16 +149,6 @@ export function canonicalize(text: string): string | undefined {
   return ts ? canonicalTime(ts) : undefined;
 }
 
-export function timestampFromMs(epochMs: number): Timestamp {
-  const whole = Math.floor(epochMs);
-  return { epochMs: whole, subMsNanos: 0, fractionDigits: 3 };
-}
-
-/** Epoch seconds with millisecond decimals, as Splunk HEC's `time` wants. */
-export function epochSecondsWithMs(ts: Timestamp): number {
-  return ts.epochMs / 1000;
-}
-
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /** RFC 3164 "Mmm dd hh:mm:ss" in UTC with a space-padded day. */

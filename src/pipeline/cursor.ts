@@ -28,7 +28,6 @@ export function rowHash(row: Row): string {
 
 export class OutputCursor {
   private readonly seen = new Map<string, Set<string>>();
-  private size = 0;
 
   constructor(
     public checkpoint: string,
@@ -37,7 +36,6 @@ export class OutputCursor {
   ) {
     if (state) {
       for (const [time, hashes] of Object.entries(state.dedup)) this.seen.set(time, new Set(hashes));
-      this.size = Object.values(state.dedup).reduce((n, h) => n + h.length, 0);
     }
   }
 
@@ -52,7 +50,9 @@ export class OutputCursor {
   }
 
   get dedupSize(): number {
-    return this.size;
+    let n = 0;
+    for (const set of this.seen.values()) n += set.size;
+    return n;
   }
 
   /**
@@ -71,17 +71,13 @@ export class OutputCursor {
         this.seen.set(row.time, set);
       }
       const hash = rowHash(row);
-      if (!set.has(hash)) {
-        set.add(hash);
-        this.size++;
-      }
+      set.add(hash);
     }
     // Times arrive mostly in order, so the oldest entries come first: stop at the first kept one.
     const floor = this.floor;
-    for (const [time, set] of this.seen) {
+    for (const time of this.seen.keys()) {
       if (time >= floor) break;
       this.seen.delete(time);
-      this.size -= set.size;
     }
   }
 

@@ -29,12 +29,6 @@ interface PendingAck {
   records: OutputRecord[];
 }
 
-export interface HecStats {
-  requests: number;
-  bytesSent: number;
-  ackLatencyMs: number[];
-}
-
 export interface SplunkHecSinkOptions {
   logger: Logger;
   clock?: Clock;
@@ -45,7 +39,6 @@ export class SplunkHecSink implements Sink {
   /** Batches in flight: acks take seconds on a real indexer, so several wait at once. */
   readonly concurrency = 8;
   readonly exactlyOnce = false;
-  readonly stats: HecStats = { requests: 0, bytesSent: 0, ackLatencyMs: [] };
   readonly channel: string;
   private readonly base: string;
   private readonly envelope: HecEnvelope;
@@ -138,8 +131,6 @@ export class SplunkHecSink implements Sink {
     const body = this.config.gzip ? await gzip(raw, { level: 1 }) : raw;
     let response;
     try {
-      this.stats.requests++;
-      this.stats.bytesSent += body.length;
       response = await this.request('/services/collector/event', body, this.config.gzip ? { 'content-encoding': 'gzip' } : {});
     } catch (error) {
       const reason = error instanceof RequestError ? `${error.code}: ${error.message}` : (error as Error).message;

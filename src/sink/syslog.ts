@@ -15,17 +15,9 @@ import type { Logger } from '../ops/logger.js';
 import { type Clock, realClock } from '../source/rate-limiter.js';
 import { backoffDelay } from '../source/retry.js';
 import { isCertificateError, SyslogConnection } from './syslog-connection.js';
-import { fitRecord, frame } from './syslog-fit.js';
+import { type Fitted, fitRecord, frame } from './syslog-fit.js';
 import { readTlsFiles, type TlsFiles } from './tls-files.js';
 import type { DeliveryResult, OutputRecord, Sink } from './types.js';
-
-export interface SyslogStats {
-  connects: number;
-  reconnects: number;
-  truncated: number;
-  resentRecords: number;
-  bytesSent: number;
-}
 
 export interface SyslogSinkOptions {
   logger: Logger;
@@ -48,7 +40,8 @@ export const DEFAULT_PORTS = { udp: 514, tcp: 514, tls: 6514 } as const;
 export class SyslogSink implements Sink {
   readonly concurrency = 1;
   readonly exactlyOnce = false;
-  readonly stats: SyslogStats = { connects: 0, reconnects: 0, truncated: 0, resentRecords: 0, bytesSent: 0 };
+  /** Connections opened so far: every one after the first is a reconnect. */
+  private connects = 0;
   private readonly port: number;
   private readonly maxBytes: number;
   private readonly framing: 'octet-counting' | 'lf';
@@ -99,22 +92,20 @@ export class SyslogSink implements Sink {
   }
 
   /** One record: header (from the event) + message (`record.text`), fitted to max_message_bytes. */
-  record(record: OutputRecord): string {
+  private record(record: OutputRecord): Fitted {
     const context: EventContext = { accountId: record.accountId };
     const is5424 = this.config.rfc === 5424;
     const header = is5424 ? this.header5424(record.event, context) : rfc3164Header(record.event, context, this.options.syslog);
     const withoutSd = is5424 && this.options.syslog.structuredData ? () => this.header5424WithoutSd(record.event, context) : undefined;
-    const fitted = fitRecord(header, record.text, this.config.format, this.maxBytes, withoutSd);
-    if (fitted.truncated) this.stats.truncated++;
-    return fitted.text;
+    return fitRecord(header, record.text, this.config.format, this.maxBytes, withoutSd);
   }
 
   async deliver(records: readonly OutputRecord[]): Promise<DeliveryResult> {
     if (records.length === 0) return { status: 'delivered' };
     this.batchStart = true;
-    const truncatedBefore = this.stats.truncated;
-    const texts = records.map((r) => this.record(r));
-    const truncated = this.stats.truncated - truncatedBefore;
+    const fitted = records.map((r) => this.record(r));
+    const texts = fitted.map((f) => f.text);
+    const truncated = fitted.filter((f) => f.truncated).length;
     if (truncated > 0) {
       this.options.onTruncated?.(truncated);
       this.options.logger.warn(`output ${this.name}: ${truncated} record(s) longer than max_message_bytes (${this.maxBytes}) were shortened`, { output: this.name });
@@ -134,7 +125,6 @@ export class SyslogSink implements Sink {
         await new Promise<void>((resolve, reject) => {
           socket.send(data, this.port, address, (error) => (error ? reject(error) : resolve()));
         });
-        this.stats.bytesSent += data.length;
       }
       return { status: 'delivered' };
     } catch (error) {
@@ -154,7 +144,6 @@ export class SyslogSink implements Sink {
       } catch (error) {
         return this.failure(error as Error);
       }
-      this.stats.bytesSent += data.length;
       this.remember({ at: this.clock.now(), data, records: part.length });
       if (!connection.alive) {
         this.dropConnection();
@@ -169,7 +158,6 @@ export class SyslogSink implements Sink {
     const connection = await this.connect();
     for (let again = this.toResend[0]; again; again = this.toResend[0]) {
       await connection.write(again.data);
-      this.stats.resentRecords += again.records;
       this.toResend.shift();
       this.remember({ ...again, at: this.clock.now() });
     }
@@ -202,10 +190,7 @@ export class SyslogSink implements Sink {
       timeoutMs: this.config.connect_timeout,
       tls: { ...this.tls, verify: this.config.tls.verify, servername: this.config.tls.servername },
     });
-    if (this.stats.connects++ > 0) {
-      this.stats.reconnects++;
-      this.options.onReconnect?.();
-    }
+    if (this.connects++ > 0) this.options.onReconnect?.();
     connection.whenDead((error) => {
       if (this.connection !== connection) return;
       this.onDrop(error);
