@@ -6,13 +6,13 @@
  */
 import { constants, existsSync, promises as fs } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import got from 'got';
 import type { OutputConfig, SplunkHecOutputConfig, SyslogOutputConfig } from '../config/outputs.js';
 import type { Config } from '../config/schema.js';
 import { canonicalFromMs, apiTime } from '../format/time.js';
 import { accountLabel } from '../pipeline/run-once.js';
 import { cloudflareAuth } from '../pipeline/runtime.js';
-import { classifyHecResponse, parseHecBody, stableChannel } from '../sink/hec-protocol.js';
+import { classifyHecResponse, parseHecBody } from '../sink/hec-protocol.js';
+import { hecEndpoint, hecRequest } from '../sink/splunk-hec.js';
 import { isCertificateError, SyslogConnection } from '../sink/syslog-connection.js';
 import { DEFAULT_PORTS } from '../sink/syslog.js';
 import { readTlsFiles } from '../sink/tls-files.js';
@@ -118,20 +118,10 @@ async function checkFile(target: string, path: string): Promise<CheckLine> {
 }
 
 async function checkHec(target: string, output: SplunkHecOutputConfig): Promise<CheckLine> {
-  const base = output.url.replace(/\/+$/, '').replace(/\/services\/collector(\/event)?$/, '');
-  const tls = readTlsFiles(output.name, output.tls);
+  const endpoint = hecEndpoint(output.name, output, readTlsFiles(output.name, output.tls));
+  const base = endpoint.base;
   const key = `outputs.${output.name}`;
-  const request = (path: string, method: 'GET' | 'POST', body?: string) =>
-    got(`${base}${path}`, {
-      method,
-      ...(body === undefined ? {} : { body }),
-      headers: { authorization: `Splunk ${output.token}`, 'x-splunk-request-channel': output.channel ?? stableChannel(output.name, base), 'content-type': 'application/json' },
-      timeout: { request: output.request_timeout },
-      retry: { limit: 0 },
-      throwHttpErrors: false,
-      responseType: 'text',
-      https: { rejectUnauthorized: output.tls.verify, ...(tls.ca ? { certificateAuthority: tls.ca } : {}), ...(tls.cert ? { certificate: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}) },
-    });
+  const request = (path: string, method: 'GET' | 'POST', body?: string) => hecRequest(endpoint, path, method, body);
   let health;
   try {
     health = await request('/services/collector/health', 'GET');

@@ -29,6 +29,54 @@ interface PendingAck {
   records: OutputRecord[];
 }
 
+/** Everything a request to one HEC needs: the output's address, token, channel and TLS material. */
+export interface HecEndpoint {
+  base: string;
+  token: string;
+  channel: string;
+  timeoutMs: number;
+  verify: boolean;
+  tls: TlsFiles;
+  agents?: { http: HttpAgent; https: HttpsAgent } | undefined;
+}
+
+/** The HEC base URL of `url` ("https://splunk:8088", with any /services/collector suffix dropped). */
+export function hecBase(url: string): string {
+  return url.replace(/\/+$/, '').replace(/\/services\/collector(\/event)?$/, '');
+}
+
+/** The endpoint of an output; `tls` is what `readTlsFiles` read for it. */
+export function hecEndpoint(name: string, config: SplunkHecOutputConfig, tls: TlsFiles = {}): HecEndpoint {
+  const base = hecBase(config.url);
+  return { base, token: config.token, channel: config.channel ?? stableChannel(name, base), timeoutMs: config.request_timeout, verify: config.tls.verify, tls };
+}
+
+/** One request to HEC with the token, the channel, explicit timeouts and no got retries (callers decide). */
+export function hecRequest(endpoint: HecEndpoint, path: string, method: 'GET' | 'POST', body?: Buffer | string, extraHeaders: Record<string, string> = {}) {
+  return got(`${endpoint.base}${path}`, {
+    method,
+    ...(body === undefined ? {} : { body }),
+    headers: {
+      authorization: `Splunk ${endpoint.token}`,
+      'x-splunk-request-channel': endpoint.channel,
+      'content-type': 'application/json',
+      'user-agent': `cf-access-shipper/${VERSION}`,
+      ...extraHeaders,
+    },
+    timeout: { request: endpoint.timeoutMs },
+    retry: { limit: 0 },
+    throwHttpErrors: false,
+    responseType: 'text',
+    ...(endpoint.agents ? { agent: endpoint.agents } : {}),
+    https: {
+      rejectUnauthorized: endpoint.verify,
+      ...(endpoint.tls.ca ? { certificateAuthority: endpoint.tls.ca } : {}),
+      ...(endpoint.tls.cert ? { certificate: endpoint.tls.cert } : {}),
+      ...(endpoint.tls.key ? { key: endpoint.tls.key } : {}),
+    },
+  });
+}
+
 export interface SplunkHecSinkOptions {
   logger: Logger;
   clock?: Clock;
@@ -39,14 +87,12 @@ export class SplunkHecSink implements Sink {
   /** Batches in flight: acks take seconds on a real indexer, so several wait at once. */
   readonly concurrency = 8;
   readonly exactlyOnce = false;
-  readonly channel: string;
-  private readonly base: string;
   private readonly envelope: HecEnvelope;
   private readonly envelopeText: string;
   private readonly confirmed = new WeakSet<OutputRecord>();
   private readonly clock: Clock;
   private agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 8 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 8 }) };
-  private tls: TlsFiles = {};
+  private readonly endpoint: HecEndpoint;
   /** Seen an ackId from this server (ack: auto decides per response). */
   private acksSeen = false;
 
@@ -56,8 +102,7 @@ export class SplunkHecSink implements Sink {
     private readonly options: SplunkHecSinkOptions,
   ) {
     this.clock = options.clock ?? realClock;
-    this.base = config.url.replace(/\/+$/, '').replace(/\/services\/collector(\/event)?$/, '');
-    this.channel = config.channel ?? stableChannel(name, this.base);
+    this.endpoint = hecEndpoint(name, config);
     this.envelope = {
       host: config.host ?? osHostname(),
       source: config.source,
@@ -68,12 +113,16 @@ export class SplunkHecSink implements Sink {
     this.envelopeText = envelopeText(this.envelope);
   }
 
+  private get base(): string {
+    return this.endpoint.base;
+  }
+
   private get key(): string {
     return `outputs.${this.name}`;
   }
 
   open(): Promise<void> {
-    this.tls = readTlsFiles(this.name, this.config.tls);
+    this.endpoint.tls = readTlsFiles(this.name, this.config.tls);
     if (!this.config.tls.verify) {
       this.options.logger.warn(`output ${this.name}: TLS certificate verification is OFF (tls.verify: false) — anyone on the path can read and change events and capture the HEC token`, { output: this.name });
     }
@@ -84,27 +133,7 @@ export class SplunkHecSink implements Sink {
   }
 
   private request(path: string, body: Buffer, extraHeaders: Record<string, string>) {
-    return got.post(`${this.base}${path}`, {
-      body,
-      headers: {
-        authorization: `Splunk ${this.config.token}`,
-        'x-splunk-request-channel': this.channel,
-        'content-type': 'application/json',
-        'user-agent': `cf-access-shipper/${VERSION}`,
-        ...extraHeaders,
-      },
-      timeout: { request: this.config.request_timeout },
-      retry: { limit: 0 },
-      throwHttpErrors: false,
-      responseType: 'text',
-      agent: this.agents,
-      https: {
-        rejectUnauthorized: this.config.tls.verify,
-        ...(this.tls.ca ? { certificateAuthority: this.tls.ca } : {}),
-        ...(this.tls.cert ? { certificate: this.tls.cert } : {}),
-        ...(this.tls.key ? { key: this.tls.key } : {}),
-      },
-    });
+    return hecRequest({ ...this.endpoint, agents: this.agents }, path, 'POST', body, extraHeaders);
   }
 
   async deliver(records: readonly OutputRecord[]): Promise<DeliveryResult> {
