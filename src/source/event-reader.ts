@@ -81,6 +81,9 @@ export async function* readEventBatches(input: AsyncIterable<Buffer | string>): 
     const tail = decoder.end();
     if (tail !== '') pending.push(tail);
   }
+  // A UTF-8 byte-order mark is dropped once, here, for every reader below.
+  const firstText = pending.findIndex((text) => text !== '');
+  if (firstText !== -1) pending[firstText] = (pending[firstText] ?? '').replace(/^\uFEFF/, '');
   async function* chunks(): AsyncGenerator<string> {
     yield* pending.splice(0);
     if (ended) return;
@@ -100,12 +103,7 @@ export async function* readEventBatches(input: AsyncIterable<Buffer | string>): 
 async function* readNdjson(chunks: AsyncIterable<string>): AsyncGenerator<ReadItem[]> {
   let carry = '';
   let line = 0;
-  let first = true;
-  for await (let chunk of chunks) {
-    if (first) {
-      chunk = chunk.replace(/^\uFEFF/, '');
-      first = false;
-    }
+  for await (const chunk of chunks) {
     const batch: ReadItem[] = [];
     let start: number;
     let nl = chunk.indexOf('\n');
@@ -138,12 +136,7 @@ async function* readDocument(chunks: AsyncIterable<string>): AsyncGenerator<Read
     batch.push(item.kind === 'error' ? { ...item, message: `element ${index}: ${item.message}` } : item);
   });
   try {
-    let first = true;
-    for await (let chunk of chunks) {
-      if (first) {
-        chunk = chunk.replace(/^\uFEFF/, '');
-        first = false;
-      }
+    for await (const chunk of chunks) {
       splitter.push(chunk);
       if (batch.length > 0) {
         yield batch;

@@ -83,3 +83,15 @@ describe('source/event-reader', () => {
     assert.equal(sniffMode('garbage\n{"a":2}\n'), 'ndjson');
   });
 });
+
+describe('source/event-reader byte-order mark', () => {
+  it('drops a UTF-8 BOM, even split across chunks, for NDJSON and documents', async () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    for (const text of ['{"a":1}\n{"a":2}\n', '[{"a":1},{"a":2}]']) {
+      const bytes = Buffer.concat([bom, Buffer.from(text)]);
+      const items = await readAll([bytes.subarray(0, 1), bytes.subarray(1, 2), bytes.subarray(2)]);
+      assert.deepEqual(events(items), [{ a: 1 }, { a: 2 }]);
+      assert.deepEqual(errors(items), []);
+    }
+  });
+});
