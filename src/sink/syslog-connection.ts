@@ -95,10 +95,6 @@ export class SyslogConnection {
     return this.dead === undefined;
   }
 
-  get deathReason(): Error | undefined {
-    return this.dead;
-  }
-
   whenDead(callback: (error: Error) => void): void {
     this.onDeath = callback;
     if (this.dead) callback(this.dead);

@@ -137,18 +137,15 @@ export class SyslogSink implements Sink {
     for (let i = 0; i < texts.length; i += queue) {
       const part = texts.slice(i, i + queue);
       const data = Buffer.from(part.map((t) => frame(t, this.framing)).join(''), 'utf8');
-      let connection: SyslogConnection;
       try {
-        connection = await this.connectAndResend();
+        const connection = await this.connectAndResend();
         await connection.write(data);
       } catch (error) {
         return this.failure(error as Error);
       }
+      // write() rejects when the connection died before the socket took the data; a death after
+      // this point is seen by onDrop, which queues this batch for a resend.
       this.remember({ at: this.clock.now(), data, records: part.length });
-      if (!connection.alive) {
-        this.dropConnection();
-        return this.retry(connection.deathReason ?? new Error('connection lost'));
-      }
     }
     return { status: 'delivered' };
   }
