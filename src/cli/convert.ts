@@ -1,5 +1,4 @@
 /** `convert`: Cloudflare events from a file or stdin to formatted records on stdout. */
-import { createReadStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { DEFAULT_FORMAT_CONFIG, formatterOptions } from '../config/formatter.js';
 import type { FormatConfig } from '../config/schema.js';
@@ -8,6 +7,7 @@ import { UsageError } from '../errors.js';
 import { type MessageFormat, MESSAGE_FORMATS, RECORD_FORMATS, type RecordFormat, recordFormatter } from '../format/index.js';
 import { readEventBatches } from '../source/event-reader.js';
 import { BufferedWriter } from './buffered-writer.js';
+import { inputChunks } from './input-chunks.js';
 
 export interface ConvertOptions {
   format: string;
@@ -48,10 +48,10 @@ export async function convert(options: ConvertOptions, io: { stdin: NodeJS.Reada
     message,
   );
   const context = { accountId: options.accountId, plainValues: false };
-  const input = options.input === undefined || options.input === '-' ? io.stdin : createReadStream(options.input);
+  const input = inputChunks(options.input, io.stdin);
   const out = new BufferedWriter(io.stdout);
   const result: ConvertResult = { events: 0, skipped: 0 };
-  for await (const batch of readEventBatches(input as AsyncIterable<Buffer>)) {
+  for await (const batch of readEventBatches(input)) {
     for (const item of batch) {
       if (item.kind === 'event') {
         context.plainValues = item.plain;

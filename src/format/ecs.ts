@@ -2,7 +2,7 @@
  * Elastic Common Schema document for an Access authentication event. Fields ECS has a place for
  * are mapped; everything else goes under `cloudflare.access.*` untouched.
  */
-import { isIP } from 'node:net';
+import { isIPFast } from './ip.js';
 import { type AccessEvent, type EventContext, fieldText, outcomeOf, splitAppDomain } from './event.js';
 import { formatUtc, parseTimestamp } from './time.js';
 
@@ -50,7 +50,7 @@ export function ecsDocument(event: AccessEvent, context: EventContext = {}, opti
   const source: Json = {};
   const ip = fieldText(event, 'ip_address')?.trim();
   // source.ip is an ip-typed field in Elasticsearch: an invalid value would reject the document.
-  if (ip !== undefined && isIP(ip) !== 0) source.ip = ip;
+  if (ip !== undefined && isIPFast(ip)) source.ip = ip;
   const country = fieldText(event, 'country');
   if (country !== undefined) source.geo = { country_iso_code: country.toUpperCase() };
   if (Object.keys(source).length > 0) doc.source = source;
@@ -73,7 +73,7 @@ export function ecsDocument(event: AccessEvent, context: EventContext = {}, opti
     // An ip_address that is not an IP is kept here instead of being dropped.
     rest[key] = value;
   }
-  if (ip !== undefined && isIP(ip) === 0) rest.ip_address = event.ip_address;
+  if (ip !== undefined && !isIPFast(ip)) rest.ip_address = event.ip_address;
   if (createdAt !== undefined && !ts) rest.created_at = event.created_at;
   doc.cloudflare = { access: rest };
   return doc;

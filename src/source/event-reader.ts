@@ -61,9 +61,10 @@ function toItem(text: string, line: number): ReadItem {
   return { kind: 'event', event: value, line, plain: !text.includes('\\') && !text.includes('=') };
 }
 
-export async function* readEventBatches(input: AsyncIterable<Buffer | string>): AsyncGenerator<ReadItem[]> {
+/** `input`: a stream, or a synchronous source of chunks (see cli/input-chunks.ts). */
+export async function* readEventBatches(input: AsyncIterable<Buffer | string> | Iterable<Buffer | string>): AsyncGenerator<ReadItem[]> {
   const decoder = new StringDecoder('utf8');
-  const iterator = input[Symbol.asyncIterator]();
+  const iterator = Symbol.asyncIterator in input ? input[Symbol.asyncIterator]() : input[Symbol.iterator]();
   let head = '';
   const pending: string[] = [];
   let ended = false;
