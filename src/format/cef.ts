@@ -92,6 +92,11 @@ function hostOf(appDomain: string): string {
  * every CEF output (see bench/), and fewer string pieces make the line cheaper to write out.
  */
 export function cefExtensionText(event: AccessEvent, context: EventContext): string {
+  return extensionText(event, context, text(event.action), outcomeOf(event));
+}
+
+/** `cefExtensionText` with the action and outcome the caller has read already. */
+function extensionText(event: AccessEvent, context: EventContext, action: string | undefined, outcome: Outcome): string {
   const plain = context.plainValues === true;
   let rt = context.epochMs;
   if (rt === undefined) {
@@ -100,9 +105,7 @@ export function cefExtensionText(event: AccessEvent, context: EventContext): str
   }
   // Pairs are appended with a leading space; without rt, the first one's is dropped at the end.
   let out = rt === undefined ? '' : `rt=${rt}`;
-  const action = text(event.action);
   if (action !== undefined) out += ' act=' + cefValue(action, CEF_LIMITS.act, plain);
-  const outcome = outcomeOf(event);
   if (outcome !== 'unknown') out += outcome === 'allowed' ? ' outcome=success' : ' outcome=failure';
   const email = text(event.user_email);
   if (email !== undefined) out += ' suser=' + cefValue(email, CEF_LIMITS.suser, plain);
@@ -156,14 +159,15 @@ export function formatCef(event: AccessEvent, context: EventContext, options: Ce
 export function cefFormatter(options: CefOptions): (event: AccessEvent, context: EventContext) => string {
   const headers: Record<Outcome, Map<string, string>> = { allowed: new Map(), denied: new Map(), unknown: new Map() };
   return (event, context) => {
-    const action = fieldText(event, 'action') ?? 'unknown';
+    const action = text(event.action);
     const outcome = outcomeOf(event);
     const cache = headers[outcome];
-    let header = cache.get(action);
+    const headerAction = action ?? 'unknown';
+    let header = cache.get(headerAction);
     if (header === undefined) {
-      header = cefHeader(action, outcome, options);
-      if (cache.size < 1024) cache.set(action, header);
+      header = cefHeader(headerAction, outcome, options);
+      if (cache.size < 1024) cache.set(headerAction, header);
     }
-    return header + cefExtensionText(event, context);
+    return header + extensionText(event, context, action, outcome);
   };
 }

@@ -37,38 +37,52 @@ function daysFromCivil(year: number, month: number, day: number): number {
 
 /**
  * The shape the API sends, "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z", parsed without a regex or Date
- * (the hot path of every formatter). Returns undefined for anything else, including invalid
- * dates and leap seconds, which the full parser then handles.
+ * (the hot path of every formatter), in two allocation-free halves. `zuluSecondMs` is the epoch
+ * milliseconds of the whole second, or NaN for anything else (including invalid dates and leap
+ * seconds, which the full parser then handles).
  */
-function parseZulu(text: string): Timestamp | undefined {
+function zuluSecondMs(text: string): number {
   const len = text.length;
-  if (len < 20 || len === 21 || len > 30) return undefined;
+  if (len < 20 || len === 21 || len > 30) return NaN;
   const last = text.charCodeAt(len - 1);
-  if ((last !== 90 && last !== 122) || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || (text.charCodeAt(10) !== 84 && text.charCodeAt(10) !== 116) || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return undefined;
+  if ((last !== 90 && last !== 122) || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || (text.charCodeAt(10) !== 84 && text.charCodeAt(10) !== 116) || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return NaN;
   const year = digitsAt(text, 0, 4);
   const month = digitsAt(text, 5, 2);
   const day = digitsAt(text, 8, 2);
   const hour = digitsAt(text, 11, 2);
   const minute = digitsAt(text, 14, 2);
   const second = digitsAt(text, 17, 2);
-  if (year < 100 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return undefined;
-  let nanos = 0;
-  let digits = 0;
-  if (len > 20) {
-    digits = len - 21;
-    if (text.charCodeAt(19) !== 46) return undefined;
-    const frac = digitsAt(text, 20, digits);
-    if (frac < 0) return undefined;
-    nanos = frac * (POW10[9 - digits] ?? 1);
-  }
-  const ms = ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute) * 60_000 + second * 1000;
-  return { epochMs: ms + Math.floor(nanos / 1_000_000), subMsNanos: nanos % 1_000_000, fractionDigits: digits };
+  if (year < 100 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return NaN;
+  return ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute) * 60_000 + second * 1000;
+}
+
+/** The fraction of a string `zuluSecondMs` accepted, in nanoseconds; -1 when it is not digits. */
+function zuluFractionNanos(text: string): number {
+  const len = text.length;
+  if (len === 20) return 0;
+  if (text.charCodeAt(19) !== 46) return -1;
+  const digits = len - 21;
+  const frac = digitsAt(text, 20, digits);
+  return frac < 0 ? -1 : frac * (POW10[9 - digits] ?? 1);
+}
+
+function parseZulu(text: string): Timestamp | undefined {
+  const secondMs = zuluSecondMs(text);
+  if (Number.isNaN(secondMs)) return undefined;
+  const nanos = zuluFractionNanos(text);
+  if (nanos < 0) return undefined;
+  return { epochMs: secondMs + Math.floor(nanos / 1_000_000), subMsNanos: nanos % 1_000_000, fractionDigits: text.length === 20 ? 0 : text.length - 21 };
 }
 
 const POW10 = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
 
 /** Epoch milliseconds of an RFC 3339 string, or undefined. */
 export function epochMillis(text: string): number | undefined {
+  const secondMs = zuluSecondMs(text);
+  if (!Number.isNaN(secondMs)) {
+    const nanos = zuluFractionNanos(text);
+    if (nanos >= 0) return secondMs + Math.floor(nanos / 1_000_000);
+  }
   return parseTimestamp(text)?.epochMs;
 }
 

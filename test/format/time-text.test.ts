@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { splitAppDomain } from '../../src/format/event.js';
 import { truncateUtf8, printableAscii } from '../../src/format/text.js';
-import { canonicalize, parseTimestamp } from '../../src/format/time.js';
+import { canonicalize, epochMillis, parseTimestamp } from '../../src/format/time.js';
 
 describe('format/time', () => {
   it('canonicalizes 0–9 fractional digits and offsets to UTC nanoseconds', () => {
@@ -77,6 +77,7 @@ describe('format/time fast path', () => {
         const ts = parseTimestamp(text)!;
         const expectedMs = Math.floor(ms / 1000) * 1000 + (digits === 0 ? 0 : Math.floor(Number(fracText.slice(0, digits).padEnd(9, '0')) / 1e6));
         assert.equal(ts.epochMs, expectedMs, text);
+        assert.equal(epochMillis(text), expectedMs, text);
         assert.equal(ts.fractionDigits, digits);
         assert.equal(canonicalize(text)!.slice(0, 19), iso.slice(0, 19));
       }),
@@ -90,5 +91,8 @@ describe('format/time fast path', () => {
     assert.equal(parseTimestamp('2016-12-31T23:59:60Z')?.epochMs, Date.UTC(2017, 0, 1));
     assert.equal(parseTimestamp('2024-01-01T00:00:00.Z'), undefined);
     assert.equal(parseTimestamp('2024-01-01T00:00:0aZ'), undefined);
+    for (const text of ['2024-02-29T00:00:00Z', '2023-02-29T00:00:00Z', '2016-12-31T23:59:60Z', '2024-01-01T00:00:00.Z', '2024-01-01T00:00:00.1aZ', '2024-01-01T01:00:00+01:00']) {
+      assert.equal(epochMillis(text), parseTimestamp(text)?.epochMs, text);
+    }
   });
 });
