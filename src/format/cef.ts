@@ -7,7 +7,7 @@
  */
 import { type AccessEvent, type EventContext, type Outcome, fieldText, outcomeOf, splitAppDomain, valueText } from './event.js';
 import { isIPv4Fast, isIPv6Fast } from './ip.js';
-import { epochMillis } from './time.js';
+import { epochMillis, epochMillisText } from './time.js';
 import { truncateUtf8 } from './text.js';
 
 export interface CefOptions {
@@ -104,7 +104,7 @@ function extensionText(event: AccessEvent, context: EventContext, action: string
     if (createdAt !== undefined) rt = epochMillis(createdAt);
   }
   // Pairs are appended with a leading space; without rt, the first one's is dropped at the end.
-  let out = rt === undefined ? '' : `rt=${rt}`;
+  let out = rt === undefined ? '' : `rt=${epochMillisText(rt)}`;
   if (action !== undefined) out += ' act=' + cefValue(action, CEF_LIMITS.act, plain);
   if (outcome !== 'unknown') out += outcome === 'allowed' ? ' outcome=success' : ' outcome=failure';
   const email = text(event.user_email);

