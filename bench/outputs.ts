@@ -19,7 +19,7 @@ const PAGE = 1000;
 const ACCOUNT = '0123456789abcdef0123456789abcdef';
 const which = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['hec', 'syslog-tls'];
 const root = fileURLToPath(new URL('../', import.meta.url));
-const cli = join(root, 'dist', 'cli', 'main.js');
+const cli = process.env.BENCH_CLI ?? join(root, 'dist', 'cli', 'main.js');
 if (!existsSync(cli)) throw new Error('run `npm run build` first');
 
 const startNs = 1_714_521_600_000_000_000n;

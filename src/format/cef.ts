@@ -8,7 +8,7 @@
 import { type AccessEvent, type EventContext, type Outcome, fieldText, outcomeOf, splitAppDomain, valueText } from './event.js';
 import { isIPv4Fast, isIPv6Fast } from './ip.js';
 import { epochMillis, epochMillisText } from './time.js';
-import { truncateUtf8 } from './text.js';
+import { plainString, truncateUtf8 } from './text.js';
 
 export interface CefOptions {
   /** The product version written into the header. */
@@ -69,6 +69,18 @@ function headerField(value: string, max: number): string {
 function cefValue(value: string, max: number, plain: boolean): string {
   const cut = value.length * 3 <= max ? value : truncateUtf8(value, max);
   return plain ? cut : escapeCefValue(cut);
+}
+
+let lastAccountId: string | undefined;
+let lastAccountPair = '';
+
+/** " deviceExternalId=<account>": the same account on every event of a poll, so built once. */
+function deviceExternalIdPair(accountId: string): string {
+  if (accountId !== lastAccountId) {
+    lastAccountId = accountId;
+    lastAccountPair = plainString(` deviceExternalId=${cefValue(accountId, CEF_LIMITS.deviceExternalId, false)}`);
+  }
+  return lastAccountPair;
 }
 
 /** `valueText` with the common case (a string) inlined. */
@@ -136,7 +148,7 @@ function extensionText(event: AccessEvent, context: EventContext, action: string
   if (appType !== undefined) out += ' cs4=' + cefValue(appType, CEF_LIMITS.cs, plain) + ' cs4Label=App Type';
   const appName = text(event.app_name);
   if (appName !== undefined) out += ' cs5=' + cefValue(appName, CEF_LIMITS.cs, plain) + ' cs5Label=App Name';
-  if (context.accountId !== undefined) out += ' deviceExternalId=' + cefValue(context.accountId, CEF_LIMITS.deviceExternalId, false);
+  if (context.accountId !== undefined) out += deviceExternalIdPair(context.accountId);
   return rt === undefined && out !== '' ? out.slice(1) : out;
 }
 

@@ -10,6 +10,7 @@
  * `max concurrency + 1` pages are in memory.
  */
 import type { AccessEvent } from '../format/event.js';
+import { plainString } from '../format/text.js';
 import { apiTime, canonicalTime, parseTimestamp } from '../format/time.js';
 import type { Logger } from '../ops/logger.js';
 import type { Sink } from '../sink/types.js';
@@ -88,6 +89,8 @@ function accountState(data: StateData, accountId: string): AccountState {
 export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: PollDeps): Promise<AccountPollResult> {
   const started = deps.clock.now();
   const stateAccount = accountState(deps.state.data, account.id);
+  // A plain copy for the records: the id is a key in the state (see plainString).
+  const recordAccountId = plainString(account.id);
   const laneDeps = { logger: deps.logger, clock: deps.clock, deliveryAttempts: deps.deliveryAttempts ?? 5, signal: deps.signal, deadLetterPath: deps.deadLetterPath };
   const lanes = deps.outputs.map((runtime) => {
     const saved = stateAccount.outputs[runtime.name];
@@ -113,7 +116,14 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
     return promise;
   };
 
+  // Page commits do not wait for the state file: saves run behind the pipeline (joined when the
+  // disk is slower than the pages), in order, so a saved checkpoint is never ahead of a
+  // confirmation. A failed save stops the poll at the next commit.
+  let saving: Promise<void> = Promise.resolve();
+  let saveError: Error | undefined;
+
   const commitOldest = async (): Promise<void> => {
+    if (saveError !== undefined) throw saveError;
     const job = pending.shift();
     if (!job) return;
     let shipped = 0;
@@ -126,8 +136,13 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
         shipped += outcome.shipped;
       }
     }
-    await save(lanes, stateAccount, positions, deps, false);
-    deps.onPage?.({ account: account.label, page: job.page, fetched: job.rows.length, shipped, position: job.pageMax });
+    const info = { account: account.label, page: job.page, fetched: job.rows.length, shipped, position: job.pageMax };
+    saving = save(lanes, stateAccount, positions, deps, false).then(
+      () => deps.onPage?.(info),
+      (error: unknown) => {
+        saveError ??= error instanceof Error ? error : new Error(String(error));
+      },
+    );
   };
 
   if (since < plan.until) {
@@ -146,7 +161,7 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
         let pageMax = '';
         for (const row of rows) if (row.time > pageMax) pageMax = row.time;
         const job: PageJob = { page, rows, pageMax, deliveries: new Map() };
-        for (const lane of lanes) if (!lane.failed) job.deliveries.set(lane, lane.deliver(lane.select(rows), account.id));
+        for (const lane of lanes) if (!lane.failed) job.deliveries.set(lane, lane.deliver(lane.select(rows), recordAccountId));
         pending.push(job);
         while (pending.length >= windowSize) await commitOldest();
         if (!full) reachedEnd = true;
@@ -158,6 +173,8 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
     }
     // Deliveries already under way finish and commit, in order, even after an error or a stop.
     while (pending.length > 0) await commitOldest();
+    await saving;
+    if (saveError !== undefined) throw saveError;
     if (reachedEnd && !result.error && !deps.signal?.aborted) {
       for (const lane of lanes) if (!lane.failed) lane.cursor.advance([], plan.until);
       await save(lanes, stateAccount, positions, deps, true);

@@ -119,29 +119,63 @@ export function hecEvent(record: OutputRecord, envelope: HecEnvelope, constant: 
   return `{"time":${time}${constant},"event":${event},"fields":{"account_id":"${record.accountId}"}}`;
 }
 
+/**
+ * One request body: events of `records[indices[i]]`, one per line, encoded straight into `body`
+ * (no per-event strings are kept while a batch waits for its acknowledgement).
+ */
 export interface Chunk {
-  records: OutputRecord[];
-  payloads: string[];
-  bytes: number;
+  records: readonly OutputRecord[];
+  indices: number[];
+  body: Buffer;
+  /** `ends[i]`: the offset just past event i in `body` (a newline follows every event but the last). */
+  ends: number[];
 }
 
-/** Cuts records into request bodies of at most `maxEvents` events and `maxBytes` bytes (uncompressed). */
-export function cutBatches(records: readonly OutputRecord[], payloads: readonly string[], maxEvents: number, maxBytes: number): Chunk[] {
-  const chunks: Chunk[] = [];
-  let current: Chunk = { records: [], payloads: [], bytes: 0 };
-  records.forEach((record, i) => {
-    const payload = payloads[i] ?? '';
-    const size = Buffer.byteLength(payload);
-    if (current.records.length > 0 && (current.records.length >= maxEvents || current.bytes + size > maxBytes)) {
-      chunks.push(current);
-      current = { records: [], payloads: [], bytes: 0 };
+/**
+ * Encodes `records[i]` for each i of `indices` into request bodies of at most `maxEvents`
+ * events and `maxBytes` bytes (uncompressed), one chunk at a time.
+ */
+export function* encodeBatches(records: readonly OutputRecord[], indices: readonly number[], envelope: HecEnvelope, constant: string, maxEvents: number, maxBytes: number): Generator<Chunk> {
+  let buffer = Buffer.allocUnsafe(64 * 1024);
+  let used = 0;
+  let current: number[] = [];
+  let ends: number[] = [];
+  for (const index of indices) {
+    const record = records[index];
+    if (!record) continue;
+    const payload = hecEvent(record, envelope, constant);
+    const room = payload.length * 3 + 1; // the most UTF-8 bytes it can take, with the newline
+    if (used + room > buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(buffer.length * 2, used + room));
+      buffer.copy(grown, 0, 0, used);
+      buffer = grown;
     }
-    current.records.push(record);
-    current.payloads.push(payload);
-    current.bytes += size;
-  });
-  if (current.records.length > 0) chunks.push(current);
-  return chunks;
+    const start = current.length === 0 ? 0 : used + 1;
+    if (current.length > 0) buffer[used] = 0x0a;
+    const end = start + buffer.write(payload, start);
+    if (current.length > 0 && (current.length >= maxEvents || end > maxBytes)) {
+      // This event starts the next body: hand over the current one without it.
+      yield { records, indices: current, body: buffer.subarray(0, used), ends };
+      const next = Buffer.allocUnsafe(Math.max(64 * 1024, end - start));
+      buffer.copy(next, 0, start, end);
+      buffer = next;
+      used = end - start;
+      current = [index];
+      ends = [used];
+      continue;
+    }
+    used = end;
+    current.push(index);
+    ends.push(end);
+  }
+  if (current.length > 0) yield { records, indices: current, body: buffer.subarray(0, used), ends };
+}
+
+/** Events `from` … `to - 1` of a chunk as a chunk of their own (sharing its bytes). */
+export function sliceChunk(chunk: Chunk, from: number, to: number): Chunk {
+  const start = from === 0 ? 0 : (chunk.ends[from - 1] ?? 0) + 1;
+  const end = chunk.ends[to - 1] ?? start;
+  return { records: chunk.records, indices: chunk.indices.slice(from, to), body: chunk.body.subarray(start, end), ends: chunk.ends.slice(from, to).map((e) => e - start) };
 }
 
 /** A GUID derived from the output's name and URL: stable across restarts, distinct per output. */

@@ -15,7 +15,7 @@ import type { Logger } from '../ops/logger.js';
 import { type Clock, realClock } from '../source/rate-limiter.js';
 import { parseRetryAfter } from '../source/retry.js';
 import { VERSION } from '../version.js';
-import { type Chunk, classifyHecResponse, cutBatches, defaultSourcetype, envelopeText, type HecEnvelope, hecEvent, parseHecBody, stableChannel } from './hec-protocol.js';
+import { type Chunk, classifyHecResponse, defaultSourcetype, encodeBatches, envelopeText, type HecEnvelope, parseHecBody, sliceChunk, stableChannel } from './hec-protocol.js';
 import { isCertificateError } from './syslog-connection.js';
 import { readTlsFiles, type TlsFiles } from './tls-files.js';
 import type { DeliveryResult, OutputRecord, RejectedRecord, Sink } from './types.js';
@@ -26,8 +26,15 @@ type Failure = Exclude<DeliveryResult, { status: 'delivered' }>;
 
 interface PendingAck {
   ackId: number;
-  records: OutputRecord[];
+  /** Positions in the batch of the events this ackId confirms. */
+  indices: number[];
 }
+
+/**
+ * Which events of a batch HEC has confirmed, one flag per position, kept per batch array (a
+ * retry offers the same array): a retried batch sends only what is not confirmed yet.
+ */
+type Confirmed = Uint8Array;
 
 /** Everything a request to one HEC needs: the output's address, token, channel and TLS material. */
 export interface HecEndpoint {
@@ -89,7 +96,7 @@ export class SplunkHecSink implements Sink {
   readonly exactlyOnce = false;
   private readonly envelope: HecEnvelope;
   private readonly envelopeText: string;
-  private readonly confirmed = new WeakSet<OutputRecord>();
+  private readonly confirmed = new WeakMap<readonly OutputRecord[], Confirmed>();
   private readonly clock: Clock;
   private agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 8 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 8 }) };
   private readonly endpoint: HecEndpoint;
@@ -137,27 +144,31 @@ export class SplunkHecSink implements Sink {
   }
 
   async deliver(records: readonly OutputRecord[]): Promise<DeliveryResult> {
-    const pending = records.filter((r) => !this.confirmed.has(r));
+    let confirmed = this.confirmed.get(records);
+    if (!confirmed) {
+      confirmed = new Uint8Array(records.length);
+      this.confirmed.set(records, confirmed);
+    }
+    const pending: number[] = [];
+    for (let i = 0; i < records.length; i++) if (confirmed[i] === 0) pending.push(i);
     if (pending.length === 0) return { status: 'delivered' };
-    const payloads = pending.map((r) => hecEvent(r, this.envelope, this.envelopeText));
     const rejected: RejectedRecord[] = [];
     const acks: PendingAck[] = [];
-    for (const chunk of cutBatches(pending, payloads, this.config.batch.max_events, this.config.batch.max_bytes)) {
-      const failure = await this.sendChunk(chunk, rejected, acks, true);
+    for (const chunk of encodeBatches(records, pending, this.envelope, this.envelopeText, this.config.batch.max_events, this.config.batch.max_bytes)) {
+      const failure = await this.sendChunk(chunk, confirmed, rejected, acks, true);
       if (failure) return failure;
     }
     if (acks.length > 0) {
-      const failure = await this.waitForAcks(acks);
+      const failure = await this.waitForAcks(acks, confirmed);
       if (failure) return failure;
     }
     return rejected.length > 0 ? { status: 'delivered', rejected } : { status: 'delivered' };
   }
 
   /** Sends one body; handles split, reject and the invalid-event-number prefix. */
-  private async sendChunk(chunk: Chunk, rejected: RejectedRecord[], acks: PendingAck[], mayResendPrefix: boolean): Promise<Failure | undefined> {
-    const raw = Buffer.from(chunk.payloads.join('\n'), 'utf8');
+  private async sendChunk(chunk: Chunk, confirmed: Confirmed, rejected: RejectedRecord[], acks: PendingAck[], mayResendPrefix: boolean): Promise<Failure | undefined> {
     // Level 1: HEC bodies (repetitive JSON) still shrink ~5×, at a fraction of level 6's CPU.
-    const body = this.config.gzip ? await gzip(raw, { level: 1 }) : raw;
+    const body = this.config.gzip ? await gzip(chunk.body, { level: 1 }) : chunk.body;
     let response;
     try {
       response = await this.request('/services/collector/event', body, this.config.gzip ? { 'content-encoding': 'gzip' } : {});
@@ -171,7 +182,7 @@ export class SplunkHecSink implements Sink {
     const verdict = classifyHecResponse({ status: response.statusCode, body: response.body }, this.key);
     switch (verdict.kind) {
       case 'ok':
-        return this.accepted(chunk.records, verdict.ackId, acks);
+        return this.accepted(chunk.indices, verdict.ackId, confirmed, acks);
       case 'retry': {
         const header: string | string[] | undefined = response.headers['retry-after'];
         const retryAfterMs = parseRetryAfter(typeof header === 'string' ? header : header?.[0], this.clock.now());
@@ -184,16 +195,17 @@ export class SplunkHecSink implements Sink {
       case 'split':
       case 'reject': {
         const n = verdict.kind === 'reject' ? verdict.invalidEventNumber : undefined;
-        if (n !== undefined && n >= 0 && n < chunk.records.length) return this.rejectAt(chunk, n, verdict.reason, rejected, acks, mayResendPrefix);
-        const [only] = chunk.records;
-        if (chunk.records.length === 1 && only) {
+        const count = chunk.indices.length;
+        if (n !== undefined && n >= 0 && n < count) return this.rejectAt(chunk, n, verdict.reason, confirmed, rejected, acks, mayResendPrefix);
+        const only = count === 1 ? chunk.records[chunk.indices[0] ?? -1] : undefined;
+        if (only) {
           rejected.push({ record: only, reason: verdict.reason });
           return undefined;
         }
         // No position given: halve until the bad events (or the too-large one) stand alone.
-        const mid = Math.ceil(chunk.records.length / 2);
-        for (const half of [slice(chunk, 0, mid), slice(chunk, mid, chunk.records.length)]) {
-          const failure = await this.sendChunk(half, rejected, acks, mayResendPrefix);
+        const mid = Math.ceil(count / 2);
+        for (const half of [sliceChunk(chunk, 0, mid), sliceChunk(chunk, mid, count)]) {
+          const failure = await this.sendChunk(half, confirmed, rejected, acks, mayResendPrefix);
           if (failure) return failure;
         }
         return undefined;
@@ -202,19 +214,20 @@ export class SplunkHecSink implements Sink {
   }
 
   /** Event `n` is bad: dead-letter it; the prefix was indexed (resent once when only acks can confirm it); send the rest. */
-  private async rejectAt(chunk: Chunk, n: number, reason: string, rejected: RejectedRecord[], acks: PendingAck[], mayResendPrefix: boolean): Promise<Failure | undefined> {
-    const bad = chunk.records[n];
+  private async rejectAt(chunk: Chunk, n: number, reason: string, confirmed: Confirmed, rejected: RejectedRecord[], acks: PendingAck[], mayResendPrefix: boolean): Promise<Failure | undefined> {
+    const bad = chunk.records[chunk.indices[n] ?? -1];
     if (bad) rejected.push({ record: bad, reason });
     if (n > 0) {
-      const prefix = slice(chunk, 0, n);
+      const prefix = sliceChunk(chunk, 0, n);
       if (this.ackWanted() && mayResendPrefix) {
-        const failure = await this.sendChunk(prefix, rejected, acks, false);
+        const failure = await this.sendChunk(prefix, confirmed, rejected, acks, false);
         if (failure) return failure;
       } else {
-        for (const record of prefix.records) this.confirmed.add(record);
+        for (const index of prefix.indices) confirmed[index] = 1;
       }
     }
-    if (n + 1 < chunk.records.length) return this.sendChunk(slice(chunk, n + 1, chunk.records.length), rejected, acks, mayResendPrefix);
+    const count = chunk.indices.length;
+    if (n + 1 < count) return this.sendChunk(sliceChunk(chunk, n + 1, count), confirmed, rejected, acks, mayResendPrefix);
     return undefined;
   }
 
@@ -222,18 +235,18 @@ export class SplunkHecSink implements Sink {
     return this.config.ack === true || (this.config.ack === 'auto' && this.acksSeen);
   }
 
-  private accepted(records: OutputRecord[], ackId: number | undefined, acks: PendingAck[]): Failure | undefined {
+  private accepted(indices: number[], ackId: number | undefined, confirmed: Confirmed, acks: PendingAck[]): Failure | undefined {
     if (ackId !== undefined) this.acksSeen = true;
     if (this.config.ack === true && ackId === undefined) {
       return { status: 'fatal', error: new Error(`HEC accepted the batch without an ackId, but ${this.key}.ack is true: enable indexer acknowledgement on the token, or set ack to auto or false`) };
     }
-    if (ackId !== undefined && this.config.ack !== false) acks.push({ ackId, records });
-    else for (const record of records) this.confirmed.add(record);
+    if (ackId !== undefined && this.config.ack !== false) acks.push({ ackId, indices });
+    else for (const index of indices) confirmed[index] = 1;
     return undefined;
   }
 
   /** Polls /services/collector/ack until every ackId is true, or resends after ack_timeout. */
-  private async waitForAcks(acks: PendingAck[]): Promise<Failure | undefined> {
+  private async waitForAcks(acks: PendingAck[], confirmed: Confirmed): Promise<Failure | undefined> {
     const started = this.clock.now();
     let waiting = acks;
     let lastProblem = '';
@@ -259,7 +272,7 @@ export class SplunkHecSink implements Sink {
         }
         const answered = body.acks;
         const done = waiting.filter((a) => answered[String(a.ackId)] === true);
-        for (const ack of done) for (const record of ack.records) this.confirmed.add(record);
+        for (const ack of done) for (const index of ack.indices) confirmed[index] = 1;
         if (done.length > 0) this.options.onAckLatency?.(this.clock.now() - started);
         waiting = waiting.filter((a) => answered[String(a.ackId)] !== true);
       } catch (error) {
@@ -285,7 +298,3 @@ export class SplunkHecSink implements Sink {
   }
 }
 
-function slice(chunk: Chunk, from: number, to: number): Chunk {
-  const payloads = chunk.payloads.slice(from, to);
-  return { records: chunk.records.slice(from, to), payloads, bytes: payloads.reduce((n, p) => n + Buffer.byteLength(p), 0) };
-}

@@ -78,6 +78,7 @@ export interface OpenStateOptions {
 
 export class StateStore implements StateHolder {
   private saving: Promise<void> = Promise.resolve();
+  private queued: Promise<void> | undefined;
 
   private constructor(
     readonly path: string,
@@ -103,10 +104,19 @@ export class StateStore implements StateHolder {
     return this.db.data;
   }
 
-  /** Saves the current data. Saves run one at a time, in call order. */
+  /**
+   * Saves the current data. Saves run one at a time; a save asked for while another is still
+   * waiting to start joins it, since that one will write the data as it is when it starts (a
+   * busy pipeline asks once per page, and the disk need not write every intermediate state).
+   */
   save(): Promise<void> {
     if (!this.lock) return Promise.reject(new Error('state opened read-only'));
-    const next = this.saving.then(() => this.db.write());
+    if (this.queued) return this.queued;
+    const next = this.saving.then(() => {
+      this.queued = undefined; // from here on, later changes need a save of their own
+      return this.db.write();
+    });
+    this.queued = next;
     this.saving = next.catch(() => undefined);
     return next;
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { splitAppDomain } from '../../src/format/event.js';
-import { truncateUtf8, printableAscii } from '../../src/format/text.js';
+import { plainString, truncateUtf8, printableAscii } from '../../src/format/text.js';
 import { canonicalize, epochMillis, epochMillisText, parseTimestamp } from '../../src/format/time.js';
 
 describe('format/time', () => {
@@ -63,6 +63,16 @@ describe('format/event splitAppDomain', () => {
     assert.deepEqual(splitAppDomain('https://app.example.com:8443'), { host: 'app.example.com', path: undefined, original: 'https://app.example.com:8443' });
     assert.equal(splitAppDomain('[2001:db8::1]:443/x').host, '2001:db8::1');
     assert.equal(splitAppDomain('*.example.com').host, '*.example.com');
+  });
+});
+
+describe('format/text plainString', () => {
+  it('returns an equal string, whatever it holds (property)', () => {
+    fc.assert(fc.property(fc.string({ unit: 'binary' }), (text) => plainString(text) === text), { numRuns: 500 });
+    const key = 'a'.repeat(20) + String(Date.now()); // used as a key below, so V8 may make it a thin string
+    const holder: Record<string, number> = { [key]: 1 };
+    assert.equal(holder[key], 1);
+    assert.equal(plainString(key), key);
   });
 });
 

@@ -223,3 +223,39 @@ describe('sink/hec-protocol event text', () => {
     assert.equal(epochSecondsText(1714557600120), '1714557600.120');
   });
 });
+
+describe('sink/hec-protocol request bodies', () => {
+  it('encodes events into bodies within max_events and max_bytes; slices share the bytes (property)', async () => {
+    const { encodeBatches, envelopeText, hecEvent, sliceChunk } = await import('../../src/sink/hec-protocol.js');
+    const fc = (await import('fast-check')).default;
+    const envelope = { host: 'h', source: 's', sourcetype: 'st', eventIsJson: false };
+    const constant = envelopeText(envelope);
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ unit: 'grapheme', maxLength: 3000 }), { maxLength: 40 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 100, max: 20_000 }),
+        fc.nat(),
+        (texts, maxEvents, maxBytes, seed) => {
+          const batch: OutputRecord[] = texts.map((text, i) => ({ text, event: {}, epochMs: 1714557600000 + i, accountId: ACCOUNT }));
+          const indices = batch.map((_, i) => i).filter((i) => (seed >> i % 20) % 3 !== 0); // some already confirmed
+          const chunks = [...encodeBatches(batch, indices, envelope, constant, maxEvents, maxBytes)];
+          assert.deepEqual(chunks.flatMap((c) => c.indices), indices);
+          for (const chunk of chunks) {
+            const expected = chunk.indices.map((i) => hecEvent(batch[i]!, envelope, constant));
+            assert.equal(chunk.body.toString('utf8'), expected.join('\n'));
+            assert.ok(chunk.indices.length <= maxEvents);
+            assert.ok(chunk.indices.length === 1 || chunk.body.length <= maxBytes, 'only a lone event may exceed max_bytes');
+            const mid = Math.floor(chunk.indices.length / 2);
+            const halves = [sliceChunk(chunk, 0, mid), sliceChunk(chunk, mid, chunk.indices.length)];
+            assert.equal(halves[0]!.body.toString('utf8'), expected.slice(0, mid).join('\n'));
+            assert.equal(halves[1]!.body.toString('utf8'), expected.slice(mid).join('\n'));
+            const last = halves[1]!;
+            if (last.indices.length > 1) assert.equal(sliceChunk(last, 1, last.indices.length).body.toString('utf8'), expected.slice(mid + 1).join('\n'));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

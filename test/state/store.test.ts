@@ -13,11 +13,32 @@ describe('state/store', () => {
     store.data.api.cooldown_reason = 'first';
     await store.save();
     store.data.api.cooldown_reason = 'second';
-    await Promise.all([store.save(), store.save()]);
+    await Promise.all([store.save(), store.save()]); // joined: one save
     await store.close();
     assert.equal((JSON.parse(readFileSync(path, 'utf8')) as { api: { cooldown_reason: string } }).api.cooldown_reason, 'second');
-    assert.equal((JSON.parse(readFileSync(`${path}.bak`, 'utf8')) as { api: { cooldown_reason: string } }).api.cooldown_reason, 'second');
+    assert.equal((JSON.parse(readFileSync(`${path}.bak`, 'utf8')) as { api: { cooldown_reason: string } }).api.cooldown_reason, 'first');
     assert.ok(!existsSync(`${path}.lock`), 'lock released');
+  });
+
+  it('joins saves asked for before a waiting save starts, and never loses a later change', async () => {
+    const path = join(tempDir(), 'state.json');
+    const store = await StateStore.open(path);
+    const read = () => (JSON.parse(readFileSync(path, 'utf8')) as { api: { cooldown_reason?: string } }).api.cooldown_reason;
+    store.data.api.cooldown_reason = 'a';
+    const first = store.save();
+    store.data.api.cooldown_reason = 'b';
+    const joined = store.save(); // the first has not started: it will write "b"
+    assert.equal(joined, first);
+    await first;
+    assert.equal(read(), 'b');
+    const writing = store.save();
+    await new Promise((resolve) => setImmediate(resolve)); // now under way, with "b"
+    store.data.api.cooldown_reason = 'c';
+    const later = store.save(); // a change after a save started needs a save of its own
+    assert.notEqual(later, writing);
+    await later;
+    assert.equal(read(), 'c');
+    await store.close();
   });
 
   it('refuses an empty, truncated or foreign file and says how to recover', async () => {
