@@ -33,12 +33,21 @@ export function utf8Length(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
+function isPrintableAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 33 || code > 126) return false;
+  }
+  return true;
+}
+
 /**
  * Keeps only printable US-ASCII (33–126), as RFC 5424 requires of HOSTNAME, APP-NAME, PROCID
  * and MSGID, then limits the length. An empty result becomes the NILVALUE "-".
  */
 export function printableAscii(text: string | undefined, maxLength: number): string {
   if (text === undefined) return '-';
+  if (text.length > 0 && text.length <= maxLength && isPrintableAscii(text)) return text; // the usual case
   let out = '';
   for (let i = 0; i < text.length && out.length < maxLength; i++) {
     const code = text.charCodeAt(i);

@@ -145,13 +145,35 @@ function pad(n: number, width: number): string {
   return String(n).padStart(width, '0');
 }
 
-/** UTC "YYYY-MM-DDTHH:MM:SS" of an epoch-milliseconds value (years 0–9999). */
+const TWO_DIGITS = Array.from({ length: 100 }, (_, n) => pad(n, 2));
+
+// Events come many to a second: the text of the last second is kept (the hot path of every
+// checkpoint and syslog timestamp).
+let lastSecond = NaN;
+let lastSecondText = '';
+
+/** UTC "YYYY-MM-DDTHH:MM:SS" of an epoch-milliseconds value (years 0–9999), without Date. */
 function isoSeconds(epochMs: number): string {
-  const d = new Date(epochMs);
-  return (
-    `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}` +
-    `T${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}`
-  );
+  const second = Math.floor(epochMs / 1000);
+  if (second === lastSecond) return lastSecondText;
+  const days = Math.floor(second / 86_400);
+  const inDay = second - days * 86_400;
+  const hour = Math.floor(inDay / 3600);
+  const minute = Math.floor((inDay - hour * 3600) / 60);
+  const sec = inDay - hour * 3600 - minute * 60;
+  // H. Hinnant's civil_from_days, the inverse of daysFromCivil above.
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  lastSecond = second;
+  lastSecondText = `${pad(year, 4)}-${TWO_DIGITS[month]}-${TWO_DIGITS[day]}T${TWO_DIGITS[hour]}:${TWO_DIGITS[minute]}:${TWO_DIGITS[sec]}`;
+  return lastSecondText;
 }
 
 function fractionNanos(ts: Timestamp): number {
@@ -162,7 +184,8 @@ function fractionNanos(ts: Timestamp): number {
 export function formatUtc(ts: Timestamp, digits: number): string {
   const base = isoSeconds(ts.epochMs);
   if (digits <= 0) return `${base}Z`;
-  const frac = pad(fractionNanos(ts), 9).slice(0, digits);
+  // 1e9 + nanos has ten digits; dropping the "1" leaves the nine, zero-padded.
+  const frac = String(1_000_000_000 + fractionNanos(ts)).slice(1, 1 + Math.min(digits, 9));
   return `${base}.${frac}Z`;
 }
 

@@ -109,3 +109,67 @@ export function fitRecord(header: string, msg: string, kind: MessageKind, maxByt
 export function frame(text: string, framing: 'octet-counting' | 'lf'): string {
   return framing === 'lf' ? `${text}\n` : `${utf8Length(text)} ${text}`;
 }
+
+/**
+ * Frames records into one buffer, each encoded straight into it (no framed string per record
+ * and no joined batch string, which for 1,000 records is a large object V8 allocates in the
+ * old generation). The same bytes as `frame(header + msg, framing)` for every record.
+ */
+export class FramedBuffer {
+  private buffer: Buffer;
+  private used = 0;
+  count = 0;
+
+  constructor(
+    private readonly framing: 'octet-counting' | 'lf',
+    initialBytes = 64 * 1024,
+  ) {
+    this.buffer = Buffer.allocUnsafe(initialBytes);
+  }
+
+  get bytes(): number {
+    return this.used;
+  }
+
+  /** Appends the record `header + msg`. */
+  add(header: string, msg: string): void {
+    // Room for the worst case: 3 bytes per UTF-16 unit, a length prefix of up to 16 digits, LF.
+    this.reserve((header.length + msg.length) * 3 + 18);
+    if (this.framing === 'lf') {
+      this.used += this.buffer.write(header, this.used);
+      this.used += this.buffer.write(msg, this.used);
+      this.buffer[this.used++] = 0x0a;
+    } else {
+      // The prefix is the byte length, known only after encoding: guess it from the character
+      // count (exact for ASCII) and move the record if the guess was short or long.
+      const guess = String(header.length + msg.length).length + 1;
+      const start = this.used + guess;
+      let end = start + this.buffer.write(header, start);
+      end += this.buffer.write(msg, end);
+      const prefix = `${end - start} `;
+      if (prefix.length !== guess) {
+        this.buffer.copyWithin(this.used + prefix.length, start, end);
+        end += prefix.length - guess;
+      }
+      this.buffer.write(prefix, this.used, 'latin1');
+      this.used = end;
+    }
+    this.count++;
+  }
+
+  /** The framed records so far; the writer starts over with a fresh buffer. */
+  take(): Buffer {
+    const data = this.buffer.subarray(0, this.used);
+    this.buffer = Buffer.allocUnsafe(Math.max(64 * 1024, this.buffer.length));
+    this.used = 0;
+    this.count = 0;
+    return data;
+  }
+
+  private reserve(extra: number): void {
+    if (this.used + extra <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.used + extra));
+    this.buffer.copy(grown, 0, 0, this.used);
+    this.buffer = grown;
+  }
+}

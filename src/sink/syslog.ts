@@ -15,7 +15,7 @@ import type { Logger } from '../ops/logger.js';
 import { type Clock, realClock } from '../source/rate-limiter.js';
 import { backoffDelay } from '../source/retry.js';
 import { isCertificateError, SyslogConnection } from './syslog-connection.js';
-import { type Fitted, fitRecord, frame } from './syslog-fit.js';
+import { fitRecord, FramedBuffer } from './syslog-fit.js';
 import { readTlsFiles, type TlsFiles } from './tls-files.js';
 import type { DeliveryResult, OutputRecord, Sink } from './types.js';
 
@@ -27,6 +27,13 @@ export interface SyslogSinkOptions {
   resendWindowMs?: number;
   onReconnect?: () => void;
   onTruncated?: (count: number) => void;
+}
+
+/** A record as header and message (`msg` is empty when the record was fitted into one text). */
+interface Parts {
+  header: string;
+  msg: string;
+  truncated: boolean;
 }
 
 interface Written {
@@ -91,37 +98,43 @@ export class SyslogSink implements Sink {
     }
   }
 
-  /** One record: header (from the event) + message (`record.text`), fitted to max_message_bytes. */
-  private record(record: OutputRecord): Fitted {
+  /**
+   * One record: header (from the event) + message (`record.text`), fitted to max_message_bytes.
+   * Returns the record as two parts, or as one (the header) when it had to be shortened.
+   */
+  private record(record: OutputRecord): Parts {
     const context: EventContext = { accountId: record.accountId };
     const is5424 = this.config.rfc === 5424;
     const header = is5424 ? this.header5424(record.event, context) : rfc3164Header(record.event, context, this.options.syslog);
+    // At most 3 bytes per UTF-16 unit: most records need no byte count to know they fit.
+    if ((header.length + record.text.length) * 3 <= this.maxBytes) return { header, msg: record.text, truncated: false };
     const withoutSd = is5424 && this.options.syslog.structuredData ? () => this.header5424WithoutSd(record.event, context) : undefined;
-    return fitRecord(header, record.text, this.config.format, this.maxBytes, withoutSd);
+    const fitted = fitRecord(header, record.text, this.config.format, this.maxBytes, withoutSd);
+    return { header: fitted.text, msg: '', truncated: fitted.truncated };
   }
 
   async deliver(records: readonly OutputRecord[]): Promise<DeliveryResult> {
     if (records.length === 0) return { status: 'delivered' };
     this.batchStart = true;
-    const fitted = records.map((r) => this.record(r));
-    const texts = fitted.map((f) => f.text);
-    const truncated = fitted.filter((f) => f.truncated).length;
+    const parts = records.map((r) => this.record(r));
+    let truncated = 0;
+    for (const part of parts) if (part.truncated) truncated++;
     if (truncated > 0) {
       this.options.onTruncated?.(truncated);
       this.options.logger.warn(`output ${this.name}: ${truncated} record(s) longer than max_message_bytes (${this.maxBytes}) were shortened`, { output: this.name });
     }
-    const result = this.config.transport === 'udp' ? await this.sendUdp(texts) : await this.sendStream(texts);
+    const result = this.config.transport === 'udp' ? await this.sendUdp(parts) : await this.sendStream(parts);
     if (result.status === 'delivered') this.failures = 0;
     return result;
   }
 
-  private async sendUdp(texts: string[]): Promise<DeliveryResult> {
+  private async sendUdp(parts: Parts[]): Promise<DeliveryResult> {
     const socket = this.udp;
     const address = this.udpAddress;
     if (!socket || address === undefined) return { status: 'retry', error: new Error(`output ${this.name} is not open`) };
     try {
-      for (const text of texts) {
-        const data = Buffer.from(text, 'utf8');
+      for (const { header, msg } of parts) {
+        const data = Buffer.from(header + msg, 'utf8');
         await new Promise<void>((resolve, reject) => {
           socket.send(data, this.port, address, (error) => (error ? reject(error) : resolve()));
         });
@@ -132,11 +145,16 @@ export class SyslogSink implements Sink {
     }
   }
 
-  private async sendStream(texts: string[]): Promise<DeliveryResult> {
+  private async sendStream(parts: Parts[]): Promise<DeliveryResult> {
     const queue = this.config.queue_size;
-    for (let i = 0; i < texts.length; i += queue) {
-      const part = texts.slice(i, i + queue);
-      const data = Buffer.from(part.map((t) => frame(t, this.framing)).join(''), 'utf8');
+    const framed = new FramedBuffer(this.framing);
+    for (let i = 0; i < parts.length; i += queue) {
+      for (let j = i; j < Math.min(i + queue, parts.length); j++) {
+        const part = parts[j];
+        if (part) framed.add(part.header, part.msg);
+      }
+      const records = framed.count;
+      const data = framed.take();
       try {
         const connection = await this.connectAndResend();
         await connection.write(data);
@@ -145,7 +163,7 @@ export class SyslogSink implements Sink {
       }
       // write() rejects when the connection died before the socket took the data; a death after
       // this point is seen by onDrop, which queues this batch for a resend.
-      this.remember({ at: this.clock.now(), data, records: part.length });
+      this.remember({ at: this.clock.now(), data, records });
     }
     return { status: 'delivered' };
   }

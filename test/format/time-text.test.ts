@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { splitAppDomain } from '../../src/format/event.js';
 import { plainString, truncateUtf8, printableAscii } from '../../src/format/text.js';
-import { canonicalize, epochMillis, epochMillisText, parseTimestamp } from '../../src/format/time.js';
+import { canonicalize, epochMillis, epochMillisText, formatUtc, parseTimestamp } from '../../src/format/time.js';
 
 describe('format/time', () => {
   it('canonicalizes 0–9 fractional digits and offsets to UTC nanoseconds', () => {
@@ -93,6 +93,20 @@ describe('format/time fast path', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('formats UTC as Date does, for every millisecond of years 0–9999 (property)', () => {
+    const check = (ms: number) => {
+      const iso = new Date(ms).toISOString();
+      assert.equal(formatUtc({ epochMs: ms, subMsNanos: 0, fractionDigits: 3 }, 3), iso, String(ms));
+      assert.equal(formatUtc({ epochMs: ms, subMsNanos: 0, fractionDigits: 0 }, 0), `${iso.slice(0, 19)}Z`);
+    };
+    for (const ms of [-62_167_219_200_000, -1, 0, 951_782_400_000, 951_868_799_999, 4_107_542_400_000, 253_402_300_799_999]) check(ms);
+    fc.assert(fc.property(fc.integer({ min: -62_167_219_200_000, max: 253_402_300_799_999 }), (ms) => check(ms)), { numRuns: 5000 });
+    // The same second twice in a row (the kept text) and a different one after it.
+    check(1_714_557_600_123);
+    check(1_714_557_600_999);
+    check(1_714_557_601_000);
   });
 
   it('writes epoch milliseconds as String() does (property)', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { formatCef } from '../../src/format/cef.js';
-import { fitCef, fitJson, fitRecord, frame } from '../../src/sink/syslog-fit.js';
+import { fitCef, fitJson, fitRecord, FramedBuffer, frame } from '../../src/sink/syslog-fit.js';
 import { parseCef } from '../support/cef-parser.js';
 import { ALLOWED_LOGIN } from '../support/sample-events.js';
 
@@ -11,6 +11,21 @@ describe('sink/syslog-fit', () => {
   it('frames with octet counting (bytes, not characters) or LF', () => {
     assert.equal(frame('héllo', 'octet-counting'), '6 héllo');
     assert.equal(frame('x', 'lf'), 'x\n');
+  });
+
+  it('FramedBuffer writes the same bytes as frame() for any records, growing as needed (property)', () => {
+    const part = fc.oneof(fc.string({ unit: 'binary', maxLength: 200 }), fc.string({ unit: 'grapheme', maxLength: 40 }), fc.constant('x'.repeat(9995)));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(part, part), { maxLength: 30 }), fc.constantFrom('octet-counting' as const, 'lf' as const), (records, framing) => {
+        const framed = new FramedBuffer(framing, 16);
+        for (const [header, msg] of records) framed.add(header, msg);
+        assert.equal(framed.count, records.length);
+        const expected = Buffer.from(records.map(([header, msg]) => frame(header + msg, framing)).join(''), 'utf8');
+        assert.ok(framed.take().equals(expected));
+        assert.equal(framed.bytes, 0, 'starts over after take()');
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('cuts CEF between extension pairs: the result still parses and keeps whole values (property)', () => {

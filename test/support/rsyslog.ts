@@ -43,9 +43,14 @@ export class Rsyslog {
   private readonly conf: string;
   private stderr = '';
 
+  /**
+   * `asReceived`: write each record as rsyslog's RFC 5424 file format, buffered, the way a relay
+   * would (benches); the default writes every field as JSON and flushes per batch (tests read it).
+   */
   constructor(
     readonly dir: string,
     private readonly tls: { ca: string; cert: string; key: string },
+    private readonly options: { asReceived?: boolean } = {},
   ) {
     this.output = join(dir, 'rsyslog-out.jsonl');
     this.conf = join(dir, 'rsyslog.conf');
@@ -77,7 +82,11 @@ template(name="fields" type="list" option.jsonf="on") {
   property(outname="msg" name="msg" format="jsonf")
 }
 ruleset(name="out") {
-  action(type="omfile" file="${this.output}" template="fields" flushOnTXEnd="on")
+  ${
+    this.options.asReceived === true
+      ? `action(type="omfile" file="${this.output}" template="RSYSLOG_SyslogProtocol23Format" flushOnTXEnd="off" asyncWriting="on" ioBufferSize="256k" flushInterval="1")`
+      : `action(type="omfile" file="${this.output}" template="fields" flushOnTXEnd="on")`
+  }
 }
 input(type="imudp" address="127.0.0.1" port="${this.udpPort}" ruleset="out")
 input(type="imtcp" address="127.0.0.1" port="${this.tcpPort}" ruleset="out")
