@@ -113,8 +113,9 @@ export function envelopeText(envelope: HecEnvelope): string {
  */
 export function hecEvent(record: OutputRecord, envelope: HecEnvelope, constant: string = envelopeText(envelope)): string {
   const time = epochSecondsText(record.epochMs);
+  const text = record.text; // read once: a record may format its text on each read
   // A CEF line rarely holds a character JSON must escape; quoting it directly is cheaper.
-  const event = envelope.eventIsJson ? record.text : NEEDS_JSON_ESCAPE.test(record.text) ? JSON.stringify(record.text) : `"${record.text}"`;
+  const event = envelope.eventIsJson ? text : NEEDS_JSON_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
   // Account ids are 32 hex characters: no JSON escaping needed.
   return `{"time":${time}${constant},"event":${event},"fields":{"account_id":"${record.accountId}"}}`;
 }

@@ -106,10 +106,11 @@ export class SyslogSink implements Sink {
     const context: EventContext = { accountId: record.accountId };
     const is5424 = this.config.rfc === 5424;
     const header = is5424 ? this.header5424(record.event, context) : rfc3164Header(record.event, context, this.options.syslog);
+    const msg = record.text; // read once: a record may format its text on each read
     // At most 3 bytes per UTF-16 unit: most records need no byte count to know they fit.
-    if ((header.length + record.text.length) * 3 <= this.maxBytes) return { header, msg: record.text, truncated: false };
+    if ((header.length + msg.length) * 3 <= this.maxBytes) return { header, msg, truncated: false };
     const withoutSd = is5424 && this.options.syslog.structuredData ? () => this.header5424WithoutSd(record.event, context) : undefined;
-    const fitted = fitRecord(header, record.text, this.config.format, this.maxBytes, withoutSd);
+    const fitted = fitRecord(header, msg, this.config.format, this.maxBytes, withoutSd);
     return { header: fitted.text, msg: '', truncated: fitted.truncated };
   }
 

@@ -6,7 +6,7 @@ import type { AccessEvent } from '../format/event.js';
 import type { SinkState } from '../state/schema.js';
 
 export interface OutputRecord {
-  /** The formatted record (one line, no terminator). */
+  /** The formatted record (one line, no terminator). Read it once per use: it may be formatted on each read. */
   text: string;
   event: AccessEvent;
   /** created_at in epoch milliseconds. */
