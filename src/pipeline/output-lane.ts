@@ -28,27 +28,27 @@ interface SameTime {
 class InFlight {
   private readonly byTime = new Map<string, Row | SameTime>();
 
-  has(row: Row): boolean {
-    const slot = this.byTime.get(row.time);
-    if (!slot) return false;
-    if (!('rows' in slot)) return rowHash(slot) === rowHash(row);
-    if (!slot.hashes) {
-      slot.hashes = new Map();
-      for (const other of slot.rows) slot.hashes.set(rowHash(other), (slot.hashes.get(rowHash(other)) ?? 0) + 1);
-    }
-    return slot.hashes.has(rowHash(row));
-  }
-
-  add(row: Row): void {
+  /** Adds `row` unless the same event is in flight already (one map lookup for both). */
+  addIfNew(row: Row): boolean {
     const slot = this.byTime.get(row.time);
     if (!slot) {
       this.byTime.set(row.time, row);
-      return;
+      return true;
+    }
+    if (!('rows' in slot)) {
+      if (rowHash(slot) === rowHash(row)) return false;
+    } else {
+      if (!slot.hashes) {
+        slot.hashes = new Map();
+        for (const other of slot.rows) slot.hashes.set(rowHash(other), (slot.hashes.get(rowHash(other)) ?? 0) + 1);
+      }
+      if (slot.hashes.has(rowHash(row))) return false;
     }
     const group: SameTime = 'rows' in slot ? slot : { rows: new Set([slot]) };
     if (group !== slot) this.byTime.set(row.time, group);
     group.rows.add(row);
     if (group.hashes) group.hashes.set(rowHash(row), (group.hashes.get(rowHash(row)) ?? 0) + 1);
+    return true;
   }
 
   delete(row: Row): void {
@@ -136,11 +136,10 @@ export class OutputLane {
     const selected: Row[] = [];
     for (const row of rows) {
       if (row.time < this.floor) continue;
-      if (this.cursor.has(row) || this.inflight.has(row)) {
+      if (this.cursor.has(row) || !this.inflight.addIfNew(row)) {
         this.duplicates++;
         continue;
       }
-      this.inflight.add(row);
       selected.push(row);
     }
     return selected;
