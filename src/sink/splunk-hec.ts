@@ -250,8 +250,10 @@ export class SplunkHecSink implements Sink {
     const started = this.clock.now();
     let waiting = acks;
     let lastProblem = '';
-    // Poll soon, then less and less often, up to ack_poll_interval (acks usually take a few seconds).
-    let interval = Math.min(50, this.config.ack_poll_interval);
+    // Poll soon, then twice as long each time up to ack_poll_interval: a fast indexer acks within
+    // tens of milliseconds (and a batch waiting for its ack holds a slot of the pipeline), a busy
+    // one in seconds, where the first few polls cost a small request each.
+    let interval = Math.min(20, this.config.ack_poll_interval);
     while (waiting.length > 0) {
       if (this.clock.now() - started >= this.config.ack_timeout) {
         return {
