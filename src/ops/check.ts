@@ -12,7 +12,7 @@ import { canonicalFromMs, apiTime } from '../format/time.js';
 import { accountLabel } from '../pipeline/run-once.js';
 import { cloudflareAuth } from '../pipeline/runtime.js';
 import { classifyHecResponse, parseHecBody } from '../sink/hec-protocol.js';
-import { hecEndpoint, hecRequest } from '../sink/splunk-hec.js';
+import { hecEndpoint, hecRequest } from '../sink/hec-http.js';
 import { isCertificateError, SyslogConnection } from '../sink/syslog-connection.js';
 import { DEFAULT_PORTS } from '../sink/syslog.js';
 import { readTlsFiles } from '../sink/tls-files.js';

@@ -4,20 +4,17 @@
  * token/index/channel errors) and, with indexer acknowledgement, reports delivered only when
  * every ackId of the batch is true. A retried batch sends only the events not yet confirmed.
  */
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { hostname as osHostname } from 'node:os';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
-import got, { RequestError } from 'got';
 import type { SplunkHecOutputConfig } from '../config/outputs.js';
 import type { Logger } from '../ops/logger.js';
 import { type Clock, realClock } from '../source/rate-limiter.js';
 import { parseRetryAfter } from '../source/retry.js';
-import { VERSION } from '../version.js';
-import { type Chunk, classifyHecResponse, defaultSourcetype, encodeBatches, envelopeText, type HecEnvelope, parseHecBody, sliceChunk, stableChannel } from './hec-protocol.js';
+import { type HecEndpoint, hecEndpoint, hecRequest, keepAliveAgents } from './hec-http.js';
+import { type Chunk, classifyHecResponse, defaultSourcetype, encodeBatches, envelopeText, type HecEnvelope, parseHecBody, sliceChunk } from './hec-protocol.js';
 import { isCertificateError } from './syslog-connection.js';
-import { readTlsFiles, type TlsFiles } from './tls-files.js';
+import { readTlsFiles } from './tls-files.js';
 import type { DeliveryResult, OutputRecord, RejectedRecord, Sink } from './types.js';
 
 const gzip = promisify(gzipCallback);
@@ -36,54 +33,6 @@ interface PendingAck {
  */
 type Confirmed = Uint8Array;
 
-/** Everything a request to one HEC needs: the output's address, token, channel and TLS material. */
-export interface HecEndpoint {
-  base: string;
-  token: string;
-  channel: string;
-  timeoutMs: number;
-  verify: boolean;
-  tls: TlsFiles;
-  agents?: { http: HttpAgent; https: HttpsAgent } | undefined;
-}
-
-/** The HEC base URL of `url` ("https://splunk:8088", with any /services/collector suffix dropped). */
-export function hecBase(url: string): string {
-  return url.replace(/\/+$/, '').replace(/\/services\/collector(\/event)?$/, '');
-}
-
-/** The endpoint of an output; `tls` is what `readTlsFiles` read for it. */
-export function hecEndpoint(name: string, config: SplunkHecOutputConfig, tls: TlsFiles = {}): HecEndpoint {
-  const base = hecBase(config.url);
-  return { base, token: config.token, channel: config.channel ?? stableChannel(name, base), timeoutMs: config.request_timeout, verify: config.tls.verify, tls };
-}
-
-/** One request to HEC with the token, the channel, explicit timeouts and no got retries (callers decide). */
-export function hecRequest(endpoint: HecEndpoint, path: string, method: 'GET' | 'POST', body?: Buffer | string, extraHeaders: Record<string, string> = {}) {
-  return got(`${endpoint.base}${path}`, {
-    method,
-    ...(body === undefined ? {} : { body }),
-    headers: {
-      authorization: `Splunk ${endpoint.token}`,
-      'x-splunk-request-channel': endpoint.channel,
-      'content-type': 'application/json',
-      'user-agent': `cf-access-shipper/${VERSION}`,
-      ...extraHeaders,
-    },
-    timeout: { request: endpoint.timeoutMs },
-    retry: { limit: 0 },
-    throwHttpErrors: false,
-    responseType: 'text',
-    ...(endpoint.agents ? { agent: endpoint.agents } : {}),
-    https: {
-      rejectUnauthorized: endpoint.verify,
-      ...(endpoint.tls.ca ? { certificateAuthority: endpoint.tls.ca } : {}),
-      ...(endpoint.tls.cert ? { certificate: endpoint.tls.cert } : {}),
-      ...(endpoint.tls.key ? { key: endpoint.tls.key } : {}),
-    },
-  });
-}
-
 export interface SplunkHecSinkOptions {
   logger: Logger;
   clock?: Clock;
@@ -98,7 +47,7 @@ export class SplunkHecSink implements Sink {
   private readonly envelopeText: string;
   private readonly confirmed = new WeakMap<readonly OutputRecord[], Confirmed>();
   private readonly clock: Clock;
-  private agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 8 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 8 }) };
+  private agents = keepAliveAgents();
   private readonly endpoint: HecEndpoint;
   /** Seen an ackId from this server (ack: auto decides per response). */
   private acksSeen = false;
@@ -173,7 +122,8 @@ export class SplunkHecSink implements Sink {
     try {
       response = await this.request('/services/collector/event', body, this.config.gzip ? { 'content-encoding': 'gzip' } : {});
     } catch (error) {
-      const reason = error instanceof RequestError ? `${error.code}: ${error.message}` : (error as Error).message;
+      const code = (error as NodeJS.ErrnoException).code;
+      const reason = code !== undefined && !(error as Error).message.includes(code) ? `${code}: ${(error as Error).message}` : (error as Error).message;
       if (isCertificateError(error)) {
         return { status: 'fatal', error: new Error(`HEC ${this.base}: the server certificate is not trusted (${reason}); set ${this.key}.tls.ca_file to the CA that signed it`, { cause: error }) };
       }
@@ -295,7 +245,7 @@ export class SplunkHecSink implements Sink {
   close(): Promise<void> {
     this.agents.http.destroy();
     this.agents.https.destroy();
-    this.agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 8 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 8 }) };
+    this.agents = keepAliveAgents();
     return Promise.resolve();
   }
 }

