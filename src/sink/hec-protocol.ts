@@ -3,6 +3,7 @@
  * batch cutting. Codes from Splunk's documentation (see README, Splunk HEC).
  */
 import { createHash } from 'node:crypto';
+import { plainString } from '../format/text.js';
 import type { OutputRecord } from './types.js';
 
 export type HecVerdict =
@@ -112,12 +113,32 @@ export function envelopeText(envelope: HecEnvelope): string {
  * `envelopeText(envelope)`, computed once per output.
  */
 export function hecEvent(record: OutputRecord, envelope: HecEnvelope, constant: string = envelopeText(envelope)): string {
+  const parts = hecEventParts(record, envelope, constant);
+  return parts.head + parts.event + parts.tail;
+}
+
+/** `hecEvent` in three parts, written one after the other without joining them (see encodeBatches). */
+function hecEventParts(record: OutputRecord, envelope: HecEnvelope, constant: string): { head: string; event: string; tail: string } {
   const time = epochSecondsText(record.epochMs);
   const text = record.text; // read once: a record may format its text on each read
   // A CEF line rarely holds a character JSON must escape; quoting it directly is cheaper.
-  const event = envelope.eventIsJson ? text : NEEDS_JSON_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
-  // Account ids are 32 hex characters: no JSON escaping needed.
-  return `{"time":${time}${constant},"event":${event},"fields":{"account_id":"${record.accountId}"}}`;
+  const quote = !envelope.eventIsJson && !NEEDS_JSON_ESCAPE.test(text);
+  const event = envelope.eventIsJson || quote ? text : JSON.stringify(text);
+  return { head: `{"time":${time}${constant},"event":${quote ? '"' : ''}`, event, tail: accountTail(record.accountId, quote) };
+}
+
+let tailAccount: string | undefined;
+let tailTexts = ['', ''];
+
+/** `,"fields":{"account_id":"…"}}` (after a closing quote when `quote`): the same on every event of a poll. */
+function accountTail(accountId: string, quote: boolean): string {
+  if (accountId !== tailAccount) {
+    tailAccount = accountId;
+    // Account ids are 32 hex characters: no JSON escaping needed.
+    const tail = `,"fields":{"account_id":"${accountId}"}}`;
+    tailTexts = [plainString(tail), plainString(`"${tail}`)];
+  }
+  return tailTexts[quote ? 1 : 0] ?? '';
 }
 
 /**
@@ -144,8 +165,8 @@ export function* encodeBatches(records: readonly OutputRecord[], indices: readon
   for (const index of indices) {
     const record = records[index];
     if (!record) continue;
-    const payload = hecEvent(record, envelope, constant);
-    const room = payload.length * 3 + 1; // the most UTF-8 bytes it can take, with the newline
+    const { head, event, tail } = hecEventParts(record, envelope, constant);
+    const room = (head.length + event.length + tail.length) * 3 + 1; // the most UTF-8 bytes it can take, with the newline
     if (used + room > buffer.length) {
       const grown = Buffer.allocUnsafe(Math.max(buffer.length * 2, used + room));
       buffer.copy(grown, 0, 0, used);
@@ -153,7 +174,10 @@ export function* encodeBatches(records: readonly OutputRecord[], indices: readon
     }
     const start = current.length === 0 ? 0 : used + 1;
     if (current.length > 0) buffer[used] = 0x0a;
-    const end = start + buffer.write(payload, start);
+    // Written part by part: the event's text is not copied into a joined string first.
+    let end = start + buffer.write(head, start);
+    end += buffer.write(event, end);
+    end += buffer.write(tail, end);
     if (current.length > 0 && (current.length >= maxEvents || end > maxBytes)) {
       // This event starts the next body: hand over the current one without it.
       yield { records, indices: current, body: buffer.subarray(0, used), ends };
