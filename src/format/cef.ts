@@ -169,11 +169,13 @@ export function formatCef(event: AccessEvent, context: EventContext, options: Ce
  * they are computed once; the result is the same as `formatCef`.
  */
 export function cefFormatter(options: CefOptions): (event: AccessEvent, context: EventContext) => string {
-  const headers: Record<Outcome, Map<string, string>> = { allowed: new Map(), denied: new Map(), unknown: new Map() };
+  const allowed = new Map<string, string>();
+  const denied = new Map<string, string>();
+  const unknown = new Map<string, string>();
   return (event, context) => {
     const action = text(event.action);
     const outcome = outcomeOf(event);
-    const cache = headers[outcome];
+    const cache = outcome === 'allowed' ? allowed : outcome === 'denied' ? denied : unknown;
     const headerAction = action ?? 'unknown';
     let header = cache.get(headerAction);
     if (header === undefined) {

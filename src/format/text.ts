@@ -5,8 +5,9 @@
  * points (a surrogate pair is never split). Returns the input itself when it already fits.
  */
 export function truncateUtf8(text: string, maxBytes: number): string {
-  // Fast path: every UTF-16 unit is at most 3 UTF-8 bytes.
+  // Fast paths: every UTF-16 unit is at most 3 UTF-8 bytes; ASCII is one byte each.
   if (text.length * 3 <= maxBytes) return text;
+  if (text.length <= maxBytes && isAscii(text)) return text;
   let bytes = 0;
   for (let i = 0; i < text.length; i++) {
     const unit = text.charCodeAt(i);
@@ -26,6 +27,11 @@ export function truncateUtf8(text: string, maxBytes: number): string {
     i += width - 1;
   }
   return text;
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
+  return true;
 }
 
 /** Byte length of a string in UTF-8. */

@@ -41,11 +41,17 @@ function daysFromCivil(year: number, month: number, day: number): number {
  * milliseconds of the whole second, or NaN for anything else (including invalid dates and leap
  * seconds, which the full parser then handles).
  */
+let lastPrefix = '';
+let lastPrefixMs = NaN;
+
 function zuluSecondMs(text: string): number {
   const len = text.length;
   if (len < 20 || len === 21 || len > 30) return NaN;
   const last = text.charCodeAt(len - 1);
-  if ((last !== 90 && last !== 122) || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || (text.charCodeAt(10) !== 84 && text.charCodeAt(10) !== 116) || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return NaN;
+  if (last !== 90 && last !== 122) return NaN;
+  // Events come many to a second: the same "YYYY-MM-DDTHH:MM:SS" as the last one parsed is known.
+  if (lastPrefix !== '' && text.startsWith(lastPrefix)) return lastPrefixMs;
+  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || (text.charCodeAt(10) !== 84 && text.charCodeAt(10) !== 116) || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return NaN;
   const year = digitsAt(text, 0, 4);
   const month = digitsAt(text, 5, 2);
   const day = digitsAt(text, 8, 2);
@@ -53,7 +59,9 @@ function zuluSecondMs(text: string): number {
   const minute = digitsAt(text, 14, 2);
   const second = digitsAt(text, 17, 2);
   if (year < 100 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return NaN;
-  return ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute) * 60_000 + second * 1000;
+  lastPrefix = text.slice(0, 19);
+  lastPrefixMs = ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute) * 60_000 + second * 1000;
+  return lastPrefixMs;
 }
 
 /** The fraction of a string `zuluSecondMs` accepted, in nanoseconds; -1 when it is not digits. */

@@ -122,6 +122,15 @@ describe('format/time fast path', () => {
     assert.equal(parseTimestamp('2016-12-31T23:59:60Z')?.epochMs, Date.UTC(2017, 0, 1));
     assert.equal(parseTimestamp('2024-01-01T00:00:00.Z'), undefined);
     assert.equal(parseTimestamp('2024-01-01T00:00:0aZ'), undefined);
+    // The same second in a row (the kept prefix), with valid and invalid fractions after it.
+    const base = Date.UTC(2024, 4, 1, 10, 0, 3);
+    assert.equal(epochMillis('2024-05-01T10:00:03.1Z'), base + 100);
+    assert.equal(epochMillis('2024-05-01T10:00:03.25Z'), base + 250);
+    assert.equal(epochMillis('2024-05-01T10:00:03Z'), base);
+    assert.equal(epochMillis('2024-05-01T10:00:03.x5Z'), undefined);
+    assert.equal(epochMillis('2024-05-01T10:00:03.Z'), undefined);
+    assert.equal(epochMillis('2024-05-01T10:00:03.1234567891Z'), undefined);
+    assert.equal(parseTimestamp('2024-05-01T10:00:03.999999999Z')?.subMsNanos, 999_999);
     for (const text of ['2024-02-29T00:00:00Z', '2023-02-29T00:00:00Z', '2016-12-31T23:59:60Z', '2024-01-01T00:00:00.Z', '2024-01-01T00:00:00.1aZ', '2024-01-01T01:00:00+01:00']) {
       assert.equal(epochMillis(text), parseTimestamp(text)?.epochMs, text);
     }
