@@ -88,12 +88,13 @@ function text(value: unknown): string | undefined {
   return typeof value === 'string' ? value : valueText(value);
 }
 
-/** The host part of app_domain; one scan for the common "host" or "host/path". */
+/** The host part of app_domain; one scan for the common ASCII "host" or "host/path". */
 function hostOf(appDomain: string): string {
   for (let i = 0; i < appDomain.length; i++) {
     const c = appDomain.charCodeAt(i);
     if (c === 47 || c === 63 || c === 35) return appDomain.slice(0, i); // / ? #
-    if (c === 58 || c === 64 || c <= 32) return splitAppDomain(appDomain).host; // : @ or space: the full parser
+    // ":", "@", a space or control character, or any non-ASCII (which trim() may remove): the full parser.
+    if (c === 58 || c === 64 || c <= 32 || c >= 0x7f) return splitAppDomain(appDomain).host;
   }
   return appDomain;
 }

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CEF_LIMITS, formatCef } from '../../src/format/cef.js';
+import { isIPv4, isIPv6 } from 'node:net';
+import { CEF_LIMITS, cefExtensionText, cefFormatter, escapeCefValue, formatCef } from '../../src/format/cef.js';
+import { splitAppDomain } from '../../src/format/event.js';
+import { epochMillis } from '../../src/format/time.js';
 import type { AccessEvent } from '../../src/format/event.js';
 import { truncateUtf8 } from '../../src/format/text.js';
 import { parseCef } from '../support/cef-parser.js';
@@ -99,6 +102,56 @@ describe('format/cef', () => {
           }
         }),
         { numRuns: 500 },
+      );
+    });
+
+    it('matches a plain pair-by-pair reference, with every field present or some missing (property)', () => {
+      const value = (v: string, max: number) => escapeCefValue(truncateUtf8(v, max));
+      const reference = (event: Record<string, string | boolean | undefined>, accountId: string | undefined): string => {
+        const pairs: string[] = [];
+        const ms = typeof event.created_at === 'string' ? epochMillis(event.created_at) : undefined;
+        if (ms !== undefined) pairs.push(`rt=${ms}`);
+        const add = (key: string, field: string, max: number) => {
+          const v = event[field];
+          if (typeof v === 'string') pairs.push(`${key}=${value(v, max)}`);
+        };
+        add('act', 'action', 63);
+        if (typeof event.allowed === 'boolean') pairs.push(`outcome=${event.allowed ? 'success' : 'failure'}`);
+        add('suser', 'user_email', 1023);
+        add('suid', 'user_id', 1023);
+        const ip = typeof event.ip_address === 'string' ? event.ip_address.trim() : undefined;
+        if (ip !== undefined && isIPv4(ip)) pairs.push(`src=${ip}`);
+        else if (ip !== undefined && isIPv6(ip)) pairs.push(`c6a2=${value(ip, 45)}`, 'c6a2Label=Source IPv6 Address');
+        if (typeof event.app_domain === 'string') {
+          const host = splitAppDomain(event.app_domain).host;
+          if (host !== '') pairs.push(`dhost=${value(host, 1023)}`);
+          pairs.push(`request=${value(event.app_domain, 1023)}`);
+        }
+        add('externalId', 'ray_id', 40);
+        const labels = [['cs1', 'app_uid', 'App UID'], ['cs2', 'connection', 'Identity Provider'], ['cs3', 'country', 'Country'], ['cs4', 'app_type', 'App Type'], ['cs5', 'app_name', 'App Name']];
+        for (const [key, field, label] of labels) {
+          const v = event[field!];
+          if (typeof v === 'string') pairs.push(`${key}=${value(v, 4000)}`, `${key}Label=${label}`);
+        }
+        if (accountId !== undefined) pairs.push(`deviceExternalId=${value(accountId, 255)}`);
+        return pairs.join(' ');
+      };
+      const realistic = fc.record({
+        created_at: fc.constantFrom('2024-05-01T10:00:03.13536Z', '2024-05-01T10:00:03Z', 'not a time'),
+        allowed: fc.boolean(),
+        ip_address: fc.oneof(fc.constantFrom('198.51.100.7', '2001:db8::1', ' 203.0.113.9 ', 'fe80::1%eth0', '::ffff:1.2.3.4'), text),
+        app_domain: fc.oneof(fc.constantFrom('app.example.com/admin', 'https://x.example.com:8443/p', '/only/path'), text),
+        ...Object.fromEntries(['user_email', 'app_uid', 'app_name', 'app_type', 'action', 'connection', 'country', 'ray_id', 'user_id'].map((f) => [f, text])),
+      }, { requiredKeys: [] });
+      const everyField = realistic.map((e) => ({ created_at: '2024-05-01T10:00:03.13536Z', allowed: true, action: 'login', user_email: 'a@b', user_id: 'u', ip_address: '198.51.100.7', app_domain: 'app.example.com/x', ray_id: 'r', app_uid: 'x', connection: 'okta', country: 'de', app_type: 'saas', app_name: 'n', ...e }));
+      const format = cefFormatter(options);
+      fc.assert(
+        fc.property(fc.oneof(realistic, everyField), fc.option(fc.constantFrom(ACCOUNT, 'a=b\\c'), { nil: undefined }), (event, accountId) => {
+          const expected = reference(event, accountId);
+          assert.equal(cefExtensionText(event as AccessEvent, { accountId }), expected);
+          assert.ok(format(event, { accountId }).endsWith(`|${expected}`));
+        }),
+        { numRuns: 1000 },
       );
     });
 
