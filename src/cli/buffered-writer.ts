@@ -6,6 +6,7 @@
  */
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
+import { withRoom } from '../sink/bytes.js';
 
 const FLUSH_AT = 64 * 1024;
 
@@ -16,15 +17,9 @@ export class BufferedWriter {
   constructor(private readonly stream: Writable) {}
 
   add(line: string): void {
-    if (this.used + line.length * 3 + 1 > this.buffer.length) this.grow(line.length * 3 + 1);
+    this.buffer = withRoom(this.buffer, this.used, line.length * 3 + 1);
     this.used += this.buffer.write(line, this.used);
     this.buffer[this.used++] = 10;
-  }
-
-  private grow(extra: number): void {
-    const next = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.used + extra));
-    this.buffer.copy(next, 0, 0, this.used);
-    this.buffer = next;
   }
 
   async flushIfFull(): Promise<void> {

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { plainString } from '../format/text.js';
+import { withRoom } from './bytes.js';
 import type { OutputRecord } from './types.js';
 
 export type HecVerdict =
@@ -167,11 +168,7 @@ export function* encodeBatches(records: readonly OutputRecord[], indices: readon
     if (!record) continue;
     const { head, event, tail } = hecEventParts(record, envelope, constant);
     const room = (head.length + event.length + tail.length) * 3 + 1; // the most UTF-8 bytes it can take, with the newline
-    if (used + room > buffer.length) {
-      const grown = Buffer.allocUnsafe(Math.max(buffer.length * 2, used + room));
-      buffer.copy(grown, 0, 0, used);
-      buffer = grown;
-    }
+    buffer = withRoom(buffer, used, room);
     const start = current.length === 0 ? 0 : used + 1;
     if (current.length > 0) buffer[used] = 0x0a;
     // Written part by part: the event's text is not copied into a joined string first.

@@ -5,6 +5,7 @@
  * added) so it stays JSON. Framing (RFC 6587) is applied last. Pure functions.
  */
 import { truncateUtf8, utf8Length } from '../format/text.js';
+import { withRoom } from './bytes.js';
 
 export type MessageKind = 'cef' | 'json' | 'ecs';
 
@@ -116,7 +117,7 @@ export function frame(text: string, framing: 'octet-counting' | 'lf'): string {
  * old generation). The same bytes as `frame(header + msg, framing)` for every record.
  */
 export class FramedBuffer {
-  private buffer: Buffer;
+  private buffer: Buffer<ArrayBuffer>;
   private used = 0;
   count = 0;
 
@@ -134,7 +135,7 @@ export class FramedBuffer {
   /** Appends the record `header + msg`. */
   add(header: string, msg: string): void {
     // Room for the worst case: 3 bytes per UTF-16 unit, a length prefix of up to 16 digits, LF.
-    this.reserve((header.length + msg.length) * 3 + 18);
+    this.buffer = withRoom(this.buffer, this.used, (header.length + msg.length) * 3 + 18);
     if (this.framing === 'lf') {
       this.used += this.buffer.write(header, this.used);
       this.used += this.buffer.write(msg, this.used);
@@ -164,12 +165,5 @@ export class FramedBuffer {
     this.used = 0;
     this.count = 0;
     return data;
-  }
-
-  private reserve(extra: number): void {
-    if (this.used + extra <= this.buffer.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.used + extra));
-    this.buffer.copy(grown, 0, 0, this.used);
-    this.buffer = grown;
   }
 }
