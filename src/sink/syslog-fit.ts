@@ -2,7 +2,7 @@
  * Fitting a syslog record into `max_message_bytes` without breaking it: the header stays whole
  * (structured data is dropped first if it alone is too big), a CEF message is cut between
  * extension pairs, a JSON message has its longest strings shortened (and `"cf_truncated":true`
- * added) so it stays JSON. Framing (RFC 6587) is applied last. Pure functions.
+ * added) so it stays JSON. Framing (RFC 6587) is applied last, by FramedBuffer.
  */
 import { truncateUtf8, utf8Length } from '../format/text.js';
 import { withRoom } from './bytes.js';
@@ -106,15 +106,10 @@ export function fitRecord(header: string, msg: string, kind: MessageKind, maxByt
   return { text: truncateUtf8(head + body, maxBytes), truncated: true };
 }
 
-/** RFC 6587: octet counting (`LEN SP MSG`) or a trailing LF. */
-export function frame(text: string, framing: 'octet-counting' | 'lf'): string {
-  return framing === 'lf' ? `${text}\n` : `${utf8Length(text)} ${text}`;
-}
-
 /**
- * Frames records into one buffer, each encoded straight into it (no framed string per record
- * and no joined batch string, which for 1,000 records is a large object V8 allocates in the
- * old generation). The same bytes as `frame(header + msg, framing)` for every record.
+ * Frames records (RFC 6587: octet counting `LEN SP MSG`, or a trailing LF) into one buffer, each
+ * encoded straight into it: no framed string per record and no joined batch string, which for
+ * 1,000 records is a large object V8 allocates in the old generation.
  */
 export class FramedBuffer {
   private buffer: Buffer<ArrayBuffer>;

@@ -1,16 +1,27 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { formatCef } from '../../src/format/cef.js';
-import { fitCef, fitJson, fitRecord, FramedBuffer, frame } from '../../src/sink/syslog-fit.js';
+import { fitCef, fitJson, fitRecord, FramedBuffer } from '../../src/sink/syslog-fit.js';
 import { parseCef } from '../support/cef-parser.js';
 import { ALLOWED_LOGIN } from '../support/sample-events.js';
 
 const options = { version: '1', severity: { allowed: 3, denied: 6 } };
 
+/** RFC 6587 written plainly, the reference for FramedBuffer: octet counting (`LEN SP MSG`) or a trailing LF. */
+function frame(text: string, framing: 'octet-counting' | 'lf'): string {
+  return framing === 'lf' ? `${text}\n` : `${Buffer.byteLength(text)} ${text}`;
+}
+
+function framed(text: string, framing: 'octet-counting' | 'lf'): string {
+  const buffer = new FramedBuffer(framing);
+  buffer.add(text, '');
+  return buffer.take().toString('utf8');
+}
+
 describe('sink/syslog-fit', () => {
   it('frames with octet counting (bytes, not characters) or LF', () => {
-    assert.equal(frame('héllo', 'octet-counting'), '6 héllo');
-    assert.equal(frame('x', 'lf'), 'x\n');
+    assert.equal(framed('héllo', 'octet-counting'), '6 héllo');
+    assert.equal(framed('x', 'lf'), 'x\n');
   });
 
   it('FramedBuffer writes the same bytes as frame() for any records, growing as needed (property)', () => {
