@@ -49,8 +49,9 @@ export function hecEndpoint(name: string, config: SplunkHecOutputConfig, tls: Tl
   return { base, token: config.token, channel: config.channel ?? stableChannel(name, base), timeoutMs: config.request_timeout, verify: config.tls.verify, tls };
 }
 
-export function keepAliveAgents(): { http: HttpAgent; https: HttpsAgent } {
-  return { http: new HttpAgent({ keepAlive: true, maxSockets: 8 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 8 }) };
+/** Keep-alive agents with a connection for each of `maxSockets` requests in flight. */
+export function keepAliveAgents(maxSockets: number): { http: HttpAgent; https: HttpsAgent } {
+  return { http: new HttpAgent({ keepAlive: true, maxSockets }), https: new HttpsAgent({ keepAlive: true, maxSockets }) };
 }
 
 /** One request to HEC with the token and the channel, a timeout for the whole exchange and no retries (callers decide). */

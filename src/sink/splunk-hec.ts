@@ -47,7 +47,7 @@ export class SplunkHecSink implements Sink {
   private readonly envelopeText: string;
   private readonly confirmed = new WeakMap<readonly OutputRecord[], Confirmed>();
   private readonly clock: Clock;
-  private agents = keepAliveAgents();
+  private agents = keepAliveAgents(this.concurrency);
   private readonly endpoint: HecEndpoint;
   /** Seen an ackId from this server (ack: auto decides per response). */
   private acksSeen = false;
@@ -245,7 +245,7 @@ export class SplunkHecSink implements Sink {
   close(): Promise<void> {
     this.agents.http.destroy();
     this.agents.https.destroy();
-    this.agents = keepAliveAgents();
+    this.agents = keepAliveAgents(this.concurrency);
     return Promise.resolve();
   }
 }

@@ -22,7 +22,7 @@ describe('sink/hec-http', () => {
       });
     });
     const port = await listen(server);
-    const agents = keepAliveAgents();
+    const agents = keepAliveAgents(2);
     try {
       const response = await hecRequest({ ...endpoint(port), agents }, '/services/collector/event', 'POST', Buffer.from('{"event":"é"}'), { 'content-encoding': 'gzip' });
       assert.equal(response.statusCode, 503);
