@@ -5,7 +5,7 @@
  * breaks removed; in extension values `\` and `=` are escaped and CR/LF are written as `\r`/`\n`.
  * Extension keys are fixed here, so no input can create a new key.
  */
-import { type AccessEvent, type EventContext, type Outcome, fieldText, outcomeOf, splitAppDomain, valueText } from './event.js';
+import { type AccessEvent, appDomainHost, type EventContext, type Outcome, fieldText, outcomeOf, valueText } from './event.js';
 import { isIPv4Fast, isIPv6Fast } from './ip.js';
 import { epochMillis, epochMillisText } from './time.js';
 import { plainString, truncateUtf8 } from './text.js';
@@ -88,17 +88,6 @@ function text(value: unknown): string | undefined {
   return typeof value === 'string' ? value : valueText(value);
 }
 
-/** The host part of app_domain; one scan for the common ASCII "host" or "host/path". */
-function hostOf(appDomain: string): string {
-  for (let i = 0; i < appDomain.length; i++) {
-    const c = appDomain.charCodeAt(i);
-    if (c === 47 || c === 63 || c === 35) return appDomain.slice(0, i); // / ? #
-    // ":", "@", a space or control character, or any non-ASCII (which trim() may remove): the full parser.
-    if (c === 58 || c === 64 || c <= 32 || c >= 0x7f) return splitAppDomain(appDomain).host;
-  }
-  return appDomain;
-}
-
 /**
  * The escaped extension, pairs in the documented order, each only when its field is present.
  * Written as straight-line code appending constant " key=" prefixes: this is the hot path of
@@ -140,7 +129,7 @@ function extensionText(event: AccessEvent, context: EventContext, action: string
   const userId = pairValue(event.user_id, CEF_LIMITS.suid, plain);
   const address = addressPair(event.ip_address, plain);
   const appDomain = text(event.app_domain);
-  const host = appDomain === undefined ? '' : hostOf(appDomain);
+  const host = appDomain === undefined ? '' : appDomainHost(appDomain);
   const dhost = host === '' ? undefined : cefValue(host, CEF_LIMITS.dhost, plain);
   const request = appDomain === undefined ? undefined : cefValue(appDomain, CEF_LIMITS.request, plain);
   const rayId = pairValue(event.ray_id, CEF_LIMITS.externalId, plain);

@@ -112,3 +112,18 @@ export function splitAppDomain(appDomain: string): AppDomainParts {
   }
   return { host, path, original: appDomain };
 }
+
+/**
+ * `splitAppDomain(appDomain).host` without building the parts: one scan for the common ASCII
+ * "host" or "host/path" (the CEF hot path), the full parser for anything else.
+ */
+export function appDomainHost(appDomain: string): string {
+  for (let i = 0; i < appDomain.length; i++) {
+    const c = appDomain.charCodeAt(i);
+    if (c === 47 || c === 63 || c === 35) return appDomain.slice(0, i); // / ? #
+    // ":", "@", "[" (an IPv6 literal), a space or control character, or any non-ASCII (which trim()
+    // may remove): the full parser.
+    if (c === 58 || c === 64 || c === 91 || c <= 32 || c >= 0x7f) return splitAppDomain(appDomain).host;
+  }
+  return appDomain;
+}

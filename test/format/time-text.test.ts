@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { splitAppDomain } from '../../src/format/event.js';
+import { appDomainHost, splitAppDomain } from '../../src/format/event.js';
 import { plainString, truncateUtf8, printableAscii } from '../../src/format/text.js';
 import { canonicalize, epochMillis, epochMillisText, formatUtc, parseTimestamp } from '../../src/format/time.js';
 
@@ -54,6 +54,16 @@ describe('format/text', () => {
     assert.equal(printableAscii('a b\tc', 10), 'abc');
     assert.equal(printableAscii('', 10), '-');
     assert.equal(printableAscii(undefined, 10), '-');
+  });
+});
+
+describe('format/event appDomainHost', () => {
+  it('gives splitAppDomain\'s host for any text (property)', () => {
+    const piece = fc.oneof(fc.constantFrom('/', '?', '#', ':', '@', ' ', '\u00a0', '\u2028', '[', ']', 'a.b', 'https://', '8443'), fc.string({ unit: 'binary', maxLength: 3 }));
+    fc.assert(fc.property(fc.array(piece, { maxLength: 8 }), (parts) => {
+      const text = parts.join('');
+      assert.equal(appDomainHost(text), splitAppDomain(text).host, JSON.stringify(text));
+    }), { numRuns: 5000 });
   });
 });
 
