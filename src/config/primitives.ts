@@ -68,6 +68,21 @@ export function nonEmpty(what: string) {
   return z.string({ error: `must be ${what}` }).trim().min(1, { error: `must be ${what}` });
 }
 
+/** An integer from a fixed list (numbers or numeric strings). */
+export function integerOf(values: readonly number[], why: string) {
+  const message = `must be one of ${values.join(', ')} (${why})`;
+  return z
+    .union([z.number(), z.string()], { error: message })
+    .transform((value, ctx) => {
+      const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+      if (!values.includes(n)) {
+        ctx.addIssue({ code: 'custom', message });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
+
 export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   return z.enum(values, { error: `must be one of: ${values.join(', ')}` });
 }

@@ -5,7 +5,8 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { output } from './outputs.js';
-import { accountId, boolean, cronSchedule, duration, integer, listenAddress, nonEmpty, oneOf, httpUrl } from './primitives.js';
+import { ACCEPTED_PAGE_SIZES } from './page-sizes.js';
+import { accountId, boolean, cronSchedule, duration, integer, integerOf, listenAddress, nonEmpty, oneOf, httpUrl } from './primitives.js';
 import { severityCode } from './syslog-codes.js';
 
 export const DEFAULT_BASE_URL = 'https://api.cloudflare.com/client/v4';
@@ -25,12 +26,14 @@ const cloudflare = z
     auth_key: nonEmpty('a Global API Key (or use auth_key_file)').optional(),
     account_id: accountId.optional(),
     accounts: z.array(account, { error: 'must be a list of { id, name }' }).min(1, { error: 'must list at least one account' }).optional(),
-    page_size: integer(1, 1000).default(1000),
+    page_size: integerOf(ACCEPTED_PAGE_SIZES, 'the sizes Access endpoints accept; others are refused with code 12091').default(1000),
     retention: duration('"24h" (Free), "30d" (Standard) or "180d" (Enterprise)', 3_600_000).prefault('24h'),
     request_timeout: duration('"30s"', 100).prefault('30s'),
+    // Cloudflare's budget is 1,200 requests / 5 min per *user*, shared with the dashboard and every
+    // other token or tool of that user: by default this process takes three quarters of it.
     rate_limit: z
       .strictObject({
-        requests: integer(1, 1_000_000).default(1200),
+        requests: integer(1, 1_000_000).default(900),
         per: duration('"5m"', 1000).prefault('5m'),
       })
       .prefault({}),

@@ -5,7 +5,7 @@
  * breaks removed; in extension values `\` and `=` are escaped and CR/LF are written as `\r`/`\n`.
  * Extension keys are fixed here, so no input can create a new key.
  */
-import { type AccessEvent, appDomainHost, type EventContext, type Outcome, fieldText, outcomeOf, valueText } from './event.js';
+import { type AccessEvent, appDomainHost, approversText, type EventContext, type Outcome, fieldText, outcomeOf, valueText } from './event.js';
 import { isIPv4Fast, isIPv6Fast } from './ip.js';
 import { epochMillis, epochMillisText } from './time.js';
 import { plainString, truncateUtf8 } from './text.js';
@@ -33,6 +33,7 @@ export const CEF_LIMITS = {
   deviceExternalId: 255,
   cs: 4000,
   csLabel: 1023,
+  flexString: 1023,
   c6a2Label: 1023,
 } as const;
 
@@ -97,6 +98,32 @@ export function cefExtensionText(event: AccessEvent, context: EventContext): str
   return extensionText(event, context, text(event.action), outcomeOf(event));
 }
 
+/** A text field that counts only when not empty (the API sends "" for "not asked"). */
+function nonEmptyText(value: unknown): string | undefined {
+  const fieldValue = text(value);
+  return fieldValue === '' ? undefined : fieldValue;
+}
+
+/**
+ * Purpose justification and temporary access, set on few events (empty otherwise):
+ * cs6 = the justification the user gave, flexString1 = the prompt, flexString2 = the approvers,
+ * cn1 = the temporary access duration in seconds. "" when the event has none of them.
+ */
+function accessRequestPairs(event: AccessEvent, plain: boolean): string {
+  const response = nonEmptyText(event.purpose_justification_response);
+  const prompt = nonEmptyText(event.purpose_justification_prompt);
+  const approvers = approversText(event.temporary_access_approvers);
+  const duration = event.temporary_access_duration;
+  const seconds = typeof duration === 'number' ? duration : typeof duration === 'string' && /^\d+$/.test(duration) ? Number(duration) : 0;
+  if (response === undefined && prompt === undefined && approvers === undefined && !(seconds > 0)) return '';
+  let out = '';
+  if (response !== undefined) out += ' cs6=' + cefValue(response, CEF_LIMITS.cs, plain) + ' cs6Label=Purpose Justification';
+  if (prompt !== undefined) out += ' flexString1=' + cefValue(prompt, CEF_LIMITS.flexString, plain) + ' flexString1Label=Purpose Justification Prompt';
+  if (approvers !== undefined) out += ' flexString2=' + cefValue(approvers, CEF_LIMITS.flexString, plain) + ' flexString2Label=Temporary Access Approvers';
+  if (seconds > 0) out += ` cn1=${Math.trunc(seconds)} cn1Label=Temporary Access Duration Seconds`;
+  return out;
+}
+
 /** A field's escaped, length-limited text, or undefined when the event does not have it. */
 function pairValue(value: unknown, max: number, plain: boolean): string | undefined {
   const fieldValue = text(value);
@@ -139,11 +166,12 @@ function extensionText(event: AccessEvent, context: EventContext, action: string
   const appType = pairValue(event.app_type, CEF_LIMITS.cs, plain);
   const appName = pairValue(event.app_name, CEF_LIMITS.cs, plain);
   const account = context.accountId === undefined ? '' : deviceExternalIdPair(context.accountId);
+  const requested = accessRequestPairs(event, plain);
   if (
     rt !== undefined && act !== undefined && email !== undefined && userId !== undefined && dhost !== undefined && request !== undefined &&
     rayId !== undefined && appUid !== undefined && connection !== undefined && country !== undefined && appType !== undefined && appName !== undefined
   ) {
-    return `${header}rt=${epochMillisText(rt)} act=${act}${outcomePair} suser=${email} suid=${userId}${address} dhost=${dhost} request=${request} externalId=${rayId} cs1=${appUid} cs1Label=App UID cs2=${connection} cs2Label=Identity Provider cs3=${country} cs3Label=Country cs4=${appType} cs4Label=App Type cs5=${appName} cs5Label=App Name${account}`;
+    return `${header}rt=${epochMillisText(rt)} act=${act}${outcomePair} suser=${email} suid=${userId}${address} dhost=${dhost} request=${request} externalId=${rayId} cs1=${appUid} cs1Label=App UID cs2=${connection} cs2Label=Identity Provider cs3=${country} cs3Label=Country cs4=${appType} cs4Label=App Type cs5=${appName} cs5Label=App Name${requested}${account}`;
   }
   // Pairs are appended with a leading space; without rt, the first one's is dropped at the end.
   let out = rt === undefined ? '' : `rt=${epochMillisText(rt)}`;
@@ -160,7 +188,7 @@ function extensionText(event: AccessEvent, context: EventContext, action: string
   if (country !== undefined) out += ' cs3=' + country + ' cs3Label=Country';
   if (appType !== undefined) out += ' cs4=' + appType + ' cs4Label=App Type';
   if (appName !== undefined) out += ' cs5=' + appName + ' cs5Label=App Name';
-  out += account;
+  out += requested + account;
   return header + (rt === undefined && out !== '' ? out.slice(1) : out);
 }
 

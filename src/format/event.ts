@@ -34,6 +34,10 @@ export const KNOWN_FIELDS = [
   'country',
   'ray_id',
   'user_id',
+  'purpose_justification_prompt',
+  'purpose_justification_response',
+  'temporary_access_approvers',
+  'temporary_access_duration',
 ] as const;
 
 /** Context that is not part of the event itself. */
@@ -71,12 +75,28 @@ export function valueText(value: unknown): string | undefined {
 
 export type Outcome = 'allowed' | 'denied' | 'unknown';
 
-/** `allowed` is a boolean in the API; tolerate the strings "true"/"false" too. */
+/**
+ * `allowed` is a boolean in the API; tolerate the strings "true"/"false" too. A missing `allowed`
+ * is the schema's default, `false`: denied. Only a value of another kind is "unknown".
+ */
 export function outcomeOf(event: AccessEvent): Outcome {
   const allowed = event.allowed;
   if (allowed === true || allowed === 'true') return 'allowed';
-  if (allowed === false || allowed === 'false') return 'denied';
+  if (allowed === false || allowed === 'false' || allowed === undefined || allowed === null) return 'denied';
   return 'unknown';
+}
+
+/**
+ * The temporary-access approvers as text: the API gives a list of e-mail addresses, written
+ * comma-separated; undefined when there are none.
+ */
+export function approversText(value: unknown): string | undefined {
+  if (Array.isArray(value)) {
+    const list = value.map((v) => valueText(v) ?? '').filter((v) => v !== '');
+    return list.length === 0 ? undefined : list.join(', ');
+  }
+  const text = valueText(value);
+  return text === '' ? undefined : text;
 }
 
 export interface AppDomainParts {

@@ -1,6 +1,6 @@
 /**
- * `check`: live tests of the configuration. Each account: one `limit=1` request (auth,
- * permission, reachability). Each output: HEC health plus authenticated probes that tell a bad
+ * `check`: live tests of the configuration. Each account: one request of the configured page size
+ * over the last day (auth, permission, reachability, and how many rows one response really holds). Each output: HEC health plus authenticated probes that tell a bad
  * or disabled token, a wrong index and missing acknowledgement apart without indexing anything;
  * syslog: connect and verified TLS handshake; file: writable. Never takes the state lock.
  */
@@ -70,14 +70,20 @@ async function checkAccount(config: Config, account: Config['cloudflare']['accou
   const started = Date.now();
   try {
     const now = Date.now();
-    const page = await client.fetchPage({ accountId: account.id, accountLabel: label, since: apiTime(canonicalFromMs(now - 3_600_000), 'down'), until: apiTime(canonicalFromMs(now), 'up'), page: 1, perPage: 1 });
-    return { ok: true, target, detail: `Access authentication logs readable (${page.events.length === 0 ? 'no event in the last hour' : 'events present'}, ${Date.now() - started} ms)` };
+    const size = config.cloudflare.page_size;
+    const page = await client.fetchPage({ accountId: account.id, accountLabel: label, since: apiTime(canonicalFromMs(now - 86_400_000), 'down'), until: apiTime(canonicalFromMs(now), 'up'), page: 1, perPage: size, limit: size });
+    const rows = page.events.length;
+    const paging =
+      rows === 0 ? 'no event in the last 24 hours' : rows < size ? `${rows} row(s) in one response for page_size ${size} (the API may cap responses below it; paging adapts)` : `${rows} rows in one response, as asked`;
+    return { ok: true, target, detail: `Access authentication logs readable (${paging}, ${Date.now() - started} ms)` };
   } catch (error) {
     const code = (error as { code?: string }).code;
     const fix =
       code === 'ERR_CF_AUTH'
         ? `give the API token the permission ${REQUIRED_PERMISSION} on this account (My Profile → API Tokens), or fix cloudflare.api_token`
-        : code === 'ERR_CF_REQUEST'
+        : code === 'ERR_CF_PAGE_SIZE'
+          ? 'set cloudflare.page_size to one of 1, 5, 10, 20, 25, 50, 100, 1000'
+          : code === 'ERR_CF_REQUEST'
           ? 'check the account id (32 hex characters from the dashboard URL) and cloudflare.base_url'
           : `check that ${config.cloudflare.base_url} is reachable from this host (DNS, proxy, firewall)`;
     return { ok: false, target, detail: (error as Error).message.split('. ')[0] ?? String(error), fix };

@@ -103,7 +103,7 @@ export async function backfill(config: Config, args: BackfillArgs, io: BackfillI
         const label = accountLabel(account);
         const result = await pollAccount(
           { id: account.id, label },
-          { until, initialCheckpoint: since, overlapMs: 0 },
+          { until, initialCheckpoint: since, overlapMs: 0, settleMs: config.poll.settle },
           {
             client, outputs, logger, clock, pageSize: config.cloudflare.page_size, signal: io.signal,
             deadLetterPath: (output) => deadLetterPath(config.state.path, output),

@@ -1,7 +1,11 @@
 /**
- * One poll of one account: read the window `[min(checkpoint − overlap), until)` page by page and
- * fan each page out to every output. Each output filters by its own checkpoint and dedup hashes,
- * so an output that is down never stalls or re-sends to another.
+ * One poll of one account: read the window `[min(checkpoint − overlap), until)` with keyset paging
+ * (AccessPager: every request starts at a created_at already read, and the window ends only when a
+ * request brings nothing new) and fan each page out to every output. Each output filters by its
+ * own checkpoint and dedup hashes, so an output that is down never re-sends to another.
+ *
+ * The window's end is bounded by the API's own clock too (its `Date` header): a host clock that
+ * runs ahead must not step over events the API does not show yet.
  *
  * Pages flow through a bounded pipeline: the next page is fetched while the current one is
  * delivered, an output may have a few batches in flight (HEC waiting for acks), and pages commit
@@ -11,10 +15,12 @@
  */
 import type { AccessEvent } from '../format/event.js';
 import { plainString } from '../format/text.js';
-import { apiTime, canonicalTime, parseTimestamp } from '../format/time.js';
+import { apiTime, canonicalFromMs, canonicalTime, parseTimestamp } from '../format/time.js';
 import type { Logger } from '../ops/logger.js';
 import type { Sink } from '../sink/types.js';
+import { AccessPager, type PageQuery } from '../source/access-pager.js';
 import type { CloudflareClient, Page } from '../source/cloudflare-client.js';
+import { CloudflareParameterError } from '../source/cloudflare-errors.js';
 import type { Clock } from '../source/rate-limiter.js';
 import type { AccountState, SinkState, StateData } from '../state/schema.js';
 import type { StateHolder } from '../state/store.js';
@@ -38,6 +44,8 @@ export interface WindowPlan {
   /** Checkpoint for an output seen for the first time (canonical). */
   initialCheckpoint: string;
   overlapMs: number;
+  /** Events younger than this (by the API's clock) are not read yet; bounds `until` by the API's clock. */
+  settleMs?: number;
 }
 
 export interface PollDeps {
@@ -55,6 +63,9 @@ export interface PollDeps {
   onInvalidEvent?: (info: { account: string; reason: string; event: AccessEvent }) => void;
 }
 
+/** Local clock ahead of the API's by more than this is worth a warning (its Date header has whole seconds). */
+const SKEW_WARNING_MS = 5_000;
+
 export interface AccountPollResult {
   account: string;
   since: string | undefined;
@@ -63,6 +74,8 @@ export interface AccountPollResult {
   requests: number;
   fetched: number;
   outOfWindow: number;
+  /** Runs of one millisecond the API could not page through (it ignores `page`): rows read of each. */
+  unreadable: { millisecond: string; read: number }[];
   shipped: Record<string, number>;
   deadLettered: Record<string, number>;
   duplicates: Record<string, number>;
@@ -97,7 +110,7 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
     return new OutputLane(runtime, new OutputCursor(saved?.checkpoint ?? plan.initialCheckpoint, plan.overlapMs, saved), laneDeps);
   });
   const result: AccountPollResult = {
-    account: account.label, since: undefined, until: plan.until, pages: 0, requests: 0, fetched: 0, outOfWindow: 0,
+    account: account.label, since: undefined, until: plan.until, pages: 0, requests: 0, fetched: 0, outOfWindow: 0, unreadable: [],
     shipped: {}, deadLettered: {}, duplicates: {}, failedOutputs: {},
   };
   const since = lanes.length === 0 ? plan.initialCheckpoint : lanes.map((l) => l.floor).reduce((a, b) => (a < b ? a : b));
@@ -106,16 +119,31 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
   const windowSize = Math.max(1, ...lanes.map((l) => l.concurrency)) + 1;
   const pending: PageJob[] = [];
   let reachedEnd = false;
+  let until = plan.until;
+  let skewWarned = false;
+  const pager = new AccessPager({ since, until, pageSize: deps.pageSize, traits: deps.client.traits });
 
-  const fetch = (page: number): Promise<Page> => {
-    const promise = deps.client.fetchPage({
-      accountId: account.id, accountLabel: account.label, since: apiTime(since, 'down'), until: apiTime(plan.until, 'up'),
-      page, perPage: deps.pageSize, signal: deps.signal,
-    });
+  const request = async (query: PageQuery): Promise<{ query: PageQuery; response: Page }> => {
+    for (;;) {
+      try {
+        const response = await deps.client.fetchPage({
+          accountId: account.id, accountLabel: account.label, since: apiTime(query.since, 'down'), until: apiTime(until, 'up'),
+          page: query.page, perPage: query.perPage, limit: query.limit, signal: deps.signal,
+        });
+        return { query, response };
+      } catch (error) {
+        if (!(error instanceof CloudflareParameterError) || !pager.refusedSize(query)) throw error;
+        deps.logger.info(`account ${account.label}: the API takes only page sizes 1, 5, 10, 20, 25, 50, 100 and 1000 (it refused per_page=${query.perPage}, limit=${query.limit}); using those from now on`, { account: account.label });
+        result.requests++;
+        query = pager.next();
+      }
+    }
+  };
+  const fetchNext = (): Promise<{ query: PageQuery; response: Page }> => {
+    const promise = request(pager.next());
     promise.catch(() => undefined); // awaited below; a prefetch failing before then must not be "unhandled"
     return promise;
   };
-
   // Page commits do not wait for the state file: saves run behind the pipeline (joined when the
   // disk is slower than the pages), in order, so a saved checkpoint is never ahead of a
   // confirmation. A failed save stops the poll at the next commit.
@@ -147,24 +175,43 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
 
   if (since < plan.until) {
     try {
-      let next = fetch(1);
+      let next = fetchNext();
       for (let page = 1; ; page++) {
-        const response = await next;
+        const { query, response } = await next;
         result.pages++;
         result.requests += response.requests;
-        // A short (or empty) page ends the window; total_count is unreliable (seen as 0 on full pages).
-        const full = response.events.length >= deps.pageSize;
-        const more = full && !deps.signal?.aborted && (lanes.length === 0 || lanes.some((l) => !l.failed));
-        if (more) next = fetch(page + 1);
-        const rows = timedRows(response.events, since, plan.until, account, deps, result);
-        result.fetched += rows.length;
-        let pageMax = '';
-        for (const row of rows) if (row.time > pageMax) pageMax = row.time;
-        const job: PageJob = { page, rows, pageMax, deliveries: new Map() };
-        for (const lane of lanes) if (!lane.failed) job.deliveries.set(lane, lane.deliver(lane.select(rows), recordAccountId));
-        pending.push(job);
+        until = boundByApiClock(until, response, plan.settleMs ?? 0, deps.clock, (skewMs) => {
+          if (skewWarned || skewMs <= SKEW_WARNING_MS) return;
+          skewWarned = true;
+          deps.logger.warn(`account ${account.label}: this host's clock is about ${Math.round(skewMs / 1000)} s ahead of the Cloudflare API's; the read window ends by the API's clock (fix NTP on this host)`, { account: account.label });
+        });
+        result.until = until;
+        const rows = timedRows(response.events, since, until, account, deps, result);
+        const outcome = pager.accept(query, rows, response.events.length);
+        if (outcome.learnedIgnoresPage) {
+          deps.logger.warn(`account ${account.label}: the API ignores the page parameter (it reads only limit, as before 2025); reading by created_at alone from now on`, { account: account.label });
+        }
+        if (outcome.unreadable) {
+          result.unreadable.push(outcome.unreadable);
+          deps.logger.error(
+            `account ${account.label}: more events share the millisecond ${outcome.unreadable.millisecond} than one response holds (${outcome.unreadable.read} read), ` +
+              'and this API ignores page offsets, so the rest of that millisecond cannot be read; shipping the rest of the window (see README, "How events are read")',
+            { account: account.label },
+          );
+        }
+        const more = !pager.done && !deps.signal?.aborted && (lanes.length === 0 || lanes.some((l) => !l.failed));
+        if (more) next = fetchNext();
+        const fresh = outcome.fresh as Row[];
+        result.fetched += fresh.length;
+        if (fresh.length > 0) {
+          let pageMax = '';
+          for (const row of fresh) if (row.time > pageMax) pageMax = row.time;
+          const job: PageJob = { page, rows: fresh, pageMax, deliveries: new Map() };
+          for (const lane of lanes) if (!lane.failed) job.deliveries.set(lane, lane.deliver(lane.select(fresh), recordAccountId));
+          pending.push(job);
+        }
         while (pending.length >= windowSize) await commitOldest();
-        if (!full) reachedEnd = true;
+        if (pager.done) reachedEnd = true;
         if (!more) break;
       }
     } catch (error) {
@@ -176,7 +223,7 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
     await saving;
     if (saveError !== undefined) throw saveError;
     if (reachedEnd && !result.error && !deps.signal?.aborted) {
-      for (const lane of lanes) if (!lane.failed) lane.cursor.advance([], plan.until);
+      for (const lane of lanes) if (!lane.failed) lane.cursor.advance([], until);
       await save(lanes, stateAccount, positions, deps, true);
     }
   }
@@ -192,11 +239,26 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
     stateAccount.last_error = { at: now, message: result.error.message, code: (result.error as { code?: string }).code };
     await deps.state.save();
   } else if (since < plan.until && !deps.signal?.aborted) {
-    stateAccount.last_poll = { at: now, since, until: plan.until, fetched: result.fetched, requests: result.requests, duration_ms: deps.clock.now() - started };
+    stateAccount.last_poll = { at: now, since, until, fetched: result.fetched, requests: result.requests, duration_ms: deps.clock.now() - started };
     delete stateAccount.last_error;
     await deps.state.save();
   }
   return result;
+}
+
+/**
+ * `until`, moved back when the API's clock (its Date header) shows the host's clock ahead: the
+ * window must not end past what the API can show yet. Warns once per poll when the skew is large.
+ */
+export function boundByApiClock(until: string, response: Page, settleMs: number, clock: Clock, onSkew: (skewMs: number) => void): string {
+  if (response.serverDateMs === undefined) return until;
+  // Date has whole seconds, so the host is ahead by at most this much (and by at least 1 s less).
+  const aheadAtMost = response.receivedAtMs - response.serverDateMs;
+  if (aheadAtMost <= 1000) return until;
+  const bound = canonicalFromMs(clock.now() - aheadAtMost - settleMs);
+  if (bound >= until) return until;
+  onSkew(aheadAtMost - 500);
+  return bound;
 }
 
 /** Parses times, keeps the half-open window `[since, until)` and drops rows without a valid time. */

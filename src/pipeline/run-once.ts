@@ -27,7 +27,8 @@ export function describePoll(result: AccountPollResult): string {
   const window = result.since === undefined || result.since >= result.until ? 'nothing new to read' : `window [${result.since}, ${result.until})`;
   return (
     `account ${result.account}: ${window}, fetched ${result.fetched} in ${result.pages} page(s) / ${result.requests} request(s), ` +
-    `shipped ${shipped || 'none'}${duplicates > 0 ? `, ${duplicates} already shipped (overlap) skipped` : ''}${dead ? `, dead-lettered ${dead}` : ''}`
+    `shipped ${shipped || 'none'}${duplicates > 0 ? `, ${duplicates} already shipped (overlap) skipped` : ''}${dead ? `, dead-lettered ${dead}` : ''}` +
+    (result.unreadable.length > 0 ? `, ${result.unreadable.length} millisecond(s) with more events than one response could not be read in full` : '')
   );
 }
 
@@ -61,7 +62,7 @@ export async function pollEveryAccount(round: PollRound): Promise<boolean> {
     const started = clock.now();
     const result = await pollAccount(
       { id: account.id, label },
-      { until: canonicalFromMs(now - config.poll.settle), initialCheckpoint: canonicalFromMs(now - config.poll.initial_lookback), overlapMs: config.poll.overlap },
+      { until: canonicalFromMs(now - config.poll.settle), initialCheckpoint: canonicalFromMs(now - config.poll.initial_lookback), overlapMs: config.poll.overlap, settleMs: config.poll.settle },
       {
         client: round.client, state: round.state, outputs: round.outputs, logger, clock, pageSize: config.cloudflare.page_size, signal: round.signal,
         deadLetterPath: (output) => deadLetterPath(config.state.path, output),

@@ -7,9 +7,10 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import got, { RequestError } from 'got';
 import { type AccessEvent, isAccessEvent } from '../format/event.js';
-import { type ApiErrorDetail, CloudflareAuthError, CloudflareRequestError, CloudflareUnavailableError } from './cloudflare-errors.js';
+import { newServerTraits, type ServerTraits } from './access-pager.js';
+import { type ApiErrorDetail, CloudflareAuthError, CloudflareParameterError, CloudflareRequestError, CloudflareUnavailableError } from './cloudflare-errors.js';
 import { type Clock, RateLimiter, realClock } from './rate-limiter.js';
-import { backoffDelay, cooldownAfter429 } from './retry.js';
+import { backoffDelay, cooldownAfter429, tightestRateLimit } from './retry.js';
 
 export type CloudflareAuth = { kind: 'token'; token: string } | { kind: 'key'; email: string; key: string };
 
@@ -36,6 +37,8 @@ export interface PageRequest {
   until: string;
   page: number;
   perPage: number;
+  /** Sent as `limit` (default: perPage). */
+  limit?: number;
   signal?: AbortSignal;
 }
 
@@ -43,6 +46,10 @@ export interface Page {
   events: AccessEvent[];
   /** HTTP requests this page took, retries included. */
   requests: number;
+  /** The API's clock (its `Date` header, whole seconds), when it sent one. */
+  serverDateMs?: number;
+  /** Our clock when the answer arrived. */
+  receivedAtMs: number;
 }
 
 const AUTH_CODES = new Set([10000, 9109, 6003, 6111, 6103, 9106, 9107, 10001]);
@@ -60,6 +67,8 @@ class Retryable extends Error {
 export class CloudflareClient {
   private readonly http = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
   private readonly clock: Clock;
+  /** What the API has shown about its paging, shared by every window this client reads. */
+  readonly traits: ServerTraits = newServerTraits();
 
   constructor(private readonly options: CloudflareClientOptions) {
     this.clock = options.clock ?? realClock;
@@ -89,8 +98,8 @@ export class CloudflareClient {
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       await this.options.limiter.take(request.signal);
       try {
-        const events = await this.requestOnce(request);
-        return { events, requests: attempt + 1 };
+        const answer = await this.requestOnce(request);
+        return { ...answer, requests: attempt + 1 };
       } catch (error) {
         if (!(error instanceof Retryable)) throw error;
         lastProblem = error.message;
@@ -105,7 +114,7 @@ export class CloudflareClient {
     throw new CloudflareUnavailableError(request.accountLabel, maxAttempts, lastProblem, { cause: lastError });
   }
 
-  private async requestOnce(request: PageRequest): Promise<AccessEvent[]> {
+  private async requestOnce(request: PageRequest): Promise<Omit<Page, 'requests'>> {
     const url = `${this.options.baseUrl.replace(/\/+$/, '')}/accounts/${encodeURIComponent(request.accountId)}/access/logs/access_requests`;
     let response;
     try {
@@ -116,7 +125,7 @@ export class CloudflareClient {
           until: request.until,
           page: request.page,
           per_page: request.perPage,
-          limit: request.perPage,
+          limit: request.limit ?? request.perPage,
         },
         headers: this.headers(),
         timeout: { request: this.options.requestTimeoutMs },
@@ -133,9 +142,13 @@ export class CloudflareClient {
       throw error;
     }
     const status = response.statusCode;
+    const receivedAtMs = this.clock.now();
     this.options.onResponse?.(status);
     const envelope = parseEnvelope(response.body);
     const errors = envelope?.errors ?? [];
+    // Every answer says how much of the budget is left: slow down before it runs out.
+    const budget = tightestRateLimit(response.headers);
+    if (budget && status !== 429) this.options.limiter.observe(budget.remaining, budget.resetMs);
     if (status === 429 || errors.some((e) => e.code === 971)) {
       const cooldownMs = cooldownAfter429(response.headers, this.clock.now());
       this.options.limiter.coolDown(this.clock.now() + cooldownMs, `HTTP 429 for account ${request.accountLabel}`);
@@ -144,6 +157,7 @@ export class CloudflareClient {
     if (status === 401 || status === 403 || (status >= 400 && errors.some((e) => AUTH_CODES.has(e.code)))) {
       throw new CloudflareAuthError(request.accountLabel, status, errors);
     }
+    if (status === 400 && errors.some((e) => e.code === 12091)) throw new CloudflareParameterError(request.accountLabel, { per_page: request.perPage, limit: request.limit ?? request.perPage }, errors);
     if (status >= 500 || status === 408) throw new Retryable(`HTTP ${status}${errors.length ? ` (${errors.map((e) => e.code).join(', ')})` : ''}`, status);
     if (status >= 400) throw new CloudflareRequestError(request.accountLabel, status, errors);
     if (!envelope) throw new Retryable(`HTTP ${status} with a body that is not JSON (${JSON.stringify(response.body.slice(0, 60))}…)`, status);
@@ -151,7 +165,8 @@ export class CloudflareClient {
     if (!Array.isArray(envelope.result)) throw new Retryable(`HTTP ${status} but "result" is not a list`, status);
     const bad = envelope.result.findIndex((row) => !isAccessEvent(row));
     if (bad !== -1) throw new Retryable(`HTTP ${status} but result[${bad}] is not an event object`, status);
-    return envelope.result as AccessEvent[];
+    const date = typeof response.headers.date === 'string' ? Date.parse(response.headers.date) : NaN;
+    return { events: envelope.result as AccessEvent[], receivedAtMs, ...(Number.isNaN(date) ? {} : { serverDateMs: date }) };
   }
 }
 

@@ -42,3 +42,21 @@ export class CloudflareUnavailableError extends ShipperError {
     );
   }
 }
+
+/**
+ * HTTP 400 code 12091 for a size parameter: Access endpoints take only a few page sizes. The pager
+ * retries with those; when the configured size itself is refused, the message names the key.
+ */
+export class CloudflareParameterError extends ShipperError {
+  constructor(
+    accountLabel: string,
+    readonly sizes: { per_page: number; limit: number },
+    errors: readonly ApiErrorDetail[],
+  ) {
+    super(
+      'ERR_CF_PAGE_SIZE',
+      `Cloudflare refused the page size of the Access logs request for account ${accountLabel} (per_page=${sizes.per_page}, limit=${sizes.limit}: ${describeApiErrors(errors)}). ` +
+        `Set cloudflare.page_size to one of 1, 5, 10, 20, 25, 50, 100, 1000 (default 1000).`,
+    );
+  }
+}

@@ -28,6 +28,11 @@ export const realClock: Clock = {
     }),
 };
 
+/** Below this many remaining requests (tightest `Ratelimit` item), requests are paced. */
+const LOW_BUDGET = 20;
+/** Cloudflare allows 200 requests per second from one IP, whatever the user's budget. */
+const PER_IP_PER_SECOND = 200;
+
 export interface RateLimiterOptions {
   requests: number;
   perMs: number;
@@ -42,6 +47,12 @@ export class RateLimiter {
   private cooldownUntil = 0;
   private readonly clock: Clock;
   private queue: Promise<void> = Promise.resolve();
+  /** Pacing the server asked for (its budget runs low): one request per `paceGapMs` until `paceUntil`. */
+  private paceUntil = 0;
+  private paceGapMs = 0;
+  private lastTakeAt = Number.NEGATIVE_INFINITY;
+  /** Cloudflare's second limit, per IP: at most PER_IP_PER_SECOND requests in any second. */
+  private readonly recent: number[] = [];
 
   constructor(private readonly options: RateLimiterOptions) {
     this.clock = options.clock ?? realClock;
@@ -60,12 +71,36 @@ export class RateLimiter {
     this.options.onCooldown?.(untilMs, reason);
   }
 
+  /**
+   * What an answer said of the server's budget (the tightest `Ratelimit` item). None left: wait for
+   * the reset. Running low: spread what is left over the time to the reset, so the budget never
+   * reaches 0 (which blocks the user's every call for 5 minutes, dashboard included).
+   */
+  observe(remaining: number, resetMs: number): void {
+    const now = this.clock.now();
+    if (remaining <= 0) {
+      this.coolDown(now + resetMs, 'the API reported no requests left in its budget');
+      return;
+    }
+    if (remaining <= LOW_BUDGET) {
+      this.paceUntil = now + resetMs;
+      this.paceGapMs = resetMs / remaining;
+    } else if (now >= this.paceUntil || remaining > 2 * LOW_BUDGET) {
+      this.paceUntil = 0;
+    }
+  }
+
   /** Milliseconds until a request may go out now, without taking a token. */
   waitTime(): number {
     this.refill();
-    const cooldown = Math.max(0, this.cooldownUntil - this.clock.now());
+    const now = this.clock.now();
+    const cooldown = Math.max(0, this.cooldownUntil - now);
     const tokenWait = this.tokens >= 1 ? 0 : ((1 - this.tokens) * this.options.perMs) / this.options.requests;
-    return Math.max(cooldown, Math.ceil(tokenWait));
+    const paceWait = now < this.paceUntil ? Math.max(0, this.lastTakeAt + this.paceGapMs - now) : 0;
+    while ((this.recent[0] ?? now) <= now - 1000) this.recent.shift();
+    const oldest = this.recent[0];
+    const perIpWait = oldest !== undefined && this.recent.length >= PER_IP_PER_SECOND ? oldest + 1000 - now : 0;
+    return Math.max(cooldown, Math.ceil(tokenWait), Math.ceil(paceWait), Math.ceil(perIpWait));
   }
 
   /** Waits for a token (and the end of any cooldown); callers are served in order. */
@@ -77,6 +112,8 @@ export class RateLimiter {
         await this.clock.sleep(wait, signal);
       }
       this.tokens -= 1;
+      this.lastTakeAt = this.clock.now();
+      this.recent.push(this.lastTakeAt);
     });
     this.queue = turn.catch(() => undefined);
     return turn;

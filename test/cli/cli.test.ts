@@ -66,7 +66,7 @@ describe('cli', function () {
     const failed = await runCli(['validate'], { env: { CF_ACCESS_SHIPPER_CONFIG: bad } });
     assert.equal(failed.code, 78);
     assert.match(failed.stderr, /cloudflare\.account_id: got 0123; must be a Cloudflare account id/);
-    assert.match(failed.stderr, /cloudflare\.page_size: got 5000; must be an integer from 1 to 1000/);
+    assert.match(failed.stderr, /cloudflare\.page_size: got 5000; must be one of 1, 5, 10, 20, 25, 50, 100, 1000/);
     assert.match(failed.stderr, /outputs: got a list; must list at least one output/);
     assert.doesNotMatch(failed.stderr, /sekrit/);
   });

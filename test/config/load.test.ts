@@ -27,7 +27,7 @@ describe('config/load', () => {
     assert.deepEqual(config.daemon, { shutdown_timeout: 30_000, alert_lag: 1_800_000 });
     assert.equal(config.cloudflare.page_size, 1000);
     assert.equal(config.cloudflare.request_timeout, 30_000);
-    assert.deepEqual(config.cloudflare.rate_limit, { requests: 1200, per: 300_000 });
+    assert.deepEqual(config.cloudflare.rate_limit, { requests: 900, per: 300_000 });
     assert.equal(config.cloudflare.base_url, 'https://api.cloudflare.com/client/v4');
     assert.deepEqual(config.poll, { schedule: '*/1 * * * *', settle: 120_000, overlap: 600_000, initial_lookback: 86_400_000 });
     assert.equal(config.state.path, './data/state.json');
@@ -83,7 +83,7 @@ describe('config/load', () => {
 
   it('rejects a page_size of 5000 showing the value and the range', () => {
     const error = configError(minimal().replace('cloudflare:\n', 'cloudflare:\n  page_size: 5000\n'));
-    assert.match(error.message, /cloudflare\.page_size: got 5000; must be an integer from 1 to 1000/);
+    assert.match(error.message, /cloudflare\.page_size: got 5000; must be one of 1, 5, 10, 20, 25, 50, 100, 1000/);
   });
 
   it('masks secrets in errors', () => {
@@ -149,9 +149,9 @@ describe('config/duration', () => {
 describe('config/load numbers', () => {
   it('keeps an account id that looks like a number exactly as written', () => {
     const id = '12345678901234567890123456789e12';
-    const { config } = parseConfigText(minimal().replace(ACCOUNT, id).replace('cloudflare:\n', 'cloudflare:\n  page_size: 250\n'), 't', {});
+    const { config } = parseConfigText(minimal().replace(ACCOUNT, id).replace('cloudflare:\n', 'cloudflare:\n  page_size: 50\n'), 't', {});
     assert.deepEqual(config.cloudflare.accounts, [{ id, retention: 86_400_000 }]);
-    assert.equal(config.cloudflare.page_size, 250);
+    assert.equal(config.cloudflare.page_size, 50);
     const digits = '01234567890123456789012345678901';
     assert.deepEqual(parseConfigText(minimal().replace(ACCOUNT, digits), 't', {}).config.cloudflare.accounts, [{ id: digits, retention: 86_400_000 }]);
   });

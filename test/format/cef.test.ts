@@ -29,7 +29,7 @@ describe('format/cef', () => {
       formatCef(DENIED_IPV6, {}, options),
       'CEF:0|Cloudflare|Access|1.2.3|login-denied|Access login denied|6|rt=1714557601000 act=login outcome=failure ' +
         'suser=mallory@example.net c6a2=2001:db8::1 c6a2Label=Source IPv6 Address dhost=vpn.example.com request=vpn.example.com ' +
-        'externalId=187d944c61940c78 cs3=ru cs3Label=Country',
+        'externalId=187d944c61940c78 cs3=ru cs3Label=Country flexString1=why? flexString1Label=Purpose Justification Prompt',
     );
   });
 
@@ -40,9 +40,24 @@ describe('format/cef', () => {
     assert.deepEqual(parsed.extension.find(([k]) => k === 'suser'), ['suser', 'a=b\\c\r\nd|e']);
   });
 
-  it('uses the denied severity and no outcome when allowed is missing', () => {
-    const line = formatCef({ action: 'login' }, {}, options);
-    assert.equal(line, 'CEF:0|Cloudflare|Access|1.2.3|login-unknown|Access login unknown|6|act=login');
+  it('takes a missing allowed as the schema default false (denied); a value of another kind is unknown', () => {
+    assert.equal(formatCef({ action: 'login' }, {}, options), 'CEF:0|Cloudflare|Access|1.2.3|login-denied|Access login denied|6|act=login outcome=failure');
+    assert.equal(formatCef({ action: 'login', allowed: 'maybe' }, {}, options), 'CEF:0|Cloudflare|Access|1.2.3|login-unknown|Access login unknown|6|act=login');
+  });
+
+  it('maps purpose justification and temporary access (cs6, flexString1/2, cn1), and leaves them out when empty', () => {
+    const event = {
+      action: 'login', allowed: true, purpose_justification_prompt: 'Why?', purpose_justification_response: 'INC-1 = on call',
+      temporary_access_approvers: ['a@example.com', 'b@example.com'], temporary_access_duration: 3600,
+    };
+    assert.equal(
+      formatCef(event, {}, options),
+      'CEF:0|Cloudflare|Access|1.2.3|login-allowed|Access login allowed|3|act=login outcome=success cs6=INC-1 \\= on call cs6Label=Purpose Justification ' +
+        'flexString1=Why? flexString1Label=Purpose Justification Prompt flexString2=a@example.com, b@example.com flexString2Label=Temporary Access Approvers ' +
+        'cn1=3600 cn1Label=Temporary Access Duration Seconds',
+    );
+    const empty = { action: 'login', allowed: true, purpose_justification_prompt: '', purpose_justification_response: '', temporary_access_approvers: [], temporary_access_duration: 0 };
+    assert.equal(formatCef(empty, {}, options), 'CEF:0|Cloudflare|Access|1.2.3|login-allowed|Access login allowed|3|act=login outcome=success');
   });
 
   it('omits src for an address that is not an IP and keeps rt out for a bad timestamp', () => {
@@ -80,7 +95,7 @@ describe('format/cef', () => {
     const source: Record<string, string> = {
       act: 'action', suser: 'user_email', suid: 'user_id', request: 'app_domain', externalId: 'ray_id', cs1: 'app_uid', cs2: 'connection', cs3: 'country', cs4: 'app_type', cs5: 'app_name',
     };
-    const allowedKeys = new Set(['rt', 'act', 'outcome', 'suser', 'suid', 'src', 'c6a2', 'c6a2Label', 'dhost', 'request', 'externalId', 'cs1', 'cs1Label', 'cs2', 'cs2Label', 'cs3', 'cs3Label', 'cs4', 'cs4Label', 'cs5', 'cs5Label', 'deviceExternalId']);
+    const allowedKeys = new Set(['rt', 'act', 'outcome', 'suser', 'suid', 'src', 'c6a2', 'c6a2Label', 'dhost', 'request', 'externalId', 'cs1', 'cs1Label', 'cs2', 'cs2Label', 'cs3', 'cs3Label', 'cs4', 'cs4Label', 'cs5', 'cs5Label', 'cs6', 'cs6Label', 'flexString1', 'flexString1Label', 'flexString2', 'flexString2Label', 'cn1', 'cn1Label', 'deviceExternalId']);
 
     it('is one line with exactly 7 header fields, and every value parses back to the original', () => {
       fc.assert(
@@ -116,7 +131,7 @@ describe('format/cef', () => {
           if (typeof v === 'string') pairs.push(`${key}=${value(v, max)}`);
         };
         add('act', 'action', 63);
-        if (typeof event.allowed === 'boolean') pairs.push(`outcome=${event.allowed ? 'success' : 'failure'}`);
+        if (typeof event.allowed === 'boolean' || event.allowed === undefined) pairs.push(`outcome=${event.allowed === true ? 'success' : 'failure'}`);
         add('suser', 'user_email', 1023);
         add('suid', 'user_id', 1023);
         const ip = typeof event.ip_address === 'string' ? event.ip_address.trim() : undefined;
@@ -133,6 +148,10 @@ describe('format/cef', () => {
           const v = event[field!];
           if (typeof v === 'string') pairs.push(`${key}=${value(v, 4000)}`, `${key}Label=${label}`);
         }
+        const response = event.purpose_justification_response;
+        if (typeof response === 'string' && response !== '') pairs.push(`cs6=${value(response, 4000)}`, 'cs6Label=Purpose Justification');
+        const prompt = event.purpose_justification_prompt;
+        if (typeof prompt === 'string' && prompt !== '') pairs.push(`flexString1=${value(prompt, 1023)}`, 'flexString1Label=Purpose Justification Prompt');
         if (accountId !== undefined) pairs.push(`deviceExternalId=${value(accountId, 255)}`);
         return pairs.join(' ');
       };
@@ -141,7 +160,7 @@ describe('format/cef', () => {
         allowed: fc.boolean(),
         ip_address: fc.oneof(fc.constantFrom('198.51.100.7', '2001:db8::1', ' 203.0.113.9 ', 'fe80::1%eth0', '::ffff:1.2.3.4'), text),
         app_domain: fc.oneof(fc.constantFrom('app.example.com/admin', 'https://x.example.com:8443/p', '/only/path'), text),
-        ...Object.fromEntries(['user_email', 'app_uid', 'app_name', 'app_type', 'action', 'connection', 'country', 'ray_id', 'user_id'].map((f) => [f, text])),
+        ...Object.fromEntries(['user_email', 'app_uid', 'app_name', 'app_type', 'action', 'connection', 'country', 'ray_id', 'user_id', 'purpose_justification_prompt', 'purpose_justification_response'].map((f) => [f, fc.oneof(text, fc.constant(''))])),
       }, { requiredKeys: [] });
       const everyField = realistic.map((e) => ({ created_at: '2024-05-01T10:00:03.13536Z', allowed: true, action: 'login', user_email: 'a@b', user_id: 'u', ip_address: '198.51.100.7', app_domain: 'app.example.com/x', ray_id: 'r', app_uid: 'x', connection: 'okta', country: 'de', app_type: 'saas', app_name: 'n', ...e }));
       const format = cefFormatter(options);
@@ -159,7 +178,7 @@ describe('format/cef', () => {
       fc.assert(
         fc.property(text, (value) => {
           const parsed = parseCef(formatCef({ user_email: value }, {}, options));
-          assert.deepEqual(parsed.extension, [['suser', value]]);
+          assert.deepEqual(parsed.extension, [['outcome', 'failure'], ['suser', value]]);
         }),
         { numRuns: 1000 },
       );

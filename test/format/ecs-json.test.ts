@@ -43,10 +43,10 @@ describe('format/ecs', () => {
   });
 
   it('keeps values it cannot map instead of dropping them', () => {
-    const doc = ecsDocument({ ip_address: 'n/a', created_at: 'soon' });
+    const doc = ecsDocument({ ip_address: 'n/a', created_at: 'soon', allowed: 'maybe' });
     assert.equal(doc.source, undefined);
     assert.equal(doc['@timestamp'], undefined);
-    assert.deepEqual(doc.cloudflare, { access: { ip_address: 'n/a', created_at: 'soon' } });
+    assert.deepEqual(doc.cloudflare, { access: { ip_address: 'n/a', created_at: 'soon', allowed: 'maybe' } });
     assert.equal((doc.event as Record<string, unknown>).outcome, 'unknown');
   });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { AccessApiSimulator } from '../support/access-api-simulator.js';
+import { AccessApiSimulator, spreadEvents } from '../support/access-api-simulator.js';
 import { runCli } from '../support/cli.js';
 import { HecSimulator } from '../support/hec-simulator.js';
 import { ACCOUNT_A, ACCOUNT_B, tempDir, writeConfig } from '../support/harness.js';
@@ -31,6 +31,19 @@ describe('check', function () {
     const d = tempDir();
     return writeConfig(d, { baseUrl, statePath: join(d, 'state.json'), accounts, outputs });
   }
+
+  it('reports how many rows one response of the configured page size really holds', async () => {
+    const capped = await new AccessApiSimulator({ paging: { mode: 'capped', cap: 37, offsetBy: 'asked' } }).start();
+    try {
+      capped.addEvents(ACCOUNT_A, spreadEvents(200, Date.now() - 3600_000, Date.now() - 60_000));
+      const result = await runCli(['check', '--config', config(`  - { name: out, type: stdout }`, undefined, capped.baseUrl)]);
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      assert.match(result.stdout, /✓ account corp .*: Access authentication logs readable \(37 row\(s\) in one response for page_size 100 \(the API may cap responses below it; paging adapts\)/);
+      assert.deepEqual(capped.requests.map((r) => [r.perPage, r.limit]), [[100, 100]]);
+    } finally {
+      await capped.stop();
+    }
+  });
 
   it('all green: exit 0, one ✓ line per account and output', async () => {
     const sockets: import('node:tls').TLSSocket[] = [];

@@ -75,7 +75,7 @@ describe('backfill and status', function () {
     const { out, dir, config } = setup();
     const result = await runCli(['backfill', '--since', '2h', '--until', '1h', '--dry-run', '--config', config]);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /dry run: (79|80|81) events in \[.*\) across 1 account\(s\), 1 API request\(s\); nothing shipped/);
+    assert.match(result.stdout, /dry run: (79|80|81) events in \[.*\) across 1 account\(s\), 2 API request\(s\); nothing shipped/);
     assert.ok(!existsSync(out));
     assert.ok(!existsSync(join(dir, 'state', 'backfill')) || readdirSync(join(dir, 'state', 'backfill')).length === 0);
   });

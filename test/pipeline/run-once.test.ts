@@ -11,7 +11,7 @@ describe('run --once against the Access API simulator', function () {
   let sim: AccessApiSimulator;
 
   beforeEach(async () => {
-    sim = await new AccessApiSimulator({ outOfWindowRows: true, zeroTotalCount: true }).start();
+    sim = await new AccessApiSimulator({ outOfWindowRows: true, resultInfo: true, zeroTotalCount: true }).start();
   });
   afterEach(async () => {
     await sim.stop();
@@ -43,10 +43,11 @@ describe('run --once against the Access API simulator', function () {
     const cursor = saved.accounts[ACCOUNT_A]!.outputs.archive!;
     assert.equal(cursor.delivered, 450);
     assert.ok(existsSync(`${state}.bak`));
-    // ⌈450/100⌉ = 5 pages, the last one short: no extra request.
-    assert.equal(sim.requests.length, 5);
-    assert.ok(sim.requests.every((r) => r.perPage === 100));
-    assert.match(result.stderr, /fetched 450 in 5 page\(s\)/);
+    // ⌈450/100⌉ = 5 pages and one closing request: a short page proves nothing (keyset paging).
+    assert.equal(sim.requests.length, 6);
+    assert.ok(sim.requests.slice(0, 5).every((r) => r.perPage === 100));
+    assert.deepEqual(sim.requests.slice(0, 5).map((r) => r.page), [1, 2, 2, 2, 2], 'page 2 from the first row of the last response');
+    assert.match(result.stderr, /fetched 450 in 6 page\(s\)/);
   });
 
   it('sends direction, since, until, page, per_page and limit, and the bearer token', async () => {

@@ -35,7 +35,7 @@ describe(`soak: the daemon for ${MINUTES} minute(s)`, function () {
     const hecPort = hec.port;
     const dir = tempDir('soak-');
     const config = writeConfig(dir, {
-      baseUrl: api.baseUrl, statePath: join(dir, 'state.json'), pageSize: 200, settle: '5s', overlap: '3m', lookback: '10m',
+      baseUrl: api.baseUrl, statePath: join(dir, 'state.json'), pageSize: 100, settle: '5s', overlap: '3m', lookback: '10m',
       outputs: `  - { name: splunk, type: splunk_hec, url: "${hec.url}", token: "${hec.token}", ack: true, ack_poll_interval: 500ms }`,
       extra: 'daemon: { alert_lag: 5m }\nmetrics: { listen: "127.0.0.1:0" }\n',
     });

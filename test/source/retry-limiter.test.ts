@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { backoffDelay, cooldownAfter429, parseRateLimitReset, parseRetryAfter } from '../../src/source/retry.js';
+import { backoffDelay, cooldownAfter429, MAX_SERVER_WAIT_MS, parseRateLimitReset, parseRetryAfter, tightestRateLimit } from '../../src/source/retry.js';
 import { type Clock, RateLimiter } from '../../src/source/rate-limiter.js';
 import { eventHash } from '../../src/source/event-identity.js';
 import { OutputCursor, type Row } from '../../src/pipeline/cursor.js';
@@ -39,6 +39,18 @@ describe('source/retry', () => {
     assert.equal(cooldownAfter429({}, now), 300_000, 'five minutes when nothing says otherwise');
     assert.equal(cooldownAfter429({ 'retry-after': '3', ratelimit: '"default";r=0;t=42' }, now), 3000);
   });
+
+  it('reads every item of the Ratelimit list and acts on the tightest; honours retry-after-ms; caps every wait', () => {
+    const now = Date.parse('2024-05-01T10:00:00Z');
+    assert.deepEqual(tightestRateLimit({ ratelimit: '"default";r=50;t=30, "burst";r=2;t=1' }), { remaining: 2, resetMs: 1000 });
+    assert.deepEqual(tightestRateLimit({ ratelimit: ['"default";r=5;t=300', '"burst";r=5;t=10'] }), { remaining: 5, resetMs: 300_000 }, 'a tie: the later reset');
+    assert.deepEqual(tightestRateLimit({ 'ratelimit-remaining': '7', 'ratelimit-reset': '60' }), { remaining: 7, resetMs: 60_000 });
+    assert.equal(tightestRateLimit({}), undefined);
+    assert.equal(cooldownAfter429({ 'retry-after-ms': '1500', 'retry-after': '30' }, now), 1500);
+    assert.equal(cooldownAfter429({ ratelimit: '"default";r=9;t=100, "burst";r=0;t=7' }, now), 7000);
+    assert.equal(cooldownAfter429({ 'retry-after': '86400' }, now), MAX_SERVER_WAIT_MS, 'a day from a proxy is capped');
+    assert.equal(tightestRateLimit({ ratelimit: '"default";r=0;t=86400' })?.resetMs, MAX_SERVER_WAIT_MS);
+  });
 });
 
 describe('source/rate-limiter', () => {
@@ -60,6 +72,33 @@ describe('source/rate-limiter', () => {
     await Promise.all([limiter.take(), limiter.take()]);
     assert.deepEqual(reported, [1_005_000]);
     assert.equal(clock.t, 1_005_000);
+  });
+});
+
+describe('source/rate-limiter and the server\'s own budget', () => {
+  it('paces when the server says its budget runs low, and waits for the reset when none is left', async () => {
+    const clock = fakeClock();
+    const limiter = new RateLimiter({ requests: 1000, perMs: 1000, clock });
+    limiter.observe(500, 60_000);
+    for (let i = 0; i < 3; i++) await limiter.take();
+    assert.deepEqual(clock.slept, [], 'plenty left: no pacing');
+    limiter.observe(10, 60_000); // 10 left for a minute: one request every 6 s
+    await limiter.take();
+    await limiter.take();
+    assert.deepEqual(clock.slept, [6000, 6000]);
+    limiter.observe(0, 20_000);
+    const before = clock.t;
+    await limiter.take();
+    assert.ok(clock.t - before >= 20_000, 'no request before the reset');
+  });
+
+  it('never sends more than 200 requests in one second (Cloudflare\'s per-IP limit)', async () => {
+    const clock = fakeClock();
+    const limiter = new RateLimiter({ requests: 100_000, perMs: 1000, clock });
+    for (let i = 0; i < 200; i++) await limiter.take();
+    assert.deepEqual(clock.slept, []);
+    await limiter.take();
+    assert.equal(clock.slept.reduce((a: number, b: number) => a + b, 0), 1000);
   });
 });
 

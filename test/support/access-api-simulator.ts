@@ -1,14 +1,17 @@
 /**
  * A local simulator of Cloudflare's Access authentication logs API, reproducing the facts the
- * shipper must survive: inclusive `since`/`until`, rows outside the window, `total_count` 0 on
- * full pages, non-unique `ray_id`, large same-timestamp clusters, 429 with Retry-After and a
- * 5-minute block, 5xx, malformed pages, and late events that become visible after their time.
+ * shipper must survive: `direction` desc unless asc is asked, no `result_info` (not in the
+ * schema) unless a test asks for it, inclusive `since`/`until`, rows outside the window,
+ * non-unique `ray_id`, large same-timestamp clusters, 429 with Retry-After and a 5-minute block,
+ * 5xx, malformed pages, late events that become visible after their time, a clock of its own
+ * (`Date` header), and every plausible reading of its undocumented paging (access-paging-model.ts).
  * Used by the tests, the benches and `npm run demo`. Binds to 127.0.0.1 only.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { AccessEvent } from '../../src/format/event.js';
 import { canonicalize } from '../../src/format/time.js';
+import { type PagingBehaviour, pageSlice } from './access-paging-model.js';
 import { makeEvent, prng, rfc3339 } from './event-factory.js';
 
 interface StoredEvent {
@@ -44,8 +47,14 @@ export interface SimulatorOptions {
   forbiddenAccounts?: string[];
   /** Add a row from just outside the requested window to pages (the API does this). */
   outOfWindowRows?: boolean;
-  /** Report total_count 0 even on full pages (the API does this). */
+  /** Send `result_info` (not in the official schema; off by default). */
+  resultInfo?: boolean;
+  /** With resultInfo: report total_count 0 even on full pages (the API has done this). */
   zeroTotalCount?: boolean;
+  /** How `page`, `per_page` and `limit` are read (default: honours). */
+  paging?: PagingBehaviour;
+  /** This server's clock minus the real one (its Date header and what it shows as visible). */
+  clockOffsetMs?: number;
   /** Added to every response (to stretch a run, e.g. for crash tests). */
   latencyMs?: number;
   /** Cloudflare's limit: over `requests` per `perMs` → 429 for everything during `blockMs`. */
@@ -58,6 +67,7 @@ export interface RequestLog {
   until?: string;
   page: number;
   perPage: number;
+  limit?: number;
   status: number;
   rows: number;
   at: number;
@@ -165,13 +175,16 @@ export class AccessApiSimulator {
     const q = url.searchParams;
     const page = Number(q.get('page') ?? 1);
     const perPage = Number(q.get('per_page') ?? q.get('limit') ?? 25);
+    const number = (name: string): number | undefined => (q.get(name) === null ? undefined : Number(q.get(name)));
+    const params = { page: number('page'), perPage: number('per_page'), limit: number('limit') };
     const log: RequestLog = { account: match?.[1] ?? '', page, perPage, status: 0, rows: 0, at: Date.now() };
+    if (params.limit !== undefined) log.limit = params.limit;
     if (q.get('since') !== null) log.since = q.get('since')!;
     if (q.get('until') !== null) log.until = q.get('until')!;
     this.requests.push(log);
     const reply = (status: number, body: unknown, headers?: Record<string, string>): void => {
       log.status = status;
-      this.send(res, status, body, headers);
+      this.send(res, status, body, { date: new Date(this.now()).toUTCString(), ...headers });
     };
     if (req.method !== 'GET' || !match) return reply(404, { success: false, errors: [{ code: 7003, message: 'No route for the URI' }], messages: [], result: null });
     const account = decodeURIComponent(match[1]!);
@@ -226,39 +239,58 @@ export class AccessApiSimulator {
     if (this.options.latencyMs) await new Promise((resolve) => setTimeout(resolve, this.options.latencyMs));
     const since = q.get('since') === null ? undefined : canonicalize(q.get('since')!);
     const until = q.get('until') === null ? undefined : canonicalize(q.get('until')!);
+    const desc = q.get('direction') !== 'asc'; // the API's default is desc
+    const refusal = { success: false, errors: [{ code: 12091, message: 'access.api.error.invalid_url_parameter_value' }], messages: [], result: null };
+    const resultInfo = (count: number, total: number): string =>
+      this.options.resultInfo ? `,"result_info":${JSON.stringify({ page, per_page: perPage, count, total_count: this.options.zeroTotalCount ? 0 : total })}` : '';
     const generated = this.generated.get(account);
-    if (generated && q.get('direction') !== 'desc') {
+    if (generated && !desc) {
       // Million-event benches: the page is written as JSON text directly (the same bytes as
       // JSON.stringify of the objects), so the simulator's CPU stays small next to the shipper's.
-      const { lo, hi, total } = this.generatedRange(generated, since, until, (page - 1) * perPage, perPage);
+      const { first, last } = this.generatedRange(generated, since, until);
+      const slice = pageSlice(last - first, params, this.paging);
+      if ('refused' in slice) return reply(400, refusal);
+      const lo = first + slice.from;
+      const hi = first + slice.to;
       log.rows = hi - lo;
-      const info = { page, per_page: perPage, count: hi - lo, total_count: this.options.zeroTotalCount ? 0 : total };
-      return reply(200, `{"success":true,"errors":[],"messages":[],"result":[${this.generatedText(generated, lo, hi)}],"result_info":${JSON.stringify(info)}}`);
+      return reply(200, `{"success":true,"errors":[],"messages":[],"result":[${this.generatedText(generated, lo, hi)}]${resultInfo(hi - lo, last - first)}}`);
     }
-    const { rows, total } = this.query(account, since, until, page, perPage, q.get('direction') === 'desc');
-    log.rows = rows.length;
-    reply(200, {
-      success: true,
-      errors: [],
-      messages: [],
-      result: rows,
-      result_info: { page, per_page: perPage, count: rows.length, total_count: this.options.zeroTotalCount ? 0 : total },
-    });
+    const answer = this.query(account, since, until, params, desc);
+    if ('refused' in answer) return reply(400, refusal);
+    log.rows = answer.rows.length;
+    reply(200, `{"success":true,"errors":[],"messages":[],"result":${JSON.stringify(answer.rows)}${resultInfo(answer.rows.length, answer.total)}}`);
   }
 
-  private query(account: string, since: string | undefined, until: string | undefined, page: number, perPage: number, desc: boolean): { rows: AccessEvent[]; total: number } {
-    const offset = (page - 1) * perPage;
+  private get paging(): PagingBehaviour {
+    return this.options.paging ?? { mode: 'honours' };
+  }
+
+  /** This server's clock. */
+  now(): number {
+    return Date.now() + (this.options.clockOffsetMs ?? 0);
+  }
+
+  private query(account: string, since: string | undefined, until: string | undefined, params: Parameters<typeof pageSlice>[1], desc: boolean): { rows: AccessEvent[]; total: number } | { refused: true } {
     const spec = this.generated.get(account);
-    if (spec) return this.queryGenerated(spec, since, until, offset, perPage);
+    if (spec) {
+      const { first, last } = this.generatedRange(spec, since, until);
+      const slice = pageSlice(last - first, params, this.paging);
+      if ('refused' in slice) return { refused: true };
+      const rows: AccessEvent[] = [];
+      for (let i = slice.from; i < slice.to; i++) rows.push(this.generatedEvent(spec, desc ? last - 1 - i : first + i));
+      return { rows, total: last - first };
+    }
     const store = this.stores.get(account) ?? [];
     // Both ends inclusive, as the real API may be.
     const lo = since === undefined ? 0 : lowerBound(store, since);
     const hi = until === undefined ? store.length : upperBound(store, until);
     let window = store.slice(lo, hi);
-    const now = Date.now();
+    const now = this.now();
     if ((this.pendingVisible.get(account) ?? 0) > now) window = window.filter((s) => s.visibleAt <= now);
     if (desc) window.reverse();
-    const rows = window.slice(offset, offset + perPage).map((s) => s.event);
+    const slice = pageSlice(window.length, params, this.paging);
+    if ('refused' in slice) return { refused: true };
+    const rows = window.slice(slice.from, slice.to).map((s) => s.event);
     if (this.options.outOfWindowRows && rows.length > 0) {
       const before = lo > 0 ? store[lo - 1] : undefined;
       const after = hi < store.length ? store[hi] : undefined;
@@ -268,15 +300,8 @@ export class AccessApiSimulator {
     return { rows, total: window.length };
   }
 
-  private queryGenerated(spec: GeneratedEvents, since: string | undefined, until: string | undefined, offset: number, perPage: number): { rows: AccessEvent[]; total: number } {
-    const { lo, hi, total } = this.generatedRange(spec, since, until, offset, perPage);
-    const rows: AccessEvent[] = [];
-    for (let i = lo; i < hi; i++) rows.push(this.generatedEvent(spec, i));
-    return { rows, total };
-  }
-
-  /** Indexes `[lo, hi)` of the generated events on a page, and how many the window holds. */
-  private generatedRange(spec: GeneratedEvents, since: string | undefined, until: string | undefined, offset: number, perPage: number): { lo: number; hi: number; total: number } {
+  /** Indexes `[first, last)` of the generated events inside the window (both ends inclusive). */
+  private generatedRange(spec: GeneratedEvents, since: string | undefined, until: string | undefined): { first: number; last: number } {
     const indexAt = (canonical: string, inclusiveUpper: boolean): number => {
       const ns = canonicalNs(canonical) - spec.startNs;
       if (ns < 0n) return 0;
@@ -285,8 +310,7 @@ export class AccessApiSimulator {
     };
     const first = since === undefined ? 0 : indexAt(since, false);
     const last = until === undefined ? spec.count : indexAt(until, true);
-    const lo = first + offset;
-    return { lo, hi: Math.max(lo, Math.min(last, lo + perPage)), total: Math.max(0, last - first) };
+    return { first, last: Math.max(first, last) };
   }
 
   private templates = new WeakMap<GeneratedEvents, string[][]>();

@@ -78,6 +78,9 @@ export function makeEvent(rand: () => number, options: EventOptions): AccessEven
   const ip = v6
     ? `2001:db8:${hex(rand, 4)}::${hex(rand, 3)}`
     : `${198 + Math.floor(rand() * 2)}.${51 + Math.floor(rand() * 50)}.${Math.floor(rand() * 256)}.${1 + Math.floor(rand() * 254)}`;
+  // Purpose justification and temporary access are set on a few applications only.
+  const justified = rand() < 0.1;
+  const temporary = rand() < 0.05;
   return {
     user_email: `${user}@example.com`,
     ip_address: ip,
@@ -92,5 +95,9 @@ export function makeEvent(rand: () => number, options: EventOptions): AccessEven
     country: COUNTRIES[Math.floor(rand() * COUNTRIES.length)]!,
     ray_id: options.rayId ?? hex(rand, 16),
     user_id: uuid(rand),
+    purpose_justification_prompt: justified ? 'Why do you need access to this application?' : '',
+    purpose_justification_response: justified ? `ticket INC-${Math.floor(rand() * 100000)}: on-call = "yes"` : '',
+    temporary_access_approvers: temporary ? [`${USERS[Math.floor(rand() * USERS.length)]!}@example.com`, 'security@example.com'] : [],
+    temporary_access_duration: temporary ? 3600 : 0,
   };
 }
