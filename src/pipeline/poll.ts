@@ -121,7 +121,7 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
   let reachedEnd = false;
   let until = plan.until;
   let skewWarned = false;
-  const pager = new AccessPager({ since, until, pageSize: deps.pageSize, traits: deps.client.traits });
+  const pager = new AccessPager<Row>({ since, pageSize: deps.pageSize, traits: deps.client.traits });
 
   const request = async (query: PageQuery): Promise<{ query: PageQuery; response: Page }> => {
     for (;;) {
@@ -201,7 +201,7 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
         }
         const more = !pager.done && !deps.signal?.aborted && (lanes.length === 0 || lanes.some((l) => !l.failed));
         if (more) next = fetchNext();
-        const fresh = outcome.fresh as Row[];
+        const fresh = outcome.fresh;
         result.fetched += fresh.length;
         if (fresh.length > 0) {
           let pageMax = '';

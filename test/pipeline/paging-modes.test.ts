@@ -115,6 +115,22 @@ describe('paging under every reading of page, per_page and limit (CLI end to end
     assert.deepEqual(exactlyOnceReport(lines.filter((l) => !l.includes('cluster-')), around), { missing: 0, duplicated: 0, unexpected: 0, total: 600 });
   });
 
+  for (const mode of MODES.filter((m) => m.behaviour.mode !== 'limit-only')) {
+    it(`${mode.name}, since leaving out rows at exactly its instant: events on whole seconds and a 250-event second ship once`, async () => {
+      sim = await new AccessApiSimulator({ paging: mode.behaviour, sinceExclusive: true }).start();
+      const now = Math.floor(Date.now() / 1000) * 1000;
+      // Whole seconds: every event sits exactly on a millisecond a request could start at.
+      const onSeconds = (count: number, fromMs: number, seed: number): AccessEvent[] =>
+        spreadEvents(count, fromMs, fromMs + count * 1000, seed).map((e, i) => ({ ...e, created_at: new Date(fromMs + i * 1000).toISOString().replace('.000Z', 'Z') }));
+      const events = [...onSeconds(300, now - 3600_000, 12), ...onSeconds(250, now - 1800_000, 13).map((e) => ({ ...e, created_at: new Date(now - 1800_000).toISOString() })), ...onSeconds(200, now - 1200_000, 14)];
+      sim.addEvents(ACCOUNT_A, events);
+      const { out, config } = setup();
+      const run = await runCli(['run', '--once', '--config', config]);
+      assert.equal(run.code, 0, run.stderr);
+      report(`${describeBehaviour(mode.behaviour)}, since exclusive, whole seconds`, out, events, sim.requests.length, Math.ceil(events.length / mode.perResponse) + 2 + mode.learning);
+    });
+  }
+
   it('rows that appear late inside the part of the window already read ship on a later poll, once', async () => {
     await start({ mode: 'capped', cap: 37, offsetBy: 'asked' });
     const now = Date.now();
@@ -162,11 +178,17 @@ describe('paging under every reading of page, per_page and limit (CLI end to end
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const done = collect(child, { timeoutMs: 120_000 });
-    await waitFor(() => readLines(out).length === 500, 60_000);
+    // The catch-up poll is over once its log line is out (the file fills before that).
+    await waitFor(() => /fetched 500 in/.test(stderr), 60_000);
     const caughtUp = stderr.length;
     // A handful of new events for each of a few polls.
     const added: AccessEvent[] = [];
+    const polls = (): number => stderr.match(/fetched \d+ in/g)?.length ?? 0;
     for (let round = 0; round < 4; round++) {
+      // Right after a poll ends, so the events arrive between polls, not in the middle of one
+      // (new rows mid-poll rightly cost a request more).
+      const seen = polls();
+      await waitFor(() => polls() > seen, 10_000);
       const batch = spreadEvents(5, Date.now() - 1500, Date.now() - 1000, 20 + round);
       added.push(...batch);
       sim.addEvents(ACCOUNT_A, batch);

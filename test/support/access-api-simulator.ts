@@ -51,6 +51,8 @@ export interface SimulatorOptions {
   resultInfo?: boolean;
   /** With resultInfo: report total_count 0 even on full pages (the API has done this). */
   zeroTotalCount?: boolean;
+  /** `since` leaves out rows at exactly that instant (undocumented; default: includes them). */
+  sinceExclusive?: boolean;
   /** How `page`, `per_page` and `limit` are read (default: honours). */
   paging?: PagingBehaviour;
   /** This server's clock minus the real one (its Date header and what it shows as visible). */
@@ -281,8 +283,8 @@ export class AccessApiSimulator {
       return { rows, total: last - first };
     }
     const store = this.stores.get(account) ?? [];
-    // Both ends inclusive, as the real API may be.
-    const lo = since === undefined ? 0 : lowerBound(store, since);
+    // Both ends inclusive (unless sinceExclusive), as the real API may be.
+    const lo = since === undefined ? 0 : this.options.sinceExclusive ? upperBound(store, since) : lowerBound(store, since);
     const hi = until === undefined ? store.length : upperBound(store, until);
     let window = store.slice(lo, hi);
     const now = this.now();
@@ -308,7 +310,7 @@ export class AccessApiSimulator {
       const idx = inclusiveUpper ? ns / spec.stepNs + 1n : (ns + spec.stepNs - 1n) / spec.stepNs;
       return Number(idx > BigInt(spec.count) ? BigInt(spec.count) : idx);
     };
-    const first = since === undefined ? 0 : indexAt(since, false);
+    const first = since === undefined ? 0 : indexAt(since, this.options.sinceExclusive === true);
     const last = until === undefined ? spec.count : indexAt(until, true);
     return { first, last: Math.max(first, last) };
   }

@@ -116,9 +116,11 @@ input(type="imtcp" address="127.0.0.1" port="${this.tlsPort}" ruleset="out"
     this.child = undefined;
   }
 
+  /** Complete records written so far (a line rsyslog is still writing is left for the next read). */
   records(): RsyslogRecord[] {
     if (!existsSync(this.output)) return [];
-    return readFileSync(this.output, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as RsyslogRecord);
+    const text = readFileSync(this.output, 'utf8');
+    return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as RsyslogRecord);
   }
 
   /** Lines written so far, counted without loading the file (benches write hundreds of MB). */
