@@ -5,7 +5,7 @@
  * breaks removed; in extension values `\` and `=` are escaped and CR/LF are written as `\r`/`\n`.
  * Extension keys are fixed here, so no input can create a new key.
  */
-import { type AccessEvent, appDomainHost, approversText, type EventContext, type Outcome, fieldText, outcomeOf, valueText } from './event.js';
+import { type AccessEvent, accessRequestFields, appDomainHost, type EventContext, type Outcome, fieldText, outcomeOf, valueText } from './event.js';
 import { isIPv4Fast, isIPv6Fast } from './ip.js';
 import { epochMillis, epochMillisText } from './time.js';
 import { plainString, truncateUtf8 } from './text.js';
@@ -98,29 +98,19 @@ export function cefExtensionText(event: AccessEvent, context: EventContext): str
   return extensionText(event, context, text(event.action), outcomeOf(event));
 }
 
-/** A text field that counts only when not empty (the API sends "" for "not asked"). */
-function nonEmptyText(value: unknown): string | undefined {
-  const fieldValue = text(value);
-  return fieldValue === '' ? undefined : fieldValue;
-}
-
 /**
- * Purpose justification and temporary access, set on few events (empty otherwise):
- * cs6 = the justification the user gave, flexString1 = the prompt, flexString2 = the approvers,
- * cn1 = the temporary access duration in seconds. "" when the event has none of them.
+ * Purpose justification and temporary access (see accessRequestFields): cs6 = the justification
+ * the user gave, flexString1 = the prompt, flexString2 = the approvers, cn1 = the duration in
+ * seconds. "" when the event has none of them (most events).
  */
 function accessRequestPairs(event: AccessEvent, plain: boolean): string {
-  const response = nonEmptyText(event.purpose_justification_response);
-  const prompt = nonEmptyText(event.purpose_justification_prompt);
-  const approvers = approversText(event.temporary_access_approvers);
-  const duration = event.temporary_access_duration;
-  const seconds = typeof duration === 'number' ? duration : typeof duration === 'string' && /^\d+$/.test(duration) ? Number(duration) : 0;
-  if (response === undefined && prompt === undefined && approvers === undefined && !(seconds > 0)) return '';
+  const fields = accessRequestFields(event);
+  if (fields === undefined) return '';
   let out = '';
-  if (response !== undefined) out += ' cs6=' + cefValue(response, CEF_LIMITS.cs, plain) + ' cs6Label=Purpose Justification';
-  if (prompt !== undefined) out += ' flexString1=' + cefValue(prompt, CEF_LIMITS.flexString, plain) + ' flexString1Label=Purpose Justification Prompt';
-  if (approvers !== undefined) out += ' flexString2=' + cefValue(approvers, CEF_LIMITS.flexString, plain) + ' flexString2Label=Temporary Access Approvers';
-  if (seconds > 0) out += ` cn1=${Math.trunc(seconds)} cn1Label=Temporary Access Duration Seconds`;
+  if (fields.response !== undefined) out += ' cs6=' + cefValue(fields.response, CEF_LIMITS.cs, plain) + ' cs6Label=Purpose Justification';
+  if (fields.prompt !== undefined) out += ' flexString1=' + cefValue(fields.prompt, CEF_LIMITS.flexString, plain) + ' flexString1Label=Purpose Justification Prompt';
+  if (fields.approvers !== undefined) out += ' flexString2=' + cefValue(fields.approvers, CEF_LIMITS.flexString, plain) + ' flexString2Label=Temporary Access Approvers';
+  if (fields.durationSeconds !== undefined) out += ` cn1=${fields.durationSeconds} cn1Label=Temporary Access Duration Seconds`;
   return out;
 }
 

@@ -20,26 +20,6 @@ export interface AccessEvent {
   [field: string]: unknown;
 }
 
-export const KNOWN_FIELDS = [
-  'user_email',
-  'ip_address',
-  'app_uid',
-  'app_domain',
-  'app_name',
-  'app_type',
-  'action',
-  'allowed',
-  'created_at',
-  'connection',
-  'country',
-  'ray_id',
-  'user_id',
-  'purpose_justification_prompt',
-  'purpose_justification_response',
-  'temporary_access_approvers',
-  'temporary_access_duration',
-] as const;
-
 /** Context that is not part of the event itself. */
 export interface EventContext {
   /** The Cloudflare account the event was read from, when known. */
@@ -86,17 +66,35 @@ export function outcomeOf(event: AccessEvent): Outcome {
   return 'unknown';
 }
 
-/**
- * The temporary-access approvers as text: the API gives a list of e-mail addresses, written
- * comma-separated; undefined when there are none.
- */
-export function approversText(value: unknown): string | undefined {
-  if (Array.isArray(value)) {
-    const list = value.map((v) => valueText(v) ?? '').filter((v) => v !== '');
-    return list.length === 0 ? undefined : list.join(', ');
-  }
+/** Purpose justification and temporary access: set on few events, empty ("", [], 0) on the rest. */
+export interface AccessRequestFields {
+  prompt?: string;
+  response?: string;
+  /** The approvers' e-mail addresses, comma-separated. */
+  approvers?: string;
+  durationSeconds?: number;
+}
+
+function nonEmpty(value: unknown): string | undefined {
   const text = valueText(value);
   return text === '' ? undefined : text;
+}
+
+/** The purpose-justification and temporary-access fields an event carries, or undefined when none. */
+export function accessRequestFields(event: AccessEvent): AccessRequestFields | undefined {
+  const prompt = nonEmpty(event.purpose_justification_prompt);
+  const response = nonEmpty(event.purpose_justification_response);
+  const list = event.temporary_access_approvers;
+  const approvers = Array.isArray(list) ? nonEmpty(list.map((v) => valueText(v) ?? '').filter((v) => v !== '').join(', ')) : nonEmpty(list);
+  const duration = event.temporary_access_duration;
+  const seconds = typeof duration === 'number' ? duration : typeof duration === 'string' && /^\d+$/.test(duration) ? Number(duration) : 0;
+  if (prompt === undefined && response === undefined && approvers === undefined && !(seconds > 0)) return undefined;
+  const fields: AccessRequestFields = {};
+  if (prompt !== undefined) fields.prompt = prompt;
+  if (response !== undefined) fields.response = response;
+  if (approvers !== undefined) fields.approvers = approvers;
+  if (seconds > 0) fields.durationSeconds = Math.trunc(seconds);
+  return fields;
 }
 
 export interface AppDomainParts {

@@ -2,7 +2,7 @@
  * Syslog envelopes (RFC 5424 and RFC 3164) around an already formatted MSG (CEF, JSON or ECS).
  * Pure functions; framing and size limits belong to the syslog sink.
  */
-import { type AccessEvent, approversText, type EventContext, fieldText, outcomeOf } from './event.js';
+import { type AccessEvent, accessRequestFields, type EventContext, fieldText, outcomeOf } from './event.js';
 import { bsdTimestamp, formatUtc, parseTimestamp } from './time.js';
 import { printableAscii, truncateUtf8 } from './text.js';
 
@@ -48,8 +48,6 @@ const SD_FIELDS = [
   'app_uid', 'app_type', 'connection', 'ray_id', 'created_at',
 ] as const;
 
-/** Set on few events and empty otherwise: written only when they carry something. */
-const SD_REQUEST_FIELDS = ['purpose_justification_prompt', 'purpose_justification_response', 'temporary_access_approvers', 'temporary_access_duration'] as const;
 
 /** RFC 5424 §6.3.3: escape `"`, `\` and `]`. CR/LF become spaces so a record stays one line. */
 export function escapeSdValue(value: string): string {
@@ -68,9 +66,16 @@ export function structuredData(event: AccessEvent, context: EventContext): strin
     // 4000 bytes per value keeps a record well under 64 KiB even with every field long.
     if (value !== undefined) params.push(`${field}="${escapeSdValue(truncateUtf8(value, 4000))}"`);
   }
-  for (const field of SD_REQUEST_FIELDS) {
-    const value = field === 'temporary_access_approvers' ? approversText(event[field]) : fieldText(event, field);
-    if (value !== undefined && value !== '' && value !== '0') params.push(`${field}="${escapeSdValue(truncateUtf8(value, 4000))}"`);
+  // Set on few events and empty otherwise: written only when they carry something.
+  const requested = accessRequestFields(event);
+  if (requested) {
+    const sd = (name: string, value: string | number | undefined): void => {
+      if (value !== undefined) params.push(`${name}="${escapeSdValue(truncateUtf8(String(value), 4000))}"`);
+    };
+    sd('purpose_justification_prompt', requested.prompt);
+    sd('purpose_justification_response', requested.response);
+    sd('temporary_access_approvers', requested.approvers);
+    sd('temporary_access_duration', requested.durationSeconds);
   }
   if (context.accountId !== undefined) params.push(`account_id="${escapeSdValue(context.accountId)}"`);
   return params.length === 0 ? '-' : `[${SD_ID} ${params.join(' ')}]`;

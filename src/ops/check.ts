@@ -1,8 +1,9 @@
 /**
  * `check`: live tests of the configuration. Each account: one request of the configured page size
- * over the last day (auth, permission, reachability, and how many rows one response really holds). Each output: HEC health plus authenticated probes that tell a bad
- * or disabled token, a wrong index and missing acknowledgement apart without indexing anything;
- * syslog: connect and verified TLS handshake; file: writable. Never takes the state lock.
+ * over the last day (auth, permission, reachability, and how many rows one response really
+ * holds). Each output: HEC health plus authenticated probes that tell a bad or disabled token, a
+ * wrong index and missing acknowledgement apart without indexing anything; syslog: connect and
+ * verified TLS handshake; file: writable. Never takes the state lock.
  */
 import { constants, existsSync, promises as fs } from 'node:fs';
 import { dirname, resolve } from 'node:path';

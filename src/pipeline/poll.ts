@@ -250,7 +250,7 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
  * `until`, moved back when the API's clock (its Date header) shows the host's clock ahead: the
  * window must not end past what the API can show yet. Warns once per poll when the skew is large.
  */
-export function boundByApiClock(until: string, response: Page, settleMs: number, clock: Clock, onSkew: (skewMs: number) => void): string {
+function boundByApiClock(until: string, response: Page, settleMs: number, clock: Clock, onSkew: (skewMs: number) => void): string {
   if (response.serverDateMs === undefined) return until;
   // Date has whole seconds, so the host is ahead by at most this much (and by at least 1 s less).
   const aheadAtMost = response.receivedAtMs - response.serverDateMs;

@@ -41,6 +41,20 @@ describe('format/syslog RFC 5424', () => {
     assert.deepEqual(parseRfc5424(line).sd[0]!.params[2], ['user_email', 'a"b\\c]d']);
   });
 
+  it('adds purpose justification and temporary access as SD params when set, and leaves them out when empty', () => {
+    const sd = (event: Record<string, unknown>) => parseRfc5424(formatRfc5424(event, {}, 'MSG', { ...options, structuredData: true })).sd;
+    const set = sd({
+      action: 'login', purpose_justification_prompt: 'Why?', purpose_justification_response: 'INC-7 "urgent"',
+      temporary_access_approvers: ['a@example.com', 'b@example.com'], temporary_access_duration: 3600,
+    });
+    assert.deepEqual(set, [{ id: 'cfaccess@32473', params: [
+      ['action', 'login'], ['purpose_justification_prompt', 'Why?'], ['purpose_justification_response', 'INC-7 "urgent"'],
+      ['temporary_access_approvers', 'a@example.com, b@example.com'], ['temporary_access_duration', '3600'],
+    ] }]);
+    const empty = sd({ action: 'login', purpose_justification_prompt: '', purpose_justification_response: '', temporary_access_approvers: [], temporary_access_duration: 0 });
+    assert.deepEqual(empty, [{ id: 'cfaccess@32473', params: [['action', 'login']] }]);
+  });
+
   it('SD values round-trip and no input creates a new line or a new param (property)', () => {
     const tricky = fc.constantFrom('"', '\\', ']', '[', '=', ' ', '\n', '\r', 'x="y"');
     const text = fc.string({ unit: fc.oneof(tricky, fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 40 });
