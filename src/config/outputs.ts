@@ -91,6 +91,10 @@ export const syslogOutput = z
       .superRefine(pairedCertKey)
       .prefault({}),
     connect_timeout: duration('"10s"', 100).prefault('10s'),
+    /** A write the peer does not take within this long (it stopped reading) fails and is retried. */
+    write_timeout: duration('"30s"', 100).prefault('30s'),
+    /** Everything written within this long before a drop is sent again (it may sit unread in kernel buffers). */
+    resend_window: duration('"10s"').prefault('10s'),
     queue_size: integer(1, 1_000_000).default(10_000),
   })
   .superRefine((out, ctx) => {

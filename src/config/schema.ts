@@ -35,6 +35,8 @@ const cloudflare = z
       .strictObject({
         requests: integer(1, 1_000_000).default(900),
         per: duration('"5m"', 1000).prefault('5m'),
+        /** The share of it that outputs catching up in their own reads may use, all together. */
+        catch_up_percent: integer(1, 100).default(25),
       })
       .prefault({}),
   })
@@ -68,6 +70,10 @@ const poll = z
     schedule: cronSchedule.default('*/1 * * * *'),
     settle: duration('"2m"').prefault('2m'),
     overlap: duration('"10m"').prefault('10m'),
+    /** How often the overlap is swept for late arrivals (each event is swept once). */
+    sweep_every: duration('"5m"', 1000).prefault('5m'),
+    /** How long, in all, a read waits for an output whose queue is full before leaving it behind. */
+    slow_output_wait: duration('"30s"').prefault('30s'),
     initial_lookback: duration('"24h"', 1000).prefault('24h'),
   })
   .prefault({});

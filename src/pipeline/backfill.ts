@@ -13,9 +13,9 @@ import { type Clock, realClock } from '../source/rate-limiter.js';
 import { emptyState, type StateData } from '../state/schema.js';
 import { StateStore } from '../state/store.js';
 import { deadLetterPath } from '../sink/dead-letter.js';
-import { pollAccount, type AccountPollResult } from './poll.js';
+import { pollAccount, type AccountPollResult, type PollDeps } from './poll.js';
 import { Progress } from './progress.js';
-import { accountLabel, describePoll, logInvalidEvent } from './run-once.js';
+import { accountLabel, describePoll, logInvalidEvent, roundServices } from './run-once.js';
 import { closeOutputs, createClient, openOutputs, persistentLimiter, reopenOnHangup } from './runtime.js';
 import { parseTimeArg } from './time-arg.js';
 
@@ -98,30 +98,40 @@ export async function backfill(config: Config, args: BackfillArgs, io: BackfillI
       now: () => clock.now(),
     });
     const results: AccountPollResult[] = [];
+    const { catchUps, catchUpBudget } = roundServices(config, clock);
     try {
       for (const account of config.cloudflare.accounts) {
         const label = accountLabel(account);
-        const result = await pollAccount(
-          { id: account.id, label },
-          { until, initialCheckpoint: since, overlapMs: 0, settleMs: config.poll.settle },
-          {
-            client, outputs, logger, clock, pageSize: config.cloudflare.page_size, signal: io.signal,
-            deadLetterPath: (output) => deadLetterPath(config.state.path, output),
-            state: store ?? { data: emptyState(), save: () => Promise.resolve() },
-            onPage: (info) => {
-              progress.page(info);
-              if (store?.data.job) {
-                store.data.job.events += info.fetched;
-                store.data.job.pages += 1;
-                store.data.job.updated_at = new Date(clock.now()).toISOString();
-              }
-            },
-            onInvalidEvent: logInvalidEvent(logger),
+        const plan = { until, initialCheckpoint: since, overlapMs: 0, settleMs: config.poll.settle };
+        const deps: PollDeps = {
+          client, outputs, logger, clock, pageSize: config.cloudflare.page_size, signal: io.signal,
+          slowOutputWaitMs: config.poll.slow_output_wait,
+          deadLetterPath: (output) => deadLetterPath(config.state.path, output),
+          state: store ?? { data: emptyState(), save: () => Promise.resolve() },
+          onInvalidEvent: logInvalidEvent(logger),
+        };
+        const result = await pollAccount({ id: account.id, label }, plan, {
+          ...deps,
+          onPage: (info) => {
+            progress.page(info);
+            if (store?.data.job) {
+              store.data.job.events += info.fetched;
+              store.data.job.pages += 1;
+              store.data.job.updated_at = new Date(clock.now()).toISOString();
+            }
           },
-        );
+          // An output behind the others (an earlier run stopped it) reads on its own, within a share of the budget.
+          catchUp: (output) =>
+            catchUps.launch(account.id, output.name, async () => {
+              const caughtUp = await pollAccount({ id: account.id, label }, plan, { ...deps, outputs: [output], budget: catchUpBudget });
+              results.push(caughtUp);
+              logger.info(`catch-up: ${describePoll(caughtUp)}`);
+            }),
+        });
         results.push(result);
         logger.info(describePoll(result));
       }
+      await catchUps.idle();
     } finally {
       progress.done();
       stopHangup();

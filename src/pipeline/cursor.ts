@@ -1,11 +1,17 @@
 /**
- * One output's position for one account: the checkpoint and the hashes of events delivered
- * at or after `checkpoint − overlap`, so a re-read of the overlap ships only what is new.
- * Filebeat-style: a batch's cursor update is applied only after the output confirmed it.
+ * One output's position for one account: the checkpoint, how far the overlap has been swept for
+ * late arrivals (`swept`), and the hashes of events delivered at or after `swept`, so a sweep of
+ * the overlap ships only what is new. Filebeat-style: a batch's cursor update is applied only
+ * after the output confirmed it.
+ *
+ * Everything created before `checkpoint` has been read once. Late arrivals (events the API shows
+ * only after their created_at was read past) are caught by sweeps: a sweep reads
+ * `[swept, checkpoint − overlap)`, the part old enough that nothing more arrives in it, and moves
+ * `swept` to its end, so each event is swept once. Without an overlap there is nothing to sweep.
  *
  * Hashing is lazy: an event's hash is computed only when something at its exact time may be a
- * duplicate, or when it must be remembered (inside the overlap). A backfill (overlap 0) hashes
- * little more than the last timestamp of each page.
+ * duplicate, or when it must be remembered. A backfill (overlap 0) hashes little more than the
+ * last timestamp of each page.
  */
 import type { AccessEvent } from '../format/event.js';
 import { shiftCanonical } from '../format/time.js';
@@ -27,20 +33,35 @@ export function rowHash(row: Row): string {
 }
 
 export class OutputCursor {
+  /** Hashes by time, in the order times were first delivered (mostly ascending). */
   private readonly seen = new Map<string, Set<string>>();
+  /** The earliest created_at a sweep still has to look at. */
+  swept: string;
 
   constructor(
     public checkpoint: string,
-    private readonly overlapMs: number,
+    readonly overlapMs: number,
     state?: OutputCursorState,
   ) {
+    const settled = shiftCanonical(checkpoint, -overlapMs);
+    // A new output has nothing to sweep before its first checkpoint; a state from before sweeps
+    // had its floor at checkpoint − overlap.
+    if (!state) this.swept = checkpoint;
+    else this.swept = state.swept !== undefined && state.swept < settled ? state.swept : settled;
     if (state) {
-      for (const [time, hashes] of Object.entries(state.dedup)) this.seen.set(time, new Set(hashes));
+      for (const time of Object.keys(state.dedup).sort()) {
+        if (time >= this.swept) this.seen.set(time, new Set(state.dedup[time]));
+      }
     }
   }
 
   /** The earliest created_at this output still needs to look at. */
   get floor(): string {
+    return this.swept;
+  }
+
+  /** Where a sweep of this output would end now: the part of the overlap nothing arrives in any more. */
+  get sweepEnd(): string {
     return shiftCanonical(this.checkpoint, -this.overlapMs);
   }
 
@@ -57,33 +78,42 @@ export class OutputCursor {
 
   /**
    * Records a delivered batch: remembers its hashes and moves the checkpoint to `through`
-   * (never backwards), then forgets hashes older than the new checkpoint − overlap.
+   * (never backwards). Without an overlap, `swept` follows the checkpoint.
    */
   advance(delivered: readonly Row[], through: string): void {
     if (through > this.checkpoint) this.checkpoint = through;
-    // Only what stays inside the overlap is remembered (and so hashed).
-    const keepFrom = this.floor;
+    if (this.overlapMs === 0) this.sweptTo(this.checkpoint);
     for (const row of delivered) {
-      if (row.time < keepFrom) continue;
+      if (row.time < this.swept) continue;
       let set = this.seen.get(row.time);
       if (!set) {
         set = new Set();
         this.seen.set(row.time, set);
       }
-      const hash = rowHash(row);
-      set.add(hash);
+      set.add(rowHash(row));
     }
-    // Times arrive mostly in order, so the oldest entries come first: stop at the first kept one.
-    const floor = this.floor;
-    for (const time of this.seen.keys()) {
-      if (time >= floor) break;
-      this.seen.delete(time);
-    }
+  }
+
+  /**
+   * A read of `[from, through)` completed: the checkpoint moves to `through`, and when nothing
+   * before `from` waits for a sweep, what the read found already settled needs none either.
+   */
+  readThrough(from: string, through: string): void {
+    this.advance([], through);
+    if (this.swept >= from) this.sweptTo(through);
+  }
+
+  /** A sweep read everything before `end` (never past checkpoint − overlap): forget hashes before it. */
+  sweptTo(end: string): void {
+    const bound = end < this.sweepEnd ? end : this.sweepEnd;
+    if (bound <= this.swept) return;
+    this.swept = bound;
+    for (const time of this.seen.keys()) if (time < bound) this.seen.delete(time);
   }
 
   dedupState(): Record<string, string[]> {
     const out: Record<string, string[]> = {};
-    for (const [time, set] of [...this.seen].sort(([a], [b]) => (a < b ? -1 : 1))) out[time] = [...set];
+    for (const [time, set] of this.seen) out[time] = [...set];
     return out;
   }
 }

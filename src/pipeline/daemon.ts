@@ -15,8 +15,8 @@ import { type Logger, reopenLogFile } from '../ops/logger.js';
 import { Metrics } from '../ops/metrics.js';
 import { type Clock, realClock } from '../source/rate-limiter.js';
 import { StateStore } from '../state/store.js';
-import type { OutputRuntime } from './poll.js';
-import { accountLabel, pollEveryAccount } from './run-once.js';
+import type { OutputRuntime } from '../sink/output-runtime.js';
+import { accountLabel, pollEveryAccount, roundServices } from './run-once.js';
 import { closeOutputs, createClient, openOutputs, persistentLimiter, reopenOnHangup } from './runtime.js';
 
 export interface DaemonOptions {
@@ -62,8 +62,10 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
   process.on('SIGINT', onSignal);
   let stopHangup: () => void = () => undefined;
 
+  // The daemon honours the rests a previous run saved: a restart must not hammer a dead output.
+  const services = roundServices(config, clock, store.data, true);
   const pollAll = async (): Promise<void> => {
-    await pollEveryAccount({ config, client, state: store, outputs, logger, clock, signal: abort.signal, onResult: (result) => metrics.recordPoll(result) });
+    await pollEveryAccount({ config, client, state: store, outputs, logger, clock, signal: abort.signal, onResult: (result) => metrics.recordPoll(result), ...services });
     watchLag();
   };
 
@@ -135,13 +137,19 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
     await task.stop();
     await task.destroy();
     abort.abort(new Error(`stopping on ${signal}`));
-    const inFlight = running;
-    if (inFlight) {
-      const timedOut = await Promise.race([inFlight.then(() => false), clock.sleep(config.daemon.shutdown_timeout).then(() => true)]);
-      if (timedOut) {
-        logger.error(`shutdown_timeout (${formatDuration(config.daemon.shutdown_timeout)}) passed with batches unconfirmed; exiting without committing them (they are sent again at the next start)`);
-        exitCode = 1;
-      }
+    const inFlight = Promise.all([running, services.catchUps.idle()]);
+    const stopWaiting = new AbortController();
+    const timedOut = await Promise.race([
+      inFlight.then(() => false),
+      clock.sleep(config.daemon.shutdown_timeout, stopWaiting.signal).then(
+        () => true,
+        () => false,
+      ),
+    ]);
+    stopWaiting.abort();
+    if (timedOut) {
+      logger.error(`shutdown_timeout (${formatDuration(config.daemon.shutdown_timeout)}) passed with batches unconfirmed; exiting without committing them (they are sent again at the next start)`);
+      exitCode = 1;
     }
   } finally {
     process.off('SIGTERM', onSignal);

@@ -1,18 +1,19 @@
 /**
- * One output's lane through a poll: its cursor, the hashes of pages in flight, and deliveries
- * started in page order with at most `sink.concurrency` in flight (1 for files, stdout, syslog).
- * A delivery's result is applied to the cursor only when its page commits, in page order.
+ * One output's lane through a read: its cursor, a bounded queue of pages, the hashes of pages in
+ * flight, and deliveries started in page order with at most `sink.concurrency` in flight (1 for
+ * files, stdout, syslog). A delivery's result is applied to the cursor when its page commits, in
+ * page order, on its own: a lane never waits for another output.
  */
 import type { AccessEvent } from '../format/event.js';
 import type { Logger } from '../ops/logger.js';
 import { writeDeadLetters } from '../sink/dead-letter.js';
+import type { OutputRuntime } from '../sink/output-runtime.js';
 import type { OutputRecord } from '../sink/types.js';
 import type { SinkState } from '../state/schema.js';
 import type { Clock } from '../source/rate-limiter.js';
 import { backoffDelay } from '../source/retry.js';
 import { OutputCursor, type Row, rowHash } from './cursor.js';
 import { deliverWithRetry } from './deliver.js';
-import type { OutputRuntime } from './poll.js';
 
 export type { Row } from './cursor.js';
 
@@ -92,7 +93,7 @@ class FormattedOnRead implements OutputRecord {
 
 export type PageDelivery =
   | { ok: true; selected: Row[]; shipped: number; deadLettered: number; position: SinkState | undefined }
-  | { ok: false; error: Error };
+  | { ok: false; error: Error; fatal: boolean };
 
 export interface LaneDeps {
   logger: Logger;
@@ -100,42 +101,130 @@ export interface LaneDeps {
   deliveryAttempts: number;
   signal?: AbortSignal | undefined;
   deadLetterPath?: ((output: string) => string) | undefined;
+  /** After each commit, in order: the poll records the lane in the state and saves it. */
+  onCommit?: (lane: OutputLane) => void;
 }
 
+/** Pages a lane holds beyond the ones it is delivering: enough to keep the output busy. */
+const QUEUED_PAGES = 2;
+
 export class OutputLane {
+  /** The first failure in page order: nothing after it commits in this read. */
   failed: Error | undefined;
+  /** The failure was the output's own verdict (bad token, wrong index): it needs a person. */
+  fatal = false;
+  /** Still takes pages from the read; false once left behind (too slow) or failed. */
+  attached = true;
   shipped = 0;
   deadLettered = 0;
   duplicates = 0;
   /** Counted since the last state save. */
   unsaved = 0;
   unsavedDeadLettered = 0;
-  readonly floor: string;
+  /** The output's position after the last committed batch (file outputs). */
+  position: SinkState | undefined;
+  positionChanged = false;
+  /** The read window completed for this lane since the last save (its `last_success`). */
+  windowDone = false;
+  /** How much longer, in all, the read may wait for room in this lane before leaving it behind. */
+  patienceMs: number;
   private readonly inflight = new InFlight();
+  /** A delivery failed (maybe of a later page than the last commit): start no new ones. */
+  private halted: Error | undefined;
   private running = 0;
   private readonly waiting: (() => void)[] = [];
+  private queued = 0;
+  private roomWaiters: (() => void)[] = [];
+  private commits: Promise<void> = Promise.resolve();
 
   constructor(
     readonly runtime: OutputRuntime,
     readonly cursor: OutputCursor,
     private readonly deps: LaneDeps,
+    patienceMs = Number.POSITIVE_INFINITY,
   ) {
-    this.floor = cursor.floor;
+    this.patienceMs = patienceMs;
   }
 
   get name(): string {
     return this.runtime.name;
   }
 
+  get floor(): string {
+    return this.cursor.floor;
+  }
+
   get concurrency(): number {
     return Math.max(1, this.runtime.sink.concurrency);
+  }
+
+  /** Pages this lane holds at most: the ones being delivered and a few waiting. */
+  get capacity(): number {
+    return this.concurrency + QUEUED_PAGES;
+  }
+
+  /** Whether the read should still hand this lane pages. */
+  get takesPages(): boolean {
+    return this.attached && this.halted === undefined && this.failed === undefined;
+  }
+
+  /**
+   * Waits until the lane has room for one more page, using up its patience: 'out of patience'
+   * when it ran out first (the read leaves the output behind), 'closed' when the lane failed.
+   */
+  async waitForRoom(): Promise<'room' | 'out of patience' | 'closed'> {
+    while (this.queued >= this.capacity && this.isOpen()) {
+      if (this.patienceMs <= 0) return 'out of patience';
+      const started = this.deps.clock.now();
+      const giveUp = new AbortController();
+      const room = new Promise<boolean>((resolve) => this.roomWaiters.push(() => resolve(true)));
+      const timeout = Number.isFinite(this.patienceMs)
+        ? this.deps.clock.sleep(this.patienceMs, giveUp.signal).then(
+            () => false,
+            () => true,
+          )
+        : new Promise<boolean>(() => undefined);
+      const freed = await Promise.race([room, timeout]);
+      giveUp.abort();
+      this.patienceMs -= Math.max(0, this.deps.clock.now() - started);
+      if (!freed && this.isOpen()) return 'out of patience';
+    }
+    return this.isOpen() ? 'room' : 'closed';
+  }
+
+  /** Takes a page: selects this output's share, starts its delivery and queues its commit. */
+  push(rows: readonly Row[], pageMax: string, accountId: string): void {
+    const selected = this.select(rows);
+    const delivery = this.deliver(selected, accountId);
+    this.queued++;
+    this.commits = this.commits.then(async () => {
+      const outcome = await delivery;
+      this.commit(outcome, pageMax);
+      this.queued--;
+      this.wakeRoomWaiters();
+    });
+  }
+
+  /** Applies `change` to the cursor once every page handed over before it has committed. */
+  mark(change: (cursor: OutputCursor) => void): void {
+    this.commits = this.commits.then(() => {
+      if (this.failed) return;
+      change(this.cursor);
+      this.deps.onCommit?.(this);
+    });
+  }
+
+  /** Resolves when every page handed over so far has committed or failed. */
+  drained(): Promise<void> {
+    return this.commits;
   }
 
   /** This output's share of a page: in its window, not delivered before, not already in flight. */
   select(rows: readonly Row[]): Row[] {
     const selected: Row[] = [];
+    const floor = this.cursor.floor;
     for (const row of rows) {
-      if (row.time < this.floor) continue;
+      if (row.time < floor) continue;
       if (this.cursor.has(row) || !this.inflight.addIfNew(row)) {
         this.duplicates++;
         continue;
@@ -145,47 +234,61 @@ export class OutputLane {
     return selected;
   }
 
-  /** Starts delivering `selected` once a slot is free (slots are granted in call order). */
-  deliver(selected: Row[], accountId: string): Promise<PageDelivery> {
+  /** Delivers `selected` once a slot is free (slots are granted in call order). Never rejects. */
+  private deliver(selected: Row[], accountId: string): Promise<PageDelivery> {
     return this.slot(async () => {
-      if (this.failed) return { ok: false, error: this.failed };
-      if (selected.length === 0) return { ok: true, selected, shipped: 0, deadLettered: 0, position: this.runtime.sink.position() };
-      const format = this.runtime.format;
-      const records: OutputRecord[] = selected.map((row) => new FormattedOnRead(row.event, row.epochMs, accountId, format));
-      const outcome = await deliverWithRetry(this.runtime, records, {
-        attempts: this.deps.deliveryAttempts,
-        clock: this.deps.clock,
-        logger: this.deps.logger,
-        signal: this.deps.signal,
-        backoff: (n) => backoffDelay(n, { baseMs: 1000, capMs: 30_000 }),
-      });
-      if (outcome.status !== 'delivered') {
-        this.failed ??= outcome.error;
-        return { ok: false, error: outcome.error };
+      if (this.halted) return { ok: false, error: this.halted, fatal: false };
+      try {
+        const outcome = await this.attempt(selected, accountId);
+        if (!outcome.ok) this.halted ??= outcome.error;
+        return outcome;
+      } catch (error) {
+        const failure = error instanceof Error ? error : new Error(String(error));
+        this.halted ??= failure;
+        return { ok: false, error: failure, fatal: false };
       }
-      // The position right after this batch: what a commit of this page may claim (file outputs).
-      const position = this.runtime.sink.position();
-      if (outcome.rejected.length > 0) {
-        const path = this.deps.deadLetterPath?.(this.name);
-        if (path === undefined) {
-          const error = new Error(`output ${this.name}: ${outcome.rejected.length} record(s) rejected and no dead-letter file configured`);
-          this.failed ??= error;
-          return { ok: false, error };
-        }
-        await writeDeadLetters(path, this.name, outcome.rejected, this.deps.clock.now());
-        this.deps.logger.warn(`output ${this.name}: ${outcome.rejected.length} record(s) rejected by the peer (${outcome.rejected[0]?.reason ?? ''}); written to ${path}`, { output: this.name });
-      }
-      return { ok: true, selected, shipped: selected.length - outcome.rejected.length, deadLettered: outcome.rejected.length, position };
     });
   }
 
-  /** Applies a committed page: rejected records are passed too, so they never block the stream. */
-  commit(result: PageDelivery, pageMax: string): boolean {
-    if (!result.ok) {
-      this.failed ??= result.error;
-      return false;
+  private async attempt(selected: Row[], accountId: string): Promise<PageDelivery> {
+    if (selected.length === 0) return { ok: true, selected, shipped: 0, deadLettered: 0, position: this.runtime.sink.position() };
+    const format = this.runtime.format;
+    const records: OutputRecord[] = selected.map((row) => new FormattedOnRead(row.event, row.epochMs, accountId, format));
+    const outcome = await deliverWithRetry(this.runtime, records, {
+      attempts: this.deps.deliveryAttempts,
+      clock: this.deps.clock,
+      logger: this.deps.logger,
+      signal: this.deps.signal,
+      backoff: (n) => backoffDelay(n, { baseMs: 1000, capMs: 30_000 }),
+    });
+    if (outcome.status !== 'delivered') return { ok: false, error: outcome.error, fatal: outcome.fatal };
+    // The position right after this batch: what a commit of this page may claim (file outputs).
+    const position = this.runtime.sink.position();
+    if (outcome.rejected.length > 0) {
+      const path = this.deps.deadLetterPath?.(this.name);
+      if (path === undefined) {
+        return { ok: false, error: new Error(`output ${this.name}: ${outcome.rejected.length} record(s) rejected and no dead-letter file configured`), fatal: true };
+      }
+      try {
+        await writeDeadLetters(path, this.name, outcome.rejected, this.deps.clock.now());
+      } catch (error) {
+        const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+        return { ok: false, error: new Error(`output ${this.name}: ${outcome.rejected.length} record(s) rejected by the peer, and the dead-letter file ${path} cannot be written (${reason}); the batch is offered again later`, { cause: error }), fatal: false };
+      }
+      this.deps.logger.warn(`output ${this.name}: ${outcome.rejected.length} record(s) rejected by the peer (${outcome.rejected[0]?.reason ?? ''}); written to ${path}`, { output: this.name });
     }
-    if (this.failed) return false; // an earlier page failed: nothing after it may commit
+    return { ok: true, selected, shipped: selected.length - outcome.rejected.length, deadLettered: outcome.rejected.length, position };
+  }
+
+  /** Applies a delivered page, in page order; rejected records are passed too, so they never block the stream. */
+  private commit(result: PageDelivery, pageMax: string): void {
+    if (this.failed) return; // an earlier page failed: nothing after it may commit
+    if (!result.ok) {
+      this.failed = result.error;
+      this.fatal = result.fatal;
+      this.attached = false;
+      return;
+    }
     const lastTime = result.selected.reduce((max, row) => (row.time > max ? row.time : max), '');
     this.cursor.advance(result.selected, lastTime === '' ? this.cursor.checkpoint : lastTime);
     if (pageMax !== '') this.cursor.advance([], pageMax);
@@ -194,7 +297,21 @@ export class OutputLane {
     this.unsaved += result.shipped;
     this.deadLettered += result.deadLettered;
     this.unsavedDeadLettered += result.deadLettered;
-    return true;
+    if (result.position) {
+      this.position = result.position;
+      this.positionChanged = true;
+    }
+    this.deps.onCommit?.(this);
+  }
+
+  private isOpen(): boolean {
+    return this.takesPages;
+  }
+
+  private wakeRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   /** FIFO slots: a released slot is handed straight to the next waiter, so batches start in page order. */

@@ -1,42 +1,31 @@
 /**
- * One poll of one account: read the window `[min(checkpoint − overlap), until)` with keyset paging
- * (AccessPager: every request starts at a created_at already read, and the window ends only when a
- * request brings nothing new) and fan each page out to every output. Each output filters by its
- * own checkpoint and dedup hashes, so an output that is down never re-sends to another.
+ * One poll of one account for a set of outputs that read together. Each output (lane) keeps its
+ * own cursor, queue and commits, so one output never holds back another's checkpoint.
  *
- * The window's end is bounded by the API's own clock too (its `Date` header): a host clock that
- * runs ahead must not step over events the API does not show yet.
+ * What is read: new data `[checkpoint, until)` every poll, and, every `sweep_every`, the part of the
+ * overlap that has settled, `[swept, checkpoint − overlap)`, for late arrivals (see cursor.ts): in
+ * steady state an event is read twice. Outputs far behind the others (down, stopped, slow) are
+ * handed to `catchUp` and read on their own, so the others read only what they need.
  *
- * Pages flow through a bounded pipeline: the next page is fetched while the current one is
- * delivered, an output may have a few batches in flight (HEC waiting for acks), and pages commit
- * strictly in order: one state save per page records what every output confirmed, so a
- * checkpoint never moves past a batch its output has not confirmed (Filebeat-style). At most
- * `max concurrency + 1` pages are in memory.
+ * Commits follow confirmations (Filebeat-style): a lane applies a page to its cursor only after
+ * its output confirmed the page and every earlier one; the state is saved behind the commits
+ * (coalesced, in order), so a saved checkpoint is never ahead of a confirmation.
  */
 import type { AccessEvent } from '../format/event.js';
 import { plainString } from '../format/text.js';
-import { apiTime, canonicalFromMs, canonicalTime, parseTimestamp } from '../format/time.js';
+import { msOf, shiftCanonical } from '../format/time.js';
 import type { Logger } from '../ops/logger.js';
-import type { Sink } from '../sink/types.js';
-import { AccessPager, type PageQuery } from '../source/access-pager.js';
-import type { CloudflareClient, Page } from '../source/cloudflare-client.js';
-import { CloudflareParameterError } from '../source/cloudflare-errors.js';
+import type { OutputRuntime } from '../sink/output-runtime.js';
+import type { CloudflareClient, RequestBudget } from '../source/cloudflare-client.js';
 import type { Clock } from '../source/rate-limiter.js';
-import type { AccountState, SinkState, StateData } from '../state/schema.js';
+import type { AccountState, StateData } from '../state/schema.js';
 import type { StateHolder } from '../state/store.js';
 import { OutputCursor } from './cursor.js';
-import { OutputLane, type PageDelivery, type Row } from './output-lane.js';
+import { OutputLane } from './output-lane.js';
+import { type AccountRef, newTally, type ReadContext, readRange } from './read-range.js';
 
-export interface OutputRuntime {
-  name: string;
-  sink: Sink;
-  format: (event: AccessEvent, context: { accountId?: string; epochMs?: number }) => string;
-}
-
-export interface AccountRef {
-  id: string;
-  label: string;
-}
+export type { OutputRuntime } from '../sink/output-runtime.js';
+export type { AccountRef } from './read-range.js';
 
 export interface WindowPlan {
   /** Exclusive upper bound (canonical). */
@@ -46,6 +35,8 @@ export interface WindowPlan {
   overlapMs: number;
   /** Events younger than this (by the API's clock) are not read yet; bounds `until` by the API's clock. */
   settleMs?: number;
+  /** Sweep the settled overlap when at least this much of it is unswept (default: every poll). */
+  sweepEveryMs?: number;
 }
 
 export interface PollDeps {
@@ -59,12 +50,15 @@ export interface PollDeps {
   signal?: AbortSignal;
   /** Where rejected records of an output go (`<state dir>/dead-letter/<output>.ndjson`). */
   deadLetterPath?: (output: string) => string;
-  onPage?: (info: { account: string; page: number; fetched: number; shipped: number; position: string }) => void;
+  /** A budget every request of this poll also takes from (catch-up reads). */
+  budget?: RequestBudget;
+  /** How long, in all, the read waits for one output whose queue is full (default: no limit). */
+  slowOutputWaitMs?: number;
+  /** Outputs behind the others go here to read on their own; without it they read with the others. */
+  catchUp?: (output: OutputRuntime) => void;
+  onPage?: (info: { account: string; fetched: number; position: string }) => void;
   onInvalidEvent?: (info: { account: string; reason: string; event: AccessEvent }) => void;
 }
-
-/** Local clock ahead of the API's by more than this is worth a warning (its Date header has whole seconds). */
-const SKEW_WARNING_MS = 5_000;
 
 export interface AccountPollResult {
   account: string;
@@ -74,20 +68,19 @@ export interface AccountPollResult {
   requests: number;
   fetched: number;
   outOfWindow: number;
+  /** The settled part of the overlap read for late arrivals in this poll, if any. */
+  swept: { from: string; to: string } | undefined;
   /** Runs of one millisecond the API could not page through (it ignores `page`): rows read of each. */
   unreadable: { millisecond: string; read: number }[];
   shipped: Record<string, number>;
   deadLettered: Record<string, number>;
   duplicates: Record<string, number>;
   failedOutputs: Record<string, Error>;
+  /** Outputs whose own verdict stopped them (they need a person): a subset of failedOutputs. */
+  stoppedOutputs: string[];
+  /** Outputs left behind by the read (too slow) or handed to their own catch-up read. */
+  behindOutputs: string[];
   error?: Error;
-}
-
-interface PageJob {
-  page: number;
-  rows: Row[];
-  pageMax: string;
-  deliveries: Map<OutputLane, Promise<PageDelivery>>;
 }
 
 function accountState(data: StateData, accountId: string): AccountState {
@@ -99,209 +92,167 @@ function accountState(data: StateData, accountId: string): AccountState {
   return account;
 }
 
+/** Outputs this far behind the one furthest ahead read on their own (if `catchUp` is given). */
+export function catchUpThresholdMs(overlapMs: number): number {
+  return Math.max(overlapMs, 60_000);
+}
+
 export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: PollDeps): Promise<AccountPollResult> {
   const started = deps.clock.now();
   const stateAccount = accountState(deps.state.data, account.id);
-  // A plain copy for the records: the id is a key in the state (see plainString).
-  const recordAccountId = plainString(account.id);
-  const laneDeps = { logger: deps.logger, clock: deps.clock, deliveryAttempts: deps.deliveryAttempts ?? 5, signal: deps.signal, deadLetterPath: deps.deadLetterPath };
-  const lanes = deps.outputs.map((runtime) => {
-    const saved = stateAccount.outputs[runtime.name];
-    return new OutputLane(runtime, new OutputCursor(saved?.checkpoint ?? plan.initialCheckpoint, plan.overlapMs, saved), laneDeps);
-  });
+  const tally = newTally();
   const result: AccountPollResult = {
-    account: account.label, since: undefined, until: plan.until, pages: 0, requests: 0, fetched: 0, outOfWindow: 0, unreadable: [],
-    shipped: {}, deadLettered: {}, duplicates: {}, failedOutputs: {},
+    account: account.label, since: undefined, until: plan.until, pages: 0, requests: 0, fetched: 0, outOfWindow: 0, swept: undefined, unreadable: [],
+    shipped: {}, deadLettered: {}, duplicates: {}, failedOutputs: {}, stoppedOutputs: [], behindOutputs: [],
   };
-  const since = lanes.length === 0 ? plan.initialCheckpoint : lanes.map((l) => l.floor).reduce((a, b) => (a < b ? a : b));
+  const saver = new LaneSaver(stateAccount, deps);
+  const laneDeps = {
+    logger: deps.logger, clock: deps.clock, deliveryAttempts: deps.deliveryAttempts ?? 5, signal: deps.signal, deadLetterPath: deps.deadLetterPath,
+    onCommit: (lane: OutputLane) => saver.committed(lane),
+  };
+  let lanes = deps.outputs.map((runtime) => {
+    const saved = stateAccount.outputs[runtime.name];
+    // Patience matters only beside other outputs: alone, a slow output holds back no one.
+    const patience = deps.outputs.length > 1 ? deps.slowOutputWaitMs : undefined;
+    return new OutputLane(runtime, new OutputCursor(saved?.checkpoint ?? plan.initialCheckpoint, plan.overlapMs, saved), laneDeps, patience);
+  });
+  if (deps.catchUp && lanes.length > 1) {
+    const head = lanes.map((l) => l.cursor.checkpoint).reduce((a, b) => (a > b ? a : b));
+    const threshold = shiftCanonical(head, -catchUpThresholdMs(plan.overlapMs));
+    for (const lane of lanes.filter((l) => l.cursor.checkpoint < threshold)) {
+      result.behindOutputs.push(lane.name);
+      deps.catchUp(lane.runtime);
+    }
+    lanes = lanes.filter((l) => l.cursor.checkpoint >= threshold);
+  }
+
+  const ctx: ReadContext = {
+    account, recordAccountId: plainString(account.id), client: deps.client, budget: deps.budget, logger: deps.logger, clock: deps.clock,
+    pageSize: deps.pageSize, signal: deps.signal, onPage: deps.onPage, onInvalidEvent: deps.onInvalidEvent,
+    halted: () => saver.error !== undefined,
+  };
+  const since = lanes.length === 0 ? plan.initialCheckpoint : lanes.map((l) => l.cursor.checkpoint).reduce((a, b) => (a < b ? a : b));
   result.since = since;
-  const positions = new Map<OutputLane, SinkState | undefined>();
-  const windowSize = Math.max(1, ...lanes.map((l) => l.concurrency)) + 1;
-  const pending: PageJob[] = [];
-  let reachedEnd = false;
-  let until = plan.until;
-  let skewWarned = false;
-  const pager = new AccessPager<Row>({ since, pageSize: deps.pageSize, traits: deps.client.traits });
-
-  const request = async (query: PageQuery): Promise<{ query: PageQuery; response: Page }> => {
-    for (;;) {
-      try {
-        const response = await deps.client.fetchPage({
-          accountId: account.id, accountLabel: account.label, since: apiTime(query.since, 'down'), until: apiTime(until, 'up'),
-          page: query.page, perPage: query.perPage, limit: query.limit, signal: deps.signal,
-        });
-        return { query, response };
-      } catch (error) {
-        if (!(error instanceof CloudflareParameterError) || !pager.refusedSize(query)) throw error;
-        deps.logger.info(`account ${account.label}: the API takes only page sizes 1, 5, 10, 20, 25, 50, 100 and 1000 (it refused per_page=${query.perPage}, limit=${query.limit}); using those from now on`, { account: account.label });
-        result.requests++;
-        query = pager.next();
-      }
-    }
-  };
-  const fetchNext = (): Promise<{ query: PageQuery; response: Page }> => {
-    const promise = request(pager.next());
-    promise.catch(() => undefined); // awaited below; a prefetch failing before then must not be "unhandled"
-    return promise;
-  };
-  // Page commits do not wait for the state file: saves run behind the pipeline (joined when the
-  // disk is slower than the pages), in order, so a saved checkpoint is never ahead of a
-  // confirmation. A failed save stops the poll at the next commit.
-  let saving: Promise<void> = Promise.resolve();
-  let saveError: Error | undefined;
-
-  const commitOldest = async (): Promise<void> => {
-    if (saveError !== undefined) throw saveError;
-    const job = pending.shift();
-    if (!job) return;
-    let shipped = 0;
-    for (const lane of lanes) {
-      const delivery = job.deliveries.get(lane);
-      if (!delivery) continue;
-      const outcome = await delivery;
-      if (lane.commit(outcome, job.pageMax) && outcome.ok) {
-        positions.set(lane, outcome.position);
-        shipped += outcome.shipped;
-      }
-    }
-    const info = { account: account.label, page: job.page, fetched: job.rows.length, shipped, position: job.pageMax };
-    saving = save(lanes, stateAccount, positions, deps, false).then(
-      () => deps.onPage?.(info),
-      (error: unknown) => {
-        saveError ??= error instanceof Error ? error : new Error(String(error));
-      },
-    );
-  };
-
+  let read = false;
   if (since < plan.until) {
-    try {
-      let next = fetchNext();
-      for (let page = 1; ; page++) {
-        const { query, response } = await next;
-        result.pages++;
-        result.requests += response.requests;
-        until = boundByApiClock(until, response, plan.settleMs ?? 0, deps.clock, (skewMs) => {
-          if (skewWarned || skewMs <= SKEW_WARNING_MS) return;
-          skewWarned = true;
-          deps.logger.warn(`account ${account.label}: this host's clock is about ${Math.round(skewMs / 1000)} s ahead of the Cloudflare API's; the read window ends by the API's clock (fix NTP on this host)`, { account: account.label });
-        });
-        result.until = until;
-        const rows = timedRows(response.events, since, until, account, deps, result);
-        const outcome = pager.accept(query, rows, response.events.length);
-        if (outcome.learnedIgnoresPage) {
-          deps.logger.warn(`account ${account.label}: the API ignores the page parameter (it reads only limit, as before 2025); reading by created_at alone from now on`, { account: account.label });
-        }
-        if (outcome.unreadable) {
-          result.unreadable.push(outcome.unreadable);
-          deps.logger.error(
-            `account ${account.label}: more events share the millisecond ${outcome.unreadable.millisecond} than one response holds (${outcome.unreadable.read} read), ` +
-              'and this API ignores page offsets, so the rest of that millisecond cannot be read; shipping the rest of the window (see README, "How events are read")',
-            { account: account.label },
-          );
-        }
-        const more = !pager.done && !deps.signal?.aborted && (lanes.length === 0 || lanes.some((l) => !l.failed));
-        if (more) next = fetchNext();
-        const fresh = outcome.fresh;
-        result.fetched += fresh.length;
-        if (fresh.length > 0) {
-          let pageMax = '';
-          for (const row of fresh) if (row.time > pageMax) pageMax = row.time;
-          const job: PageJob = { page, rows: fresh, pageMax, deliveries: new Map() };
-          for (const lane of lanes) if (!lane.failed) job.deliveries.set(lane, lane.deliver(lane.select(fresh), recordAccountId));
-          pending.push(job);
-        }
-        while (pending.length >= windowSize) await commitOldest();
-        if (pager.done) reachedEnd = true;
-        if (!more) break;
-      }
-    } catch (error) {
-      // A shutdown aborts the page being fetched; that is a stop, not an error of the account.
-      if (!deps.signal?.aborted) result.error = error as Error;
-    }
-    // Deliveries already under way finish and commit, in order, even after an error or a stop.
-    while (pending.length > 0) await commitOldest();
-    await saving;
-    if (saveError !== undefined) throw saveError;
-    if (reachedEnd && !result.error && !deps.signal?.aborted) {
-      for (const lane of lanes) if (!lane.failed) lane.cursor.advance([], until);
-      await save(lanes, stateAccount, positions, deps, true);
+    read = true;
+    // New data first: the freshest events reach the outputs soonest.
+    const fresh = await readRange(since, plan.until, lanes, ctx, tally, plan.settleMs ?? 0);
+    result.until = fresh.until;
+    if (fresh.error) result.error = fresh.error;
+    for (const lane of lanes) if (fresh.complete && lane.takesPages) lane.mark((cursor) => cursor.readThrough(since, fresh.until));
+    await Promise.all(lanes.map((lane) => lane.drained()));
+  }
+  // Then the settled part of the overlap, when enough of it has not been swept yet.
+  const sweepable = lanes.filter((l) => l.takesPages && l.cursor.overlapMs > 0);
+  if (sweepable.length > 0 && !result.error && !deps.signal?.aborted && !saver.error) {
+    const from = sweepable.map((l) => l.cursor.swept).reduce((a, b) => (a < b ? a : b));
+    const to = sweepable.map((l) => l.cursor.sweepEnd).reduce((a, b) => (a < b ? a : b));
+    if (to > from && msOf(to) - msOf(from) >= (plan.sweepEveryMs ?? 0)) {
+      read = true;
+      result.swept = { from, to };
+      const sweep = await readRange(from, to, sweepable, ctx, tally);
+      if (sweep.error) result.error = sweep.error;
+      for (const lane of sweepable) if (sweep.complete && lane.takesPages) lane.mark((cursor) => cursor.sweptTo(to));
     }
   }
+  // Deliveries already under way finish and commit, in order, even after an error or a stop.
+  await Promise.all(lanes.map((lane) => lane.drained()));
+  Object.assign(result, { pages: tally.pages, requests: tally.requests, fetched: tally.fetched, outOfWindow: tally.outOfWindow, unreadable: tally.unreadable });
 
   for (const lane of lanes) {
     result.shipped[lane.name] = lane.shipped;
     result.deadLettered[lane.name] = lane.deadLettered;
     result.duplicates[lane.name] = lane.duplicates;
-    if (lane.failed) result.failedOutputs[lane.name] = lane.failed;
+    if (lane.failed) {
+      result.failedOutputs[lane.name] = lane.failed;
+      if (lane.fatal) result.stoppedOutputs.push(lane.name);
+    } else if (!lane.attached) {
+      result.behindOutputs.push(lane.name);
+    }
   }
   const now = new Date(deps.clock.now()).toISOString();
   if (result.error) {
     stateAccount.last_error = { at: now, message: result.error.message, code: (result.error as { code?: string }).code };
-    await deps.state.save();
-  } else if (since < plan.until && !deps.signal?.aborted) {
-    stateAccount.last_poll = { at: now, since, until, fetched: result.fetched, requests: result.requests, duration_ms: deps.clock.now() - started };
+  } else if (read && !deps.signal?.aborted) {
+    stateAccount.last_poll = { at: now, since, until: result.until, fetched: result.fetched, requests: result.requests, duration_ms: deps.clock.now() - started };
     delete stateAccount.last_error;
-    await deps.state.save();
   }
+  saver.recordAll(lanes, read && !result.error);
+  const saveError = await saver.flush();
+  if (saveError && !result.error) result.error = saveError;
+  // Outputs the read left behind catch up on their own now, from what was just saved.
+  if (!result.error && !deps.signal?.aborted) for (const lane of lanes) if (!lane.failed && !lane.attached) deps.catchUp?.(lane.runtime);
   return result;
 }
 
 /**
- * `until`, moved back when the API's clock (its Date header) shows the host's clock ahead: the
- * window must not end past what the API can show yet. Warns once per poll when the skew is large.
+ * Records lanes into the state and saves it behind their commits: one save in flight and at most
+ * one more asked for, which writes whatever has been committed by the time it starts.
  */
-function boundByApiClock(until: string, response: Page, settleMs: number, clock: Clock, onSkew: (skewMs: number) => void): string {
-  if (response.serverDateMs === undefined) return until;
-  // Date has whole seconds, so the host is ahead by at most this much (and by at least 1 s less).
-  const aheadAtMost = response.receivedAtMs - response.serverDateMs;
-  if (aheadAtMost <= 1000) return until;
-  const bound = canonicalFromMs(clock.now() - aheadAtMost - settleMs);
-  if (bound >= until) return until;
-  onSkew(aheadAtMost - 500);
-  return bound;
-}
+class LaneSaver {
+  error: Error | undefined;
+  private readonly dirty = new Set<OutputLane>();
+  private saving: Promise<void> = Promise.resolve();
+  private queued = false;
 
-/** Parses times, keeps the half-open window `[since, until)` and drops rows without a valid time. */
-function timedRows(events: readonly AccessEvent[], since: string, until: string, account: AccountRef, deps: PollDeps, result: AccountPollResult): Row[] {
-  const rows: Row[] = [];
-  for (const event of events) {
-    const ts = typeof event.created_at === 'string' ? parseTimestamp(event.created_at) : undefined;
-    if (ts === undefined) {
-      deps.onInvalidEvent?.({ account: account.label, reason: 'created_at is missing or not RFC 3339', event });
-      continue;
-    }
-    const time = canonicalTime(ts);
-    // The API's bounds are inclusive at both ends and it has returned rows outside them.
-    if (time < since || time >= until) {
-      result.outOfWindow++;
-      continue;
-    }
-    rows.push({ event, time, epochMs: ts.epochMs }); // hashed later, only if needed (see cursor.ts)
+  constructor(
+    private readonly stateAccount: AccountState,
+    private readonly deps: PollDeps,
+  ) {}
+
+  committed(lane: OutputLane): void {
+    this.dirty.add(lane);
+    this.request();
   }
-  return rows;
-}
 
-/** Records every lane's committed position (one state save for the page). */
-async function save(lanes: readonly OutputLane[], stateAccount: AccountState, positions: Map<OutputLane, SinkState | undefined>, deps: PollDeps, windowDone: boolean): Promise<void> {
-  const now = new Date(deps.clock.now()).toISOString();
-  for (const lane of lanes) {
-    const previous = stateAccount.outputs[lane.name];
-    if (lane.failed) {
-      if (previous) previous.last_error = { at: now, message: lane.failed.message, code: (lane.failed as { code?: string }).code };
-      continue;
+  /** Marks every lane for the final save (failures and last success included). */
+  recordAll(lanes: readonly OutputLane[], windowDone: boolean): void {
+    for (const lane of lanes) {
+      this.dirty.add(lane);
+      if (windowDone && !lane.failed && lane.attached) lane.windowDone = true;
     }
+    this.request();
+  }
+
+  async flush(): Promise<Error | undefined> {
+    await this.saving;
+    return this.error;
+  }
+
+  private request(): void {
+    if (this.queued) return;
+    this.queued = true;
+    this.saving = this.saving.then(async () => {
+      this.queued = false;
+      for (const lane of this.dirty) this.record(lane);
+      this.dirty.clear();
+      try {
+        await this.deps.state.save();
+      } catch (error) {
+        this.error ??= error instanceof Error ? error : new Error(String(error));
+      }
+    });
+  }
+
+  private record(lane: OutputLane): void {
+    const { stateAccount, deps } = this;
+    const now = new Date(deps.clock.now()).toISOString();
+    const previous = stateAccount.outputs[lane.name];
+    const lastError = lane.failed ? { at: now, message: lane.failed.message, code: (lane.failed as { code?: string }).code } : previous?.last_error;
     stateAccount.outputs[lane.name] = {
       checkpoint: lane.cursor.checkpoint,
+      swept: lane.cursor.swept,
       dedup: lane.cursor.dedupState(),
       delivered: (previous?.delivered ?? 0) + lane.unsaved,
       dead_lettered: (previous?.dead_lettered ?? 0) + lane.unsavedDeadLettered,
-      last_success: windowDone || lane.unsaved > 0 ? now : previous?.last_success,
-      last_error: previous?.last_error,
+      last_success: lane.windowDone || lane.unsaved > 0 ? now : previous?.last_success,
+      last_error: lastError,
     };
     lane.unsaved = 0;
     lane.unsavedDeadLettered = 0;
-    const position = positions.get(lane);
-    if (position) deps.state.data.sinks[lane.name] = position;
+    lane.windowDone = false;
+    if (lane.positionChanged && lane.position) deps.state.data.sinks[lane.name] = lane.position;
+    lane.positionChanged = false;
   }
-  await deps.state.save();
 }

@@ -11,7 +11,7 @@ import { type Clock, RateLimiter, realClock } from '../source/rate-limiter.js';
 import type { StateHolder, StateStore } from '../state/store.js';
 import type { StateData } from '../state/schema.js';
 import { VERSION } from '../version.js';
-import type { OutputRuntime } from './poll.js';
+import type { OutputRuntime } from '../sink/output-runtime.js';
 
 export function cloudflareAuth(config: Config): CloudflareAuth {
   const cf = config.cloudflare;

@@ -4,7 +4,7 @@ import type { OutputConfig } from '../config/outputs.js';
 import { formatterOptions } from '../config/formatter.js';
 import { messageFormatter, recordFormatter } from '../format/index.js';
 import type { Logger } from '../ops/logger.js';
-import type { OutputRuntime } from '../pipeline/poll.js';
+import type { OutputRuntime } from './output-runtime.js';
 import { FileSink } from './file.js';
 import { SplunkHecSink } from './splunk-hec.js';
 import { StdoutSink } from './stdout.js';

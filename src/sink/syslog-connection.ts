@@ -107,12 +107,20 @@ export class SyslogConnection {
     this.onDeath?.(error);
   }
 
-  /** Resolves when the data is handed to the kernel; rejects if the connection dies first. */
-  write(data: Buffer): Promise<void> {
+  /**
+   * Resolves when the data is handed to the kernel; rejects if the connection dies first, or when
+   * the kernel has not taken it within `timeoutMs` (the peer stopped reading: a zero TCP window),
+   * which kills the connection.
+   */
+  write(data: Buffer, timeoutMs: number): Promise<void> {
     if (this.dead) return Promise.reject(this.dead);
     return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.die(new Error(`write timed out after ${timeoutMs} ms: the server accepts the connection but stopped reading (write_timeout)`));
+      }, timeoutMs);
       this.socket.write(data, (error) => {
-        if (error) reject(error);
+        clearTimeout(timer);
+        if (error) reject(this.dead ?? error);
         else if (this.dead) reject(this.dead);
         else resolve();
       });

@@ -60,9 +60,8 @@ export class SyslogSink implements Sink {
   private connection: SyslogConnection | undefined;
   private udp: UdpSocket | undefined;
   private udpAddress: string | undefined;
-  /** The last batch written (all its parts): what a drop may have cut off. */
+  /** Written within the resend window: what a drop may have cut off. */
   private recent: Written[] = [];
-  private batchStart = true;
   /** Written shortly before a drop: sent again first on the next connection. */
   private toResend: Written[] = [];
   private failures = 0;
@@ -76,7 +75,7 @@ export class SyslogSink implements Sink {
     this.port = config.port ?? DEFAULT_PORTS[config.transport];
     this.maxBytes = config.max_message_bytes ?? (config.transport === 'udp' ? 2048 : 65536);
     this.framing = config.framing ?? 'octet-counting';
-    this.resendWindowMs = options.resendWindowMs ?? 2000;
+    this.resendWindowMs = options.resendWindowMs ?? config.resend_window;
     this.header5424 = rfc5424HeaderFormatter(options.syslog);
     this.header5424WithoutSd = rfc5424HeaderFormatter({ ...options.syslog, structuredData: false });
   }
@@ -116,7 +115,6 @@ export class SyslogSink implements Sink {
 
   async deliver(records: readonly OutputRecord[]): Promise<DeliveryResult> {
     if (records.length === 0) return { status: 'delivered' };
-    this.batchStart = true;
     const parts = records.map((r) => this.record(r));
     let truncated = 0;
     for (const part of parts) if (part.truncated) truncated++;
@@ -158,7 +156,7 @@ export class SyslogSink implements Sink {
       const data = framed.take();
       try {
         const connection = await this.connectAndResend();
-        await connection.write(data);
+        await connection.write(data, this.config.write_timeout);
       } catch (error) {
         return this.failure(error as Error);
       }
@@ -173,7 +171,7 @@ export class SyslogSink implements Sink {
   private async connectAndResend(): Promise<SyslogConnection> {
     const connection = await this.connect();
     for (let again = this.toResend[0]; again; again = this.toResend[0]) {
-      await connection.write(again.data);
+      await connection.write(again.data, this.config.write_timeout);
       this.toResend.shift();
       this.remember({ ...again, at: this.clock.now() });
     }
@@ -188,13 +186,16 @@ export class SyslogSink implements Sink {
     return this.retry(error);
   }
 
-  /** Keeps the parts of the current batch only: a drop resends at most one batch. */
+  /**
+   * Keeps what was written within the resend window, whatever batch it belonged to: several
+   * batches can sit unread in the kernel buffers of both ends when a connection drops.
+   */
   private remember(written: Written): void {
-    if (this.batchStart) {
-      this.recent = [];
-      this.batchStart = false;
-    }
     this.recent.push(written);
+    const oldest = written.at - this.resendWindowMs;
+    let drop = 0;
+    while (drop < this.recent.length && (this.recent[drop]?.at ?? 0) < oldest) drop++;
+    if (drop > 0) this.recent.splice(0, drop);
   }
 
   private async connect(): Promise<SyslogConnection> {

@@ -40,6 +40,13 @@ export interface PageRequest {
   /** Sent as `limit` (default: perPage). */
   limit?: number;
   signal?: AbortSignal;
+  /** An extra budget this request must also fit (an output's catch-up read takes a share of the limiter's). */
+  budget?: RequestBudget;
+}
+
+/** Something a request waits on before it goes out. */
+export interface RequestBudget {
+  take(signal?: AbortSignal): Promise<void>;
 }
 
 export interface Page {
@@ -96,6 +103,7 @@ export class CloudflareClient {
     let lastProblem = '';
     let lastError: unknown;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      await request.budget?.take(request.signal);
       await this.options.limiter.take(request.signal);
       try {
         const answer = await this.requestOnce(request);

@@ -10,7 +10,9 @@ const errorRecord = z.object({ at: isoTime, message: z.string(), code: z.string(
 export const outputCursorSchema = z.object({
   /** Everything created before this instant has been delivered (late arrivals aside). */
   checkpoint: canonicalTime,
-  /** Hashes of delivered events by created_at, for times ≥ checkpoint − overlap. */
+  /** Late arrivals before this instant have been looked for (a sweep of the overlap read it). */
+  swept: canonicalTime.optional(),
+  /** Hashes of delivered events by created_at, for times ≥ swept. */
   dedup: z.record(canonicalTime, z.array(z.string())),
   delivered: z.number().int().nonnegative(),
   dead_lettered: z.number().int().nonnegative().optional(),
@@ -57,6 +59,8 @@ export const stateSchema = z.object({
   sinks: z.record(z.string(), sinkStateSchema),
   api: z.object({ cooldown_until: isoTime.optional(), cooldown_reason: z.string().optional() }),
   job: jobInfoSchema.optional(),
+  /** Outputs resting after failures, and when they are tried again (see pipeline/output-schedule.ts). */
+  output_retry: z.record(z.string(), z.object({ failures: z.number().int().positive(), retry_at: isoTime, stopped: z.boolean(), config: z.string().optional() })).optional(),
 });
 
 export type StateData = z.infer<typeof stateSchema>;

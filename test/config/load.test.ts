@@ -27,9 +27,9 @@ describe('config/load', () => {
     assert.deepEqual(config.daemon, { shutdown_timeout: 30_000, alert_lag: 1_800_000 });
     assert.equal(config.cloudflare.page_size, 1000);
     assert.equal(config.cloudflare.request_timeout, 30_000);
-    assert.deepEqual(config.cloudflare.rate_limit, { requests: 900, per: 300_000 });
+    assert.deepEqual(config.cloudflare.rate_limit, { requests: 900, per: 300_000, catch_up_percent: 25 });
     assert.equal(config.cloudflare.base_url, 'https://api.cloudflare.com/client/v4');
-    assert.deepEqual(config.poll, { schedule: '*/1 * * * *', settle: 120_000, overlap: 600_000, initial_lookback: 86_400_000 });
+    assert.deepEqual(config.poll, { schedule: '*/1 * * * *', settle: 120_000, overlap: 600_000, sweep_every: 300_000, slow_output_wait: 30_000, initial_lookback: 86_400_000 });
     assert.equal(config.state.path, './data/state.json');
     assert.deepEqual(config.format.cef.severity, { allowed: 3, denied: 6 });
     assert.deepEqual(config.format.syslog.severity, { allowed: 6, denied: 4 });

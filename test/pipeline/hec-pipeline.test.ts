@@ -37,7 +37,9 @@ describe('pipeline into Splunk HEC', function () {
     assert.deepEqual(exactlyOnceReport(hecLines(hec), events), { missing: 0, duplicated: 0, unexpected: 0, total: 300 });
     const port = hec.port;
     await hec.outage();
-    const more = spreadEvents(50, Date.now() - 60_000, Date.now() - 5_000, 31);
+    const after = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const more = spreadEvents(50, after, after + 400, 31);
     api.addEvents(ACCOUNT_A, more);
     const down = await runCli(['run', '--once', '--config', config]);
     assert.equal(down.code, 1);

@@ -43,11 +43,11 @@ describe('paging under every reading of page, per_page and limit (CLI end to end
     sim = await new AccessApiSimulator({ paging: behaviour }).start();
   }
 
-  function setup(overlap = '10m') {
+  function setup(overlap = '10m', sweepEvery?: string) {
     const dir = tempDir();
     const out = join(dir, 'out.ndjson');
     const config = writeConfig(dir, {
-      baseUrl: sim.baseUrl, statePath: join(dir, 'state.json'), pageSize: PAGE, overlap,
+      baseUrl: sim.baseUrl, statePath: join(dir, 'state.json'), pageSize: PAGE, overlap, sweepEvery,
       outputs: `  - { name: archive, type: file, path: ${out}, format: json }`,
     });
     return { dir, out, config };
@@ -136,15 +136,17 @@ describe('paging under every reading of page, per_page and limit (CLI end to end
     const now = Date.now();
     const first = spreadEvents(400, now - 50 * 60_000, now - 20_000, 1);
     sim.addEvents(ACCOUNT_A, first);
-    // Created 5 minutes ago, inside what the first poll reads, but shown by the API only later.
-    const late = spreadEvents(60, now - 5 * 60_000, now - 4 * 60_000, 4);
+    // Created 4 s ago, inside what the first poll reads, but shown by the API only later.
+    const late = spreadEvents(60, now - 4000, now - 3000, 4);
     sim.addEvents(ACCOUNT_A, late, { visibleAt: now + 3000 });
-    const { out, config } = setup();
+    const { out, config } = setup('6s', '1s');
     assert.equal((await runCli(['run', '--once', '--config', config])).code, 0);
     assert.equal(readLines(out).length, 400);
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, now + 3000 - Date.now())));
+    // A sweep of the overlap finds them once they have settled (older than the 6 s overlap).
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, now + 7000 - Date.now())));
     const second = await runCli(['run', '--once', '--config', config]);
     assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stderr, /swept the overlap/);
     report('late rows, capped at 37', out, [...first, ...late], sim.requests.length);
   });
 
@@ -157,10 +159,11 @@ describe('paging under every reading of page, per_page and limit (CLI end to end
     const run = await runCli(['run', '--once', '--config', config]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /this host's clock is about 3\d s ahead of the Cloudflare API's/);
+    const afterFirst = sim.now();
     await new Promise((resolve) => setTimeout(resolve, 8000));
     // Created after the first poll by the API's clock (the host's clock called that time past),
     // and settled (older than settle + the Date header's one-second precision) by the second poll.
-    const later = spreadEvents(50, apiNow - 500, sim.now() - 4000, 7);
+    const later = spreadEvents(50, afterFirst, sim.now() - 4000, 7);
     sim.addEvents(ACCOUNT_A, later);
     const second = await runCli(['run', '--once', '--config', config]);
     assert.equal(second.code, 0, second.stderr);
@@ -189,7 +192,7 @@ describe('paging under every reading of page, per_page and limit (CLI end to end
       // (new rows mid-poll rightly cost a request more).
       const seen = polls();
       await waitFor(() => polls() > seen, 10_000);
-      const batch = spreadEvents(5, Date.now() - 1500, Date.now() - 1000, 20 + round);
+      const batch = spreadEvents(5, Date.now(), Date.now() + 200, 20 + round); // past the checkpoint: new, not late
       added.push(...batch);
       sim.addEvents(ACCOUNT_A, batch);
       await waitFor(() => readLines(out).length === 500 + added.length, 30_000);

@@ -17,7 +17,7 @@ describe('run --once against the Access API simulator', function () {
     await sim.stop();
   });
 
-  function setup(options: { pageSize?: number; outputs?: string; accounts?: { id: string; name?: string }[] } = {}) {
+  function setup(options: { pageSize?: number; outputs?: string; accounts?: { id: string; name?: string }[]; overlap?: string; sweepEvery?: string } = {}) {
     const dir = tempDir();
     const out = join(dir, 'out.ndjson');
     const state = join(dir, 'state.json');
@@ -26,6 +26,8 @@ describe('run --once against the Access API simulator', function () {
       statePath: state,
       pageSize: options.pageSize ?? 100,
       accounts: options.accounts,
+      overlap: options.overlap,
+      sweepEvery: options.sweepEvery,
       outputs: options.outputs ?? `  - { name: archive, type: file, path: ${out}, format: json }`,
     });
     return { dir, out, state, config };
@@ -65,22 +67,24 @@ describe('run --once against the Access API simulator', function () {
   });
 
   it('repeated runs ship late events inside the overlap, and nothing twice', async () => {
+    // A 6 s overlap swept every second, so late arrivals are caught within seconds.
     const now = Date.now();
     const first = spreadEvents(120, now - 60 * 60_000, now - 20_000, 1);
     sim.addEvents(ACCOUNT_A, first);
-    // Created 5 minutes ago, but the API only shows them 2 s from now (past the settle time).
-    const hidden = spreadEvents(10, now - 5 * 60_000, now - 4 * 60_000, 4);
+    // Created 4 s ago, but the API only shows them 2 s from now (past the settle time).
+    const hidden = spreadEvents(10, now - 4000, now - 3000, 4);
     sim.addEvents(ACCOUNT_A, hidden, { visibleAt: now + 2000 });
-    const { out, config } = setup();
+    const { out, config } = setup({ overlap: '6s', sweepEvery: '1s' });
     assert.equal((await runCli(['run', '--once', '--config', config])).code, 0);
     assert.equal(readLines(out).length, 120);
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, now + 2000 - Date.now())));
-    // More late ones, created 3 minutes ago (before the checkpoint, inside the overlap).
-    const late = spreadEvents(15, now - 4 * 60_000, now - 3 * 60_000, 2);
+    // More late ones, created before the checkpoint, inside the overlap.
+    const late = spreadEvents(15, now - 3000, now - 2000, 2);
     sim.addEvents(ACCOUNT_A, late);
     const second = await runCli(['run', '--once', '--config', config]);
     assert.equal(second.code, 0, second.stderr);
-    assert.match(second.stderr, /already shipped \(overlap\) skipped/);
+    // A sweep reads the part of the overlap that has settled: wait until all of them have.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, now + 6500 - Date.now())));
     const third = await runCli(['run', '--once', '--config', config]);
     assert.equal(third.code, 0, third.stderr);
     assert.deepEqual(exactlyOnceReport(readLines(out), [...first, ...hidden, ...late]), { missing: 0, duplicated: 0, unexpected: 0, total: 145 });
@@ -177,7 +181,9 @@ describe('run --once against the Access API simulator', function () {
     assert.deepEqual(exactlyOnceReport(readLines(good), events), { missing: 0, duplicated: 0, unexpected: 0, total: 200 });
     // The disk is fixed: the failed output catches up from its own checkpoint, the other re-sends nothing.
     unlinkSync(bad);
-    const more = spreadEvents(20, Date.now() - 60_000, Date.now() - 5_000, 77);
+    const after = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const more = spreadEvents(20, after, after + 400, 77);
     sim.addEvents(ACCOUNT_A, more);
     const second = await runCli(['run', '--once', '--config', config]);
     assert.equal(second.code, 0, second.stderr);

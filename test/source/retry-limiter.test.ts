@@ -112,20 +112,29 @@ describe('source/event-identity', () => {
 });
 
 describe('pipeline/cursor', () => {
-  it('remembers delivered hashes within the overlap and never moves back', () => {
+  it('remembers delivered hashes until a sweep passes them, and never moves back', () => {
     const cursor = new OutputCursor('2024-05-01T10:00:00.000000000Z', 60_000);
-    assert.equal(cursor.floor, '2024-05-01T09:59:00.000000000Z');
+    assert.equal(cursor.floor, '2024-05-01T10:00:00.000000000Z', 'a new output sweeps nothing before its first checkpoint');
     const e1 = { event: {}, time: '2024-05-01T10:00:30.000000000Z', epochMs: 0, hash: 'h1' };
     const e2 = { event: {}, time: '2024-05-01T10:05:00.000000000Z', epochMs: 0, hash: 'h2' };
     cursor.advance([e1], e1.time);
     assert.ok(cursor.has(e1));
     cursor.advance([e2], e2.time);
-    assert.ok(!cursor.has(e1), 'pruned: older than checkpoint − overlap');
+    assert.ok(cursor.has(e1), 'kept: no sweep has passed it yet');
+    assert.equal(cursor.sweepEnd, '2024-05-01T10:04:00.000000000Z');
+    cursor.sweptTo(e2.time);
+    assert.equal(cursor.swept, '2024-05-01T10:04:00.000000000Z', 'a sweep never passes checkpoint − overlap');
+    assert.ok(!cursor.has(e1), 'swept: forgotten');
     assert.ok(cursor.has(e2));
     cursor.advance([], '2024-05-01T10:01:00.000000000Z');
     assert.equal(cursor.checkpoint, e2.time);
     assert.equal(cursor.dedupSize, 1);
     assert.deepEqual(cursor.dedupState(), { [e2.time]: ['h2'] });
+    const restored = new OutputCursor(cursor.checkpoint, 60_000, { checkpoint: cursor.checkpoint, swept: cursor.swept, dedup: cursor.dedupState(), delivered: 2 });
+    assert.equal(restored.swept, cursor.swept);
+    assert.ok(restored.has(e2));
+    const legacy = new OutputCursor(cursor.checkpoint, 60_000, { checkpoint: cursor.checkpoint, dedup: {}, delivered: 2 });
+    assert.equal(legacy.swept, '2024-05-01T10:04:00.000000000Z', 'a state from before sweeps starts at checkpoint − overlap');
   });
 
   it('hashes only what it has to: rows left behind the overlap are never hashed', () => {

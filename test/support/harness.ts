@@ -19,6 +19,9 @@ export interface ConfigSpec {
   pageSize?: number;
   settle?: string;
   overlap?: string;
+  sweepEvery?: string;
+  /** More keys of the poll section, YAML lines indented by 2. */
+  pollExtra?: string;
   lookback?: string;
   statePath: string;
   outputs: string; // YAML list items, indented by 2
@@ -37,7 +40,7 @@ ${accounts}
 poll:
   settle: ${spec.settle ?? '1s'}
   overlap: ${spec.overlap ?? '10m'}
-  initial_lookback: ${spec.lookback ?? '2h'}
+${spec.sweepEvery === undefined ? '' : `  sweep_every: ${spec.sweepEvery}\n`}${spec.pollExtra === undefined ? '' : `${spec.pollExtra}\n`}  initial_lookback: ${spec.lookback ?? '2h'}
 state:
   path: ${spec.statePath}
 outputs:

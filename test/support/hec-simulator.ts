@@ -63,6 +63,15 @@ export class HecSimulator {
 
   constructor(readonly options: HecSimulatorOptions = {}) {}
 
+  /** Revokes the token (403 code 1 "Token disabled") until `restoreToken()`. */
+  revokeToken(): void {
+    this.options.disabledTokens = [...(this.options.disabledTokens ?? []), this.token];
+  }
+
+  restoreToken(): void {
+    this.options.disabledTokens = (this.options.disabledTokens ?? []).filter((t) => t !== this.token);
+  }
+
   get token(): string {
     return this.options.token ?? '11111111-2222-3333-4444-555555555555';
   }
