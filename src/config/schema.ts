@@ -126,7 +126,13 @@ const daemon = z
   })
   .prefault({});
 
-const metrics = z.strictObject({ listen: listenAddress.prefault('127.0.0.1:9464') });
+const metrics = z.strictObject({
+  listen: listenAddress.prefault('127.0.0.1:9464'),
+  /** Bearer token /metrics and /healthz require (or token_file). */
+  token: nonEmpty('a bearer token (or use token_file)').optional(),
+  /** Connections served at once: a flood of idle ones must not take descriptors from the pipeline. */
+  max_connections: integer(1, 10_000).default(16),
+});
 
 export const configSchema = z
   .strictObject({

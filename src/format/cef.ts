@@ -3,12 +3,13 @@
  *
  * Escaping follows the ArcSight CEF standard: in the header `\` and `|` are escaped and line
  * breaks removed; in extension values `\` and `=` are escaped and CR/LF are written as `\r`/`\n`.
+ * Other control characters (ESC, NUL, TAB, DEL, C1) become visible pictures (see pictureControls).
  * Extension keys are fixed here, so no input can create a new key.
  */
 import { type AccessEvent, accessRequestFields, appDomainHost, type EventContext, type Outcome, fieldText, outcomeOf, valueText } from './event.js';
 import { isIPv4Fast, isIPv6Fast } from './ip.js';
 import { epochMillis, epochMillisText } from './time.js';
-import { plainString, truncateUtf8 } from './text.js';
+import { pictureControls, plainString, truncateUtf8 } from './text.js';
 
 export interface CefOptions {
   /** The product version written into the header. */
@@ -37,17 +38,19 @@ export const CEF_LIMITS = {
   c6a2Label: 1023,
 } as const;
 
-const HEADER_SPECIAL = /[\\|\r\n]/;
-const VALUE_SPECIAL = /[\\=\r\n]/;
+// eslint-disable-next-line no-control-regex
+const HEADER_SPECIAL = /[\\|\u0000-\u001f\u007f-\u009f]/;
+// eslint-disable-next-line no-control-regex
+const VALUE_SPECIAL = /[\\=\u0000-\u001f\u007f-\u009f]/;
 
 export function escapeCefHeader(value: string): string {
   if (!HEADER_SPECIAL.test(value)) return value;
-  return value.replace(/[\\|\r\n]/g, (ch) => (ch === '\\' ? '\\\\' : ch === '|' ? '\\|' : ''));
+  return pictureControls(value).replace(/[\\|\r\n]/g, (ch) => (ch === '\\' ? '\\\\' : ch === '|' ? '\\|' : ''));
 }
 
 export function escapeCefValue(value: string): string {
   if (!VALUE_SPECIAL.test(value)) return value; // the common case: nothing to escape
-  return value.replace(/[\\=\r\n]/g, (ch) => {
+  return pictureControls(value).replace(/[\\=\r\n]/g, (ch) => {
     switch (ch) {
       case '\\':
         return '\\\\';

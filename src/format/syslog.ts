@@ -4,7 +4,7 @@
  */
 import { type AccessEvent, accessRequestFields, type EventContext, fieldText, outcomeOf } from './event.js';
 import { bsdTimestamp, formatUtc, parseTimestamp } from './time.js';
-import { printableAscii, truncateUtf8 } from './text.js';
+import { pictureControls, printableAscii, truncateUtf8 } from './text.js';
 
 export const FACILITIES: Readonly<Record<string, number>> = {
   kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9,
@@ -49,9 +49,12 @@ const SD_FIELDS = [
 ] as const;
 
 
-/** RFC 5424 §6.3.3: escape `"`, `\` and `]`. CR/LF become spaces so a record stays one line. */
+/**
+ * RFC 5424 §6.3.3: escape `"`, `\` and `]`. CR/LF become spaces so a record stays one line, and
+ * other control characters visible pictures (see pictureControls).
+ */
 export function escapeSdValue(value: string): string {
-  return value.replace(/[\r\n]/g, ' ').replace(/["\\\]]/g, (ch) => `\\${ch}`);
+  return pictureControls(value.replace(/[\r\n]/g, ' ')).replace(/["\\\]]/g, (ch) => `\\${ch}`);
 }
 
 export function priority(event: AccessEvent, options: SyslogOptions): number {

@@ -71,3 +71,22 @@ export function printableAscii(text: string | undefined, maxLength: number): str
 export function plainString(text: string): string {
   return JSON.parse(JSON.stringify(text)) as string;
 }
+
+// C0 other than CR and LF (each format has its own rule for those), DEL, and C1.
+// eslint-disable-next-line no-control-regex
+const OTHER_CONTROLS = /[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f]/g;
+
+/**
+ * Control characters other than CR/LF as visible characters, for the text formats (CEF, syslog):
+ * C0 as its Unicode control picture (ESC → ␛, TAB → ␉), DEL as ␡, C1 as U+FFFD. A SIEM then never
+ * receives a raw escape sequence or NUL from an event field.
+ */
+export function pictureControls(value: string): string {
+  OTHER_CONTROLS.lastIndex = 0;
+  if (!OTHER_CONTROLS.test(value)) return value;
+  return value.replace(OTHER_CONTROLS, (ch) => {
+    const code = ch.charCodeAt(0);
+    if (code < 0x20) return String.fromCharCode(0x2400 + code);
+    return code === 0x7f ? '\u2421' : '\ufffd';
+  });
+}

@@ -5,6 +5,7 @@
  * wrong index and missing acknowledgement apart without indexing anything; syslog: connect and
  * verified TLS handshake; file: writable. Never takes the state lock.
  */
+import { safeText } from '../safe-text.js';
 import { constants, existsSync, promises as fs } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { OutputConfig, SplunkHecOutputConfig, SyslogOutputConfig } from '../config/outputs.js';
@@ -20,7 +21,7 @@ import { readTlsFiles } from '../sink/tls-files.js';
 import { CloudflareClient } from '../source/cloudflare-client.js';
 import { REQUIRED_PERMISSION } from '../source/cloudflare-errors.js';
 import { RateLimiter } from '../source/rate-limiter.js';
-import { parseState } from '../state/store.js';
+import { checkStatePath } from '../state/store.js';
 
 export interface CheckLine {
   ok: boolean;
@@ -38,7 +39,7 @@ export async function runChecks(config: Config): Promise<CheckLine[]> {
 
 export function formatChecks(lines: readonly CheckLine[]): string {
   return lines
-    .map((line) => `${line.ok ? '✓' : '✗'} ${line.target}: ${line.detail}${line.fix ? `\n    fix: ${line.fix}` : ''}`)
+    .map((line) => `${line.ok ? '✓' : '✗'} ${safeText(line.target)}: ${safeText(line.detail)}${line.fix ? `\n    fix: ${safeText(line.fix)}` : ''}`)
     .join('\n');
 }
 
@@ -46,13 +47,8 @@ async function checkState(config: Config): Promise<CheckLine> {
   const path = resolve(config.state.path);
   const target = `state ${path}`;
   try {
-    if (existsSync(path)) {
-      parseState(await fs.readFile(path, 'utf8'));
-      return { ok: true, target, detail: 'readable and valid' };
-    }
-    const dir = existsSync(dirname(path)) ? dirname(path) : dirname(dirname(path));
-    await fs.access(dir, constants.W_OK);
-    return { ok: true, target, detail: 'not created yet; its directory is writable' };
+    const found = await checkStatePath(path);
+    return { ok: true, target, detail: found === 'valid' ? 'readable and valid; its directory is writable' : 'not created yet; its directory is writable' };
   } catch (error) {
     return { ok: false, target, detail: (error as Error).message, fix: 'see "State file" in the README: --recover-from-backup, or move the file away' };
   }

@@ -33,6 +33,11 @@ export function healthReport(input: HealthInput): HealthReport {
       }
     }
   }
+  for (const output of input.outputs) {
+    const retry = input.state.output_retry?.[output];
+    if (retry === undefined) continue;
+    report.reasons.push(`output ${output} failed ${retry.failures} time(s) in a row${retry.stopped ? ' and needs its configuration fixed (see its last_error in status)' : ''}; next attempt at ${retry.retry_at}`);
+  }
   report.healthy = report.reasons.length === 0;
   return report;
 }

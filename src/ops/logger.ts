@@ -2,6 +2,7 @@
  * The daemon's own logs: winston to stderr (journald picks it up), text or JSON, with every
  * configured secret redacted from messages and metadata before anything is written.
  */
+import { escapeControls, maskUrlCredentials } from '../safe-text.js';
 import winston from 'winston';
 import { GuardedSyslogTransport } from './local-syslog.js';
 
@@ -45,7 +46,9 @@ function transport(stream: NodeJS.WritableStream | undefined): winston.transport
 }
 
 export function createLogger(options: LoggerOptions): Logger {
-  const redact = redactor(options.secrets ?? []);
+  const secrets = redactor(options.secrets ?? []);
+  // Every line is one line, without credentials, whatever a peer put in an error message.
+  const redact = (text: string): string => escapeControls(maskUrlCredentials(secrets(text)));
   const redaction = winston.format((info) => {
     for (const key of Object.keys(info)) {
       info[key] = redactDeep(info[key], redact);

@@ -12,6 +12,7 @@ import { accountLabel } from '../pipeline/run-once.js';
 import { emptyState, type StateData } from '../state/schema.js';
 import { parseState } from '../state/store.js';
 import { ShipperError } from '../errors.js';
+import { safeText } from '../safe-text.js';
 
 export interface OutputStatus {
   account: string;
@@ -45,6 +46,8 @@ export interface StatusReport {
   cooldown_reason: string | null;
   accounts: { account: string; account_id: string; last_poll: StateData['accounts'][string]['last_poll'] | null; last_error: { at: string; message: string } | null }[];
   outputs: OutputStatus[];
+  /** Outputs resting after failures, and when they are tried next. */
+  output_retry: Record<string, { failures: number; retry_at: string; stopped: boolean }>;
   backfill_jobs: JobStatus[];
 }
 
@@ -57,6 +60,11 @@ function readStateFile(path: string): StateData {
   }
 }
 
+/** A state written by an older release may hold raw peer text: mask and escape it here too. */
+function cleanError(error: { at: string; message: string } | undefined): { at: string; message: string } | null {
+  return error ? { ...error, message: safeText(error.message) } : null;
+}
+
 export function collectStatus(config: Config, nowMs: number = Date.now()): StatusReport {
   const state = readStateFile(config.state.path);
   const cooldown = state.api.cooldown_until !== undefined && Date.parse(state.api.cooldown_until) > nowMs ? state.api.cooldown_until : null;
@@ -67,12 +75,13 @@ export function collectStatus(config: Config, nowMs: number = Date.now()): Statu
     cooldown_reason: cooldown === null ? null : (state.api.cooldown_reason ?? null),
     accounts: [],
     outputs: [],
+    output_retry: Object.fromEntries(Object.entries(state.output_retry ?? {}).map(([name, r]) => [name, { failures: r.failures, retry_at: r.retry_at, stopped: r.stopped }])),
     backfill_jobs: [],
   };
   for (const account of config.cloudflare.accounts) {
     const label = accountLabel(account);
     const saved = state.accounts[account.id];
-    report.accounts.push({ account: label, account_id: account.id, last_poll: saved?.last_poll ?? null, last_error: saved?.last_error ?? null });
+    report.accounts.push({ account: label, account_id: account.id, last_poll: saved?.last_poll ?? null, last_error: cleanError(saved?.last_error) });
     for (const output of config.outputs) {
       const cursor = saved?.outputs[output.name];
       report.outputs.push({
@@ -83,7 +92,7 @@ export function collectStatus(config: Config, nowMs: number = Date.now()): Statu
         lag_seconds: cursor ? Math.max(0, Math.round((nowMs - msOf(cursor.checkpoint)) / 1000)) : null,
         delivered: cursor?.delivered ?? 0,
         last_success: cursor?.last_success ?? null,
-        last_error: cursor?.last_error ?? null,
+        last_error: cleanError(cursor?.last_error),
       });
     }
   }
@@ -122,6 +131,9 @@ export function formatStatus(report: StatusReport): string[] {
       const position = out.checkpoint === null ? 'no checkpoint yet' : `checkpoint ${out.checkpoint} (lag ${formatDuration((out.lag_seconds ?? 0) * 1000)})`;
       lines.push(`  output ${out.output}: ${position}, ${out.delivered} delivered, last success ${out.last_success ?? 'never'}${out.last_error ? `; last error ${out.last_error.at}: ${out.last_error.message}` : ''}`);
     }
+  }
+  for (const [name, retry] of Object.entries(report.output_retry)) {
+    lines.push(`output ${name}: resting after ${retry.failures} failure(s) in a row${retry.stopped ? ' (it needs its configuration fixed)' : ''}; next attempt at ${retry.retry_at}`);
   }
   for (const job of report.backfill_jobs) {
     lines.push(`backfill ${job.key}: [${job.since}, ${job.until}) → ${job.outputs.join(', ')}: ${job.completed_at ? `complete ${job.completed_at}` : `${job.progress_percent}%`}, ${job.events} events, ${job.pages} pages ("${job.command}")`);

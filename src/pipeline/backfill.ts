@@ -66,7 +66,7 @@ export async function backfill(config: Config, args: BackfillArgs, io: BackfillI
   const { logger } = io;
   const key = jobKey(config, args, outputNames);
   const path = join(backfillDirectory(config), `${key}.json`);
-  const store = args.dryRun ? undefined : await StateStore.open(path, { recoverFromBackup: args.recoverFromBackup });
+  const store = args.dryRun ? undefined : await StateStore.open(path, { recoverFromBackup: args.recoverFromBackup, onNotice: (m) => io.logger.warn(m) });
   try {
     const job = store?.data.job;
     if (store && job && !args.restart) {
@@ -80,6 +80,7 @@ export async function backfill(config: Config, args: BackfillArgs, io: BackfillI
       logger.info(`backfill ${key}: resuming [${since}, ${until}) from its saved position`);
     } else if (store) {
       Object.assign(store.data, emptyState());
+      store.dedup?.reset();
       const stamp = new Date(now).toISOString();
       store.data.job = { key, command: commandLine(args), since, until, outputs: outputNames, started_at: stamp, updated_at: stamp, events: 0, pages: 0 };
       await store.save();

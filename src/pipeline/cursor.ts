@@ -16,6 +16,7 @@
 import type { AccessEvent } from '../format/event.js';
 import { shiftCanonical } from '../format/time.js';
 import { eventHash } from '../source/event-identity.js';
+import { DedupIndex } from '../state/dedup-log.js';
 import type { OutputCursorState } from '../state/schema.js';
 
 export interface Row {
@@ -33,26 +34,30 @@ export function rowHash(row: Row): string {
 }
 
 export class OutputCursor {
-  /** Hashes by time, in the order times were first delivered (mostly ascending). */
-  private readonly seen = new Map<string, Set<string>>();
+  /** Hashes by time of what was delivered at or after `swept`. */
+  private readonly seen: DedupIndex;
   /** The earliest created_at a sweep still has to look at. */
   swept: string;
+  /** The hashes persist in the state's journal (`index` given), not in the cursor's own state. */
+  readonly journaled: boolean;
 
+  /** `index`: the state's long-lived index for this output; without it, the hashes come from `state.dedup`. */
   constructor(
     public checkpoint: string,
     readonly overlapMs: number,
     state?: OutputCursorState,
+    index?: DedupIndex,
   ) {
     const settled = shiftCanonical(checkpoint, -overlapMs);
     // A new output has nothing to sweep before its first checkpoint; a state from before sweeps
     // had its floor at checkpoint − overlap.
-    if (!state) this.swept = checkpoint;
-    else this.swept = state.swept !== undefined && state.swept < settled ? state.swept : settled;
-    if (state) {
-      for (const time of Object.keys(state.dedup).sort()) {
-        if (time >= this.swept) this.seen.set(time, new Set(state.dedup[time]));
-      }
+    this.swept = state ? (state.swept ?? settled) : checkpoint;
+    this.journaled = index !== undefined;
+    this.seen = index ?? new DedupIndex();
+    if (!index && state) {
+      for (const [time, hashes] of Object.entries(state.dedup)) for (const hash of hashes) this.seen.add(time, hash);
     }
+    this.seen.forgetBefore(this.swept);
   }
 
   /** The earliest created_at this output still needs to look at. */
@@ -66,14 +71,11 @@ export class OutputCursor {
   }
 
   has(row: Row): boolean {
-    const set = this.seen.get(row.time);
-    return set !== undefined && set.has(rowHash(row));
+    return this.seen.hasTime(row.time) && this.seen.has(row.time, rowHash(row));
   }
 
   get dedupSize(): number {
-    let n = 0;
-    for (const set of this.seen.values()) n += set.size;
-    return n;
+    return this.seen.size;
   }
 
   /**
@@ -83,15 +85,7 @@ export class OutputCursor {
   advance(delivered: readonly Row[], through: string): void {
     if (through > this.checkpoint) this.checkpoint = through;
     if (this.overlapMs === 0) this.sweptTo(this.checkpoint);
-    for (const row of delivered) {
-      if (row.time < this.swept) continue;
-      let set = this.seen.get(row.time);
-      if (!set) {
-        set = new Set();
-        this.seen.set(row.time, set);
-      }
-      set.add(rowHash(row));
-    }
+    for (const row of delivered) if (row.time >= this.swept) this.seen.add(row.time, rowHash(row));
   }
 
   /**
@@ -108,12 +102,11 @@ export class OutputCursor {
     const bound = end < this.sweepEnd ? end : this.sweepEnd;
     if (bound <= this.swept) return;
     this.swept = bound;
-    for (const time of this.seen.keys()) if (time < bound) this.seen.delete(time);
+    this.seen.forgetBefore(bound);
   }
 
+  /** The hashes to save inline in the state: none when the journal keeps them. */
   dedupState(): Record<string, string[]> {
-    const out: Record<string, string[]> = {};
-    for (const [time, set] of this.seen) out[time] = [...set];
-    return out;
+    return this.journaled ? {} : Object.fromEntries(this.seen.entries());
   }
 }

@@ -10,7 +10,7 @@ import { formatDuration } from '../config/duration.js';
 import type { Config } from '../config/schema.js';
 import { msOf } from '../format/time.js';
 import { healthReport } from '../ops/health.js';
-import { startOpsServer, type OpsServer } from '../ops/http-server.js';
+import { exposureWarning, startOpsServer, type OpsServer } from '../ops/http-server.js';
 import { type Logger, reopenLogFile } from '../ops/logger.js';
 import { Metrics } from '../ops/metrics.js';
 import { type Clock, realClock } from '../source/rate-limiter.js';
@@ -29,7 +29,7 @@ export interface DaemonOptions {
 export async function runDaemon(config: Config, logger: Logger, options: DaemonOptions = {}): Promise<number> {
   const clock = options.clock ?? realClock;
   const startedAt = clock.now();
-  const store = await StateStore.open(config.state.path, { recoverFromBackup: options.recoverFromBackup });
+  const store = await StateStore.open(config.state.path, { recoverFromBackup: options.recoverFromBackup, onNotice: (m) => logger.warn(m) });
   const accounts = config.cloudflare.accounts.map((a) => ({ id: a.id, label: accountLabel(a), retentionMs: a.retention }));
   const limiter = persistentLimiter(config, store, logger, clock);
   const metrics = new Metrics({ state: () => store.data, accounts, outputs: config.outputs.map((o) => o.name), cooldownEndsAt: () => limiter.cooldownEndsAt, now: () => clock.now() });
@@ -40,6 +40,8 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
   let outputs: OutputRuntime[] = [];
   let server: OpsServer | undefined;
   const abort = new AbortController();
+  // Fired when shutdown_timeout passes: deliveries stop waiting for acknowledgements.
+  const cancelDeliveries = new AbortController();
   let running: Promise<void> | undefined;
   let overlapLogged = false;
   let signals = 0;
@@ -65,7 +67,7 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
   // The daemon honours the rests a previous run saved: a restart must not hammer a dead output.
   const services = roundServices(config, clock, store.data, true);
   const pollAll = async (): Promise<void> => {
-    await pollEveryAccount({ config, client, state: store, outputs, logger, clock, signal: abort.signal, onResult: (result) => metrics.recordPoll(result), ...services });
+    await pollEveryAccount({ config, client, state: store, outputs, logger, clock, signal: abort.signal, cancel: cancelDeliveries.signal, onResult: (result) => metrics.recordPoll(result), ...services });
     watchLag();
   };
 
@@ -103,6 +105,7 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
   };
 
   let exitCode = 0;
+  let cleanAfterTimeout = false;
   try {
     outputs = await openOutputs(config, store, logger, undefined, {
       onAckLatency: (output, ms) => metrics.ackLatency.observe({ output }, ms / 1000),
@@ -111,9 +114,12 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
     });
     stopHangup = reopenOnHangup(outputs, logger, store, () => reopenLogFile(logger));
     if (config.metrics) {
-      server = await startOpsServer(config.metrics.listen, metrics.registry, () =>
+      const { listen, token, max_connections } = config.metrics;
+      const exposure = exposureWarning(listen, token);
+      if (exposure !== undefined) logger.warn(exposure);
+      server = await startOpsServer(listen, metrics.registry, () =>
         healthReport({ state: store.data, accounts, outputs: outputs.map((o) => o.name), alertLagMs: config.daemon.alert_lag, nowMs: clock.now(), startedAtMs: startedAt }),
-      );
+      { token, maxConnections: max_connections });
       logger.info(`metrics and health on http://${config.metrics.listen.host}:${server.port}/metrics and /healthz`);
     }
     // node-cron's own logger would warn at every skipped tick; its words go to debug (overlaps: once, above).
@@ -150,15 +156,19 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
     if (timedOut) {
       logger.error(`shutdown_timeout (${formatDuration(config.daemon.shutdown_timeout)}) passed with batches unconfirmed; exiting without committing them (they are sent again at the next start)`);
       exitCode = 1;
+      // Waits are cancelled: the lanes settle at once, saving what was confirmed, and outputs close.
+      cancelDeliveries.abort();
+      const settled = await Promise.race([inFlight.then(() => true), clock.sleep(5000).then(() => false)]);
+      if (settled) cleanAfterTimeout = true;
     }
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     stopHangup();
-    if (exitCode === 0) await closeOutputs(outputs, logger);
+    if (exitCode === 0 || cleanAfterTimeout) await closeOutputs(outputs, logger);
     client.close();
     await server?.close();
-    if (exitCode === 0) await store.close();
+    if (exitCode === 0 || cleanAfterTimeout) await store.close();
     else store.releaseLockNow();
   }
   logger.info(exitCode === 0 ? 'stopped cleanly' : 'stopped with unconfirmed batches');

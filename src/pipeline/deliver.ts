@@ -8,7 +8,10 @@ export interface DeliverOptions {
   clock: Clock;
   logger: Logger;
   backoff: (attempt: number) => number;
-  signal?: AbortSignal;
+  /** Stops retrying (the process is stopping). */
+  signal?: AbortSignal | undefined;
+  /** Cancels what a delivery is waiting for (acknowledgements): the shutdown deadline passed. */
+  cancel?: AbortSignal | undefined;
 }
 
 export type DeliverOutcome = { status: 'delivered'; rejected: RejectedRecord[] } | { status: 'failed'; error: Error; fatal: boolean };
@@ -16,7 +19,7 @@ export type DeliverOutcome = { status: 'delivered'; rejected: RejectedRecord[] }
 export async function deliverWithRetry(output: { name: string; sink: Sink }, records: readonly OutputRecord[], options: DeliverOptions): Promise<DeliverOutcome> {
   let lastError: Error = new Error('no attempt made');
   for (let attempt = 0; attempt < options.attempts; attempt++) {
-    const result = await output.sink.deliver(records);
+    const result = await output.sink.deliver(records, options.cancel);
     if (result.status === 'delivered') return { status: 'delivered', rejected: result.rejected ?? [] };
     if (result.status === 'fatal') {
       options.logger.error(`output ${output.name} stopped: ${result.error.message}`, { output: output.name });

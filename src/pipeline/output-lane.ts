@@ -100,6 +100,8 @@ export interface LaneDeps {
   clock: Clock;
   deliveryAttempts: number;
   signal?: AbortSignal | undefined;
+  /** Cancels deliveries' waits (the shutdown deadline passed). */
+  cancel?: AbortSignal | undefined;
   deadLetterPath?: ((output: string) => string) | undefined;
   /** After each commit, in order: the poll records the lane in the state and saves it. */
   onCommit?: (lane: OutputLane) => void;
@@ -259,6 +261,7 @@ export class OutputLane {
       clock: this.deps.clock,
       logger: this.deps.logger,
       signal: this.deps.signal,
+      cancel: this.deps.cancel,
       backoff: (n) => backoffDelay(n, { baseMs: 1000, capMs: 30_000 }),
     });
     if (outcome.status !== 'delivered') return { ok: false, error: outcome.error, fatal: outcome.fatal };

@@ -12,6 +12,7 @@
  * (coalesced, in order), so a saved checkpoint is never ahead of a confirmation.
  */
 import type { AccessEvent } from '../format/event.js';
+import { safeText } from '../safe-text.js';
 import { plainString } from '../format/text.js';
 import { msOf, shiftCanonical } from '../format/time.js';
 import type { Logger } from '../ops/logger.js';
@@ -48,6 +49,8 @@ export interface PollDeps {
   pageSize: number;
   deliveryAttempts?: number;
   signal?: AbortSignal;
+  /** Cancels what deliveries wait for (HEC acknowledgements) when the shutdown deadline passes. */
+  cancel?: AbortSignal | undefined;
   /** Where rejected records of an output go (`<state dir>/dead-letter/<output>.ndjson`). */
   deadLetterPath?: (output: string) => string;
   /** A budget every request of this poll also takes from (catch-up reads). */
@@ -107,14 +110,15 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
   };
   const saver = new LaneSaver(stateAccount, deps);
   const laneDeps = {
-    logger: deps.logger, clock: deps.clock, deliveryAttempts: deps.deliveryAttempts ?? 5, signal: deps.signal, deadLetterPath: deps.deadLetterPath,
+    logger: deps.logger, clock: deps.clock, deliveryAttempts: deps.deliveryAttempts ?? 5, signal: deps.signal, cancel: deps.cancel, deadLetterPath: deps.deadLetterPath,
     onCommit: (lane: OutputLane) => saver.committed(lane),
   };
   let lanes = deps.outputs.map((runtime) => {
     const saved = stateAccount.outputs[runtime.name];
     // Patience matters only beside other outputs: alone, a slow output holds back no one.
     const patience = deps.outputs.length > 1 ? deps.slowOutputWaitMs : undefined;
-    return new OutputLane(runtime, new OutputCursor(saved?.checkpoint ?? plan.initialCheckpoint, plan.overlapMs, saved), laneDeps, patience);
+    const cursor = new OutputCursor(saved?.checkpoint ?? plan.initialCheckpoint, plan.overlapMs, saved, deps.state.dedup?.index(account.id, runtime.name));
+    return new OutputLane(runtime, cursor, laneDeps, patience);
   });
   if (deps.catchUp && lanes.length > 1) {
     const head = lanes.map((l) => l.cursor.checkpoint).reduce((a, b) => (a > b ? a : b));
@@ -173,17 +177,27 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
   }
   const now = new Date(deps.clock.now()).toISOString();
   if (result.error) {
-    stateAccount.last_error = { at: now, message: result.error.message, code: (result.error as { code?: string }).code };
+    stateAccount.last_error = errorRecord(now, result.error);
   } else if (read && !deps.signal?.aborted) {
     stateAccount.last_poll = { at: now, since, until: result.until, fetched: result.fetched, requests: result.requests, duration_ms: deps.clock.now() - started };
     delete stateAccount.last_error;
   }
   saver.recordAll(lanes, read && !result.error);
   const saveError = await saver.flush();
-  if (saveError && !result.error) result.error = saveError;
+  if (saveError && !result.error) {
+    result.error = saveError;
+    // Kept in memory: the next save that succeeds records it.
+    stateAccount.last_error = errorRecord(new Date(deps.clock.now()).toISOString(), saveError);
+  }
   // Outputs the read left behind catch up on their own now, from what was just saved.
   if (!result.error && !deps.signal?.aborted) for (const lane of lanes) if (!lane.failed && !lane.attached) deps.catchUp?.(lane.runtime);
   return result;
+}
+
+/** An error as the state keeps it: what `status` shows, so masked, escaped and short. */
+function errorRecord(at: string, error: Error): { at: string; message: string; code?: string } {
+  const code = (error as { code?: unknown }).code;
+  return { at, message: safeText(error.message), ...(typeof code === 'string' ? { code } : {}) };
 }
 
 /**
@@ -239,7 +253,7 @@ class LaneSaver {
     const { stateAccount, deps } = this;
     const now = new Date(deps.clock.now()).toISOString();
     const previous = stateAccount.outputs[lane.name];
-    const lastError = lane.failed ? { at: now, message: lane.failed.message, code: (lane.failed as { code?: string }).code } : previous?.last_error;
+    const lastError = lane.failed ? errorRecord(now, lane.failed) : previous?.last_error;
     stateAccount.outputs[lane.name] = {
       checkpoint: lane.cursor.checkpoint,
       swept: lane.cursor.swept,
@@ -252,7 +266,12 @@ class LaneSaver {
     lane.unsaved = 0;
     lane.unsavedDeadLettered = 0;
     lane.windowDone = false;
-    if (lane.positionChanged && lane.position) deps.state.data.sinks[lane.name] = lane.position;
+    // A position in a file the output has since rotated away from (SIGHUP) must not replace the
+    // new file's: the restart cut-back would look at the wrong file.
+    const current = lane.runtime.sink.position()?.file;
+    const committed = lane.position?.file;
+    const rotated = current !== undefined && committed !== undefined && (current.ino !== committed.ino || current.dev !== committed.dev);
+    if (lane.positionChanged && lane.position && !rotated) deps.state.data.sinks[lane.name] = lane.position;
     lane.positionChanged = false;
   }
 }

@@ -53,6 +53,8 @@ export interface PollRound {
   logger: Logger;
   clock: Clock;
   signal?: AbortSignal | undefined;
+  /** Cancels deliveries' waits at the shutdown deadline (the daemon). */
+  cancel?: AbortSignal | undefined;
   onResult?: (result: AccountPollResult) => void;
   /** Failed outputs rest (see output-schedule.ts). */
   schedule: OutputSchedule;
@@ -84,7 +86,7 @@ function windowPlan(config: Config, now: number): WindowPlan {
 function pollDeps(round: PollRound, outputs: readonly OutputRuntime[]): PollDeps {
   const { config } = round;
   return {
-    client: round.client, state: round.state, outputs, logger: round.logger, clock: round.clock, pageSize: config.cloudflare.page_size, signal: round.signal,
+    client: round.client, state: round.state, outputs, logger: round.logger, clock: round.clock, pageSize: config.cloudflare.page_size, signal: round.signal, cancel: round.cancel,
     slowOutputWaitMs: config.poll.slow_output_wait,
     deadLetterPath: (output) => deadLetterPath(config.state.path, output),
     onInvalidEvent: logInvalidEvent(round.logger),
@@ -155,7 +157,7 @@ export async function pollEveryAccount(round: PollRound): Promise<boolean> {
 /** Returns the exit code: 0 when every account and output succeeded, else 1. */
 export async function runOnce(config: Config, logger: Logger, options: RunOnceOptions = {}): Promise<number> {
   const clock = options.clock ?? realClock;
-  const store = await StateStore.open(config.state.path, { recoverFromBackup: options.recoverFromBackup });
+  const store = await StateStore.open(config.state.path, { recoverFromBackup: options.recoverFromBackup, onNotice: (m) => logger.warn(m) });
   let ok: boolean;
   try {
     const limiter = persistentLimiter(config, store, logger, clock);

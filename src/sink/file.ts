@@ -70,6 +70,17 @@ export class FileSink implements Sink {
     const data = Buffer.from(text, 'utf8');
     const before = this.size;
     try {
+      // A failed write may have left part of a batch that could not be taken back then (the
+      // truncate failed too): cut it off first, or appends would land after it and the saved size
+      // would point into committed data.
+      if ((await this.handle.stat()).size !== before) {
+        await this.handle.truncate(before);
+        await this.handle.sync();
+      }
+    } catch (error) {
+      return { status: 'retry', error: new Error(`cannot cut ${this.path} back to its last complete batch (${before} bytes): ${(error as Error).message}; nothing more is written until it can`, { cause: error }) };
+    }
+    try {
       let written = 0;
       while (written < data.length) {
         const { bytesWritten } = await this.handle.write(data, written, data.length - written);
@@ -79,7 +90,8 @@ export class FileSink implements Sink {
       this.size = before + data.length;
       return { status: 'delivered' };
     } catch (error) {
-      // Take back a partial write so the retry appends whole lines (best effort: ENOSPC may persist).
+      // Take back a partial write so the retry appends whole lines; if that fails too, the next
+      // write cuts it off before writing (see above).
       await this.handle.truncate(before).catch(() => undefined);
       return { status: 'retry', error: new Error(`cannot write ${this.path}: ${(error as Error).message}`, { cause: error }) };
     }

@@ -92,7 +92,7 @@ export class SplunkHecSink implements Sink {
     return hecRequest({ ...this.endpoint, agents: this.agents }, path, 'POST', body, extraHeaders);
   }
 
-  async deliver(records: readonly OutputRecord[]): Promise<DeliveryResult> {
+  async deliver(records: readonly OutputRecord[], signal?: AbortSignal): Promise<DeliveryResult> {
     let confirmed = this.confirmed.get(records);
     if (!confirmed) {
       confirmed = new Uint8Array(records.length);
@@ -108,7 +108,7 @@ export class SplunkHecSink implements Sink {
       if (failure) return failure;
     }
     if (acks.length > 0) {
-      const failure = await this.waitForAcks(acks, confirmed);
+      const failure = await this.waitForAcks(acks, confirmed, signal);
       if (failure) return failure;
     }
     return rejected.length > 0 ? { status: 'delivered', rejected } : { status: 'delivered' };
@@ -196,7 +196,7 @@ export class SplunkHecSink implements Sink {
   }
 
   /** Polls /services/collector/ack until every ackId is true, or resends after ack_timeout. */
-  private async waitForAcks(acks: PendingAck[], confirmed: Confirmed): Promise<Failure | undefined> {
+  private async waitForAcks(acks: PendingAck[], confirmed: Confirmed, signal?: AbortSignal): Promise<Failure | undefined> {
     const started = this.clock.now();
     let waiting = acks;
     let lastProblem = '';
@@ -211,7 +211,12 @@ export class SplunkHecSink implements Sink {
           error: new Error(`HEC indexer acknowledgement: ${waiting.length} request(s) not acknowledged after ${Math.round(this.config.ack_timeout / 1000)} s${lastProblem ? ` (${lastProblem})` : ''}; resending them (Splunk may index them twice)`),
         };
       }
-      await this.clock.sleep(Math.min(interval, Math.max(0, started + this.config.ack_timeout - this.clock.now())));
+      try {
+        await this.clock.sleep(Math.min(interval, Math.max(0, started + this.config.ack_timeout - this.clock.now())), signal);
+      } catch {
+        // Shutting down: the batch stays unconfirmed (not committed) and is sent again at the next start.
+        return { status: 'retry', error: new Error(`HEC indexer acknowledgement: stopped waiting for ${waiting.length} request(s) at shutdown; they are sent again at the next start`) };
+      }
       interval = Math.min(interval * 2, this.config.ack_poll_interval);
       try {
         const response = await this.request('/services/collector/ack', Buffer.from(JSON.stringify({ acks: waiting.map((a) => a.ackId) })), {});

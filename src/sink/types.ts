@@ -35,7 +35,8 @@ export interface Sink {
   readonly concurrency: number;
   /** Opens the output; `committed` is the position saved with the last committed batch. */
   open(committed: SinkState | undefined): Promise<void>;
-  deliver(records: readonly OutputRecord[]): Promise<DeliveryResult>;
+  /** `signal`: the process is stopping; waits (acknowledgements) end early with `retry`. */
+  deliver(records: readonly OutputRecord[], signal?: AbortSignal): Promise<DeliveryResult>;
   /** The position to save together with the checkpoint (file outputs). */
   position(): SinkState | undefined;
   /** Reopens files (SIGHUP, logrotate). */

@@ -59,6 +59,8 @@ export const stateSchema = z.object({
   sinks: z.record(z.string(), sinkStateSchema),
   api: z.object({ cooldown_until: isoTime.optional(), cooldown_reason: z.string().optional() }),
   job: jobInfoSchema.optional(),
+  /** How much of the dedup journal (`<state>.dedup.<generation>`) this save covers. */
+  dedup_log: z.object({ generation: z.number().int().nonnegative(), length: z.number().int().nonnegative() }).optional(),
   /** Outputs resting after failures, and when they are tried again (see pipeline/output-schedule.ts). */
   output_retry: z.record(z.string(), z.object({ failures: z.number().int().positive(), retry_at: isoTime, stopped: z.boolean(), config: z.string().optional() })).optional(),
 });

@@ -5,7 +5,7 @@ import { CEF_LIMITS, cefExtensionText, cefFormatter, escapeCefValue, formatCef }
 import { splitAppDomain } from '../../src/format/event.js';
 import { epochMillis } from '../../src/format/time.js';
 import type { AccessEvent } from '../../src/format/event.js';
-import { truncateUtf8 } from '../../src/format/text.js';
+import { pictureControls, truncateUtf8 } from '../../src/format/text.js';
 import { parseCef } from '../support/cef-parser.js';
 import { ACCOUNT, ALLOWED_LOGIN, DENIED_IPV6 } from '../support/sample-events.js';
 
@@ -13,6 +13,14 @@ const options = { version: '1.2.3', severity: { allowed: 3, denied: 6 } };
 const cefExtension = (event: AccessEvent) => parseCef(formatCef(event, {}, options)).extension;
 
 describe('format/cef', () => {
+  it('writes ESC, NUL, TAB, DEL and C1 characters from event fields as visible characters, never raw', () => {
+    const line = formatCef({ user_email: 'a\u001b[31mred\u0000\t\u007f\u0085b', action: 'login\u001b]0;title\u0007' }, {}, options);
+    assert.match(line, /suser=a␛\[31mred␀␉␡\ufffdb/);
+    assert.match(line, /act=login␛\]0;title␇/);
+    // eslint-disable-next-line no-control-regex
+    assert.ok(!/[\u0000-\u001f\u007f-\u009f]/.test(line));
+  });
+
   it('formats an allowed login (golden)', () => {
     assert.equal(
       formatCef(ALLOWED_LOGIN, { accountId: ACCOUNT }, options),
@@ -102,6 +110,8 @@ describe('format/cef', () => {
         fc.property(eventArb, fc.boolean(), (event: AccessEvent, allowed) => {
           const line = formatCef({ ...event, allowed }, { accountId: ACCOUNT }, options);
           assert.ok(!/[\r\n]/.test(line), 'no raw line break');
+          // eslint-disable-next-line no-control-regex
+          assert.ok(!/[\u0000-\u001f\u007f-\u009f]/.test(line), 'no raw control character (ESC, NUL, C1 …)');
           const parsed = parseCef(line); // throws on any escaping error
           assert.equal(parsed.version, 'CEF:0'.slice(4));
           assert.equal(parsed.header.length, 6);
@@ -110,7 +120,7 @@ describe('format/cef', () => {
           for (const [key, value] of parsed.extension) {
             assert.ok(allowedKeys.has(key), `unexpected key ${key}`);
             const field = source[key];
-            if (field !== undefined) assert.equal(value, truncateUtf8(event[field] as string, limits[key]!), key);
+            if (field !== undefined) assert.equal(value, pictureControls(truncateUtf8(event[field] as string, limits[key]!)), key);
           }
           for (const [key, field] of Object.entries(source)) {
             if (event[field] !== undefined) assert.ok(keys.includes(key), `missing ${key}`);
@@ -174,11 +184,11 @@ describe('format/cef', () => {
       );
     });
 
-    it('escaping then parsing a single value is the identity', () => {
+    it('escaping then parsing a single value is the identity (control characters other than CR/LF as their pictures)', () => {
       fc.assert(
         fc.property(text, (value) => {
           const parsed = parseCef(formatCef({ user_email: value }, {}, options));
-          assert.deepEqual(parsed.extension, [['outcome', 'failure'], ['suser', value]]);
+          assert.deepEqual(parsed.extension, [['outcome', 'failure'], ['suser', pictureControls(value)]]);
         }),
         { numRuns: 1000 },
       );

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { recordFormatter } from '../../src/format/index.js';
 import { escapeSdValue, formatRfc3164, formatRfc5424, type SyslogOptions } from '../../src/format/syslog.js';
-import { truncateUtf8 } from '../../src/format/text.js';
+import { pictureControls, truncateUtf8 } from '../../src/format/text.js';
 import { parseRfc5424 } from '../support/rfc5424-parser.js';
 import { ACCOUNT, ALLOWED_LOGIN, DENIED_IPV6 } from '../support/sample-events.js';
 
@@ -67,8 +67,10 @@ describe('format/syslog RFC 5424', () => {
         const parsed = parseRfc5424(line);
         const params = Object.fromEntries(parsed.sd[0]!.params);
         assert.deepEqual(Object.keys(params), ['action', 'allowed', 'user_email', 'app_domain']);
-        assert.equal(params.user_email, truncateUtf8(email, 4000).replace(/[\r\n]/g, ' '));
-        assert.equal(params.app_domain, domain.replace(/[\r\n]/g, ' '));
+        assert.equal(params.user_email, pictureControls(truncateUtf8(email, 4000).replace(/[\r\n]/g, ' ')));
+        assert.equal(params.app_domain, pictureControls(domain.replace(/[\r\n]/g, ' ')));
+        // eslint-disable-next-line no-control-regex
+        assert.ok(!/[\u0000-\u001f\u007f-\u009f]/.test(line), 'no raw control character');
         assert.ok(parsed.msg.startsWith('CEF:0|'));
       }),
       { numRuns: 500 },

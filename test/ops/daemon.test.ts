@@ -7,6 +7,7 @@ import { collect, runCli, spawnCli } from '../support/cli.js';
 import { HecSimulator } from '../support/hec-simulator.js';
 import { ACCOUNT_A, exactlyOnceReport, readLines, tempDir, waitFor, writeConfig } from '../support/harness.js';
 import type { StateData } from '../../src/state/schema.js';
+import { canonicalTime, parseTimestamp } from '../../src/format/time.js';
 import type { ChildProcess } from 'node:child_process';
 
 const TOKEN = 'cfat_SuperSecretToken_0123456789abcdef';
@@ -66,7 +67,8 @@ describe('run (the daemon)', function () {
   it('past shutdown_timeout it exits 1 and commits nothing unconfirmed; a second signal exits at once', async () => {
     hec = await new HecSimulator({ ack: true, ackDelayMs: 60_000 }).start();
     const now = Date.now();
-    api.addEvents(ACCOUNT_A, spreadEvents(50, now - 30 * 60_000, now - 20_000, 82));
+    const events = spreadEvents(50, now - 30 * 60_000, now - 20_000, 82);
+    api.addEvents(ACCOUNT_A, events);
     const dir = tempDir();
     const state = join(dir, 'state.json');
     const config = writeConfig(dir, {
@@ -83,7 +85,11 @@ describe('run (the daemon)', function () {
     assert.equal(result.code, 1);
     assert.match(result.stderr, /shutdown_timeout \(1s\) passed with batches unconfirmed/);
     const readState = (): StateData => (existsSync(state) ? (JSON.parse(readFileSync(state, 'utf8')) as StateData) : { version: 1, accounts: {}, sinks: {}, api: {} });
-    assert.equal(readState().accounts[ACCOUNT_A]?.outputs.splunk, undefined, 'no checkpoint for an unacknowledged batch');
+    const splunk = readState().accounts[ACCOUNT_A]?.outputs.splunk;
+    assert.equal(splunk?.delivered ?? 0, 0, 'nothing unacknowledged is counted as delivered');
+    assert.match(splunk?.last_error?.message ?? '', /stopped waiting for .* at shutdown/, 'status says why');
+    const firstEvent = [...events].map((e) => e.created_at as string).sort()[0]!;
+    assert.ok(splunk === undefined || splunk.checkpoint < canonicalTime(parseTimestamp(firstEvent)!), 'the checkpoint is not past the unacknowledged batch');
 
     const second = spawnCli(['run', '--config', config]);
     const secondDone = collect(second);
@@ -94,7 +100,7 @@ describe('run (the daemon)', function () {
     const forced = await secondDone;
     assert.equal(forced.code, 1);
     assert.match(forced.stderr, /SIGTERM again: exiting at once/);
-    assert.equal(readState().accounts[ACCOUNT_A]?.outputs.splunk, undefined);
+    assert.equal(readState().accounts[ACCOUNT_A]?.outputs.splunk?.delivered ?? 0, 0, 'still nothing unacknowledged committed');
     assert.ok(!existsSync(`${state}.lock`), 'lock released');
   });
 

@@ -139,11 +139,11 @@ describe('paging under every reading of page, per_page and limit (CLI end to end
     // Created 4 s ago, inside what the first poll reads, but shown by the API only later.
     const late = spreadEvents(60, now - 4000, now - 3000, 4);
     sim.addEvents(ACCOUNT_A, late, { visibleAt: now + 3000 });
-    const { out, config } = setup('6s', '1s');
+    const { out, config } = setup('12s', '1s');
     assert.equal((await runCli(['run', '--once', '--config', config])).code, 0);
     assert.equal(readLines(out).length, 400);
-    // A sweep of the overlap finds them once they have settled (older than the 6 s overlap).
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, now + 7000 - Date.now())));
+    // A sweep of the overlap finds them once they have settled (older than the 12 s overlap).
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, now + 11_500 - Date.now())));
     const second = await runCli(['run', '--once', '--config', config]);
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stderr, /swept the overlap/);

@@ -67,26 +67,27 @@ describe('run --once against the Access API simulator', function () {
   });
 
   it('repeated runs ship late events inside the overlap, and nothing twice', async () => {
-    // A 6 s overlap swept every second, so late arrivals are caught within seconds.
+    // A 12 s overlap swept every second, so late arrivals are caught within seconds.
     const now = Date.now();
     const first = spreadEvents(120, now - 60 * 60_000, now - 20_000, 1);
     sim.addEvents(ACCOUNT_A, first);
-    // Created 4 s ago, but the API only shows them 2 s from now (past the settle time).
+    // Created 4 s ago, but the API only shows them 5 s from now (past the settle time).
     const hidden = spreadEvents(10, now - 4000, now - 3000, 4);
-    sim.addEvents(ACCOUNT_A, hidden, { visibleAt: now + 2000 });
-    const { out, config } = setup({ overlap: '6s', sweepEvery: '1s' });
+    sim.addEvents(ACCOUNT_A, hidden, { visibleAt: now + 5000 });
+    const { out, config } = setup({ overlap: '12s', sweepEvery: '1s' });
     assert.equal((await runCli(['run', '--once', '--config', config])).code, 0);
     assert.equal(readLines(out).length, 120);
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, now + 2000 - Date.now())));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, now + 5000 - Date.now())));
     // More late ones, created before the checkpoint, inside the overlap.
     const late = spreadEvents(15, now - 3000, now - 2000, 2);
     sim.addEvents(ACCOUNT_A, late);
     const second = await runCli(['run', '--once', '--config', config]);
     assert.equal(second.code, 0, second.stderr);
     // A sweep reads the part of the overlap that has settled: wait until all of them have.
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, now + 6500 - Date.now())));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, now + 11_500 - Date.now())));
     const third = await runCli(['run', '--once', '--config', config]);
     assert.equal(third.code, 0, third.stderr);
+    assert.match(third.stderr, /swept the overlap/);
     assert.deepEqual(exactlyOnceReport(readLines(out), [...first, ...hidden, ...late]), { missing: 0, duplicated: 0, unexpected: 0, total: 145 });
   });
 

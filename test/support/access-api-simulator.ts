@@ -45,6 +45,8 @@ export interface SimulatorOptions {
   authKey?: string;
   /** Accounts whose token lacks the permission (403, code 10000). */
   forbiddenAccounts?: string[];
+  /** The message of the 403 for a forbidden account (hostile text for injection tests). */
+  forbiddenMessage?: string;
   /** Add a row from just outside the requested window to pages (the API does this). */
   outOfWindowRows?: boolean;
   /** Send `result_info` (not in the official schema; off by default). */
@@ -210,7 +212,7 @@ export class AccessApiSimulator {
       return reply(auth === undefined ? 400 : 403, { success: false, errors: [{ code: auth === undefined ? 6003 : 10000, message: auth === undefined ? 'Invalid request headers' : 'Authentication error' }], messages: [], result: null });
     }
     if (this.options.forbiddenAccounts?.includes(account)) {
-      return reply(403, { success: false, errors: [{ code: 10000, message: 'Authentication error' }], messages: [], result: null });
+      return reply(403, { success: false, errors: [{ code: 10000, message: this.options.forbiddenMessage ?? 'Authentication error' }], messages: [], result: null });
     }
 
     const fault = this.takeFault(account);
