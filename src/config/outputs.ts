@@ -77,7 +77,7 @@ export const syslogOutput = z
     type: z.literal('syslog'),
     host: nonEmpty('a host name or IP address'),
     port: integer(1, 65535).optional(),
-    transport: oneOf(['udp', 'tcp', 'tls'] as const).default('tcp'),
+    transport: oneOf(['udp', 'tcp', 'tls', 'relp'] as const).default('tcp'),
     framing: oneOf(['octet-counting', 'lf'] as const).optional(),
     rfc: z
       .union([z.literal(5424), z.literal(3164), z.enum(['5424', '3164'])], { error: 'must be 5424 or 3164' })
@@ -103,6 +103,9 @@ export const syslogOutput = z
     }
     if (out.transport === 'udp' && out.max_message_bytes !== undefined && out.max_message_bytes > 65507) {
       ctx.addIssue({ code: 'custom', path: ['max_message_bytes'], message: 'must be at most 65507 for udp (the largest UDP datagram); one message is never split across datagrams' });
+    }
+    if (out.framing !== undefined && out.transport === 'relp') {
+      ctx.addIssue({ code: 'custom', path: ['framing'], message: 'RELP frames every message itself: remove framing' });
     }
     if (out.framing !== undefined && out.transport === 'udp') {
       ctx.addIssue({ code: 'custom', path: ['framing'], message: 'framing applies to tcp and tls only: a UDP datagram is one message' });

@@ -16,6 +16,7 @@ import { cloudflareAuth } from '../pipeline/runtime.js';
 import { classifyHecResponse, parseHecBody } from '../sink/hec-protocol.js';
 import { hecEndpoint, hecRequest } from '../sink/hec-http.js';
 import { isCertificateError, SyslogConnection } from '../sink/syslog-connection.js';
+import { RelpSession } from '../sink/relp-session.js';
 import { DEFAULT_PORTS } from '../sink/syslog.js';
 import { readTlsFiles } from '../sink/tls-files.js';
 import { CloudflareClient } from '../source/cloudflare-client.js';
@@ -165,6 +166,15 @@ async function checkSyslog(target: string, output: SyslogOutputConfig): Promise<
     const { lookup } = await import('node:dns/promises');
     const { address } = await lookup(output.host);
     return { ok: true, target, detail: `udp://${output.host}:${port} resolves to ${address}; UDP is fire-and-forget, so delivery cannot be verified` };
+  }
+  if (output.transport === 'relp') {
+    try {
+      const session = await RelpSession.open(output.host, port, output.connect_timeout);
+      await session.close(1000);
+      return { ok: true, target, detail: `relp://${output.host}:${port}: RELP session opened (the server offers syslog)` };
+    } catch (error) {
+      return { ok: false, target, detail: `relp://${output.host}:${port}: ${(error as Error).message}`, fix: `check outputs.${output.name}.host/port and that the server has a RELP input (rsyslog: module(load="imrelp") and input(type="imrelp" port="${port}"))` };
+    }
   }
   const tls = output.transport === 'tls' ? readTlsFiles(output.name, output.tls) : {};
   try {

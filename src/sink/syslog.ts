@@ -7,6 +7,7 @@
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
+import { RelpSession } from './relp-session.js';
 import type { SyslogOutputConfig } from '../config/outputs.js';
 import type { EventContext } from '../format/event.js';
 import type { SyslogOptions } from '../format/syslog.js';
@@ -42,7 +43,7 @@ interface Written {
   records: number;
 }
 
-export const DEFAULT_PORTS = { udp: 514, tcp: 514, tls: 6514 } as const;
+export const DEFAULT_PORTS = { udp: 514, tcp: 514, tls: 6514, relp: 2514 } as const;
 
 export class SyslogSink implements Sink {
   readonly concurrency = 1;
@@ -59,6 +60,9 @@ export class SyslogSink implements Sink {
   private readonly header5424WithoutSd: (event: OutputRecord['event'], context: EventContext) => string;
   private connection: SyslogConnection | undefined;
   private udp: UdpSocket | undefined;
+  private relp: RelpSession | undefined;
+  /** Which records of a batch the RELP server confirmed (a retry offers the same array). */
+  private readonly relpConfirmed = new WeakMap<readonly OutputRecord[], Uint8Array>();
   private udpAddress: string | undefined;
   /** Written within the resend window: what a drop may have cut off. */
   private recent: Written[] = [];
@@ -122,9 +126,41 @@ export class SyslogSink implements Sink {
       this.options.onTruncated?.(truncated);
       this.options.logger.warn(`output ${this.name}: ${truncated} record(s) longer than max_message_bytes (${this.maxBytes}) were shortened`, { output: this.name });
     }
-    const result = this.config.transport === 'udp' ? await this.sendUdp(parts) : await this.sendStream(parts);
+    const result =
+      this.config.transport === 'udp' ? await this.sendUdp(parts) : this.config.transport === 'relp' ? await this.sendRelp(records, parts) : await this.sendStream(parts);
     if (result.status === 'delivered') this.failures = 0;
     return result;
+  }
+
+  /**
+   * RELP: every message is confirmed by the server; a retried batch sends only what was not
+   * (a confirmation lost with the connection is the one way to a duplicate).
+   */
+  private async sendRelp(records: readonly OutputRecord[], parts: Parts[]): Promise<DeliveryResult> {
+    let confirmed = this.relpConfirmed.get(records);
+    if (!confirmed) {
+      confirmed = new Uint8Array(records.length);
+      this.relpConfirmed.set(records, confirmed);
+    }
+    const flags = confirmed;
+    const pending: number[] = [];
+    for (let i = 0; i < parts.length; i++) if (flags[i] === 0) pending.push(i);
+    try {
+      if (!this.relp?.alive) {
+        this.relp = await RelpSession.open(this.config.host, this.port, this.config.connect_timeout);
+        if (this.connects++ > 0) this.options.onReconnect?.();
+      }
+      const messages = pending.map((i) => Buffer.from(`${parts[i]?.header ?? ''}${parts[i]?.msg ?? ''}`, 'utf8'));
+      await this.relp.sendAll(messages, this.config.write_timeout, (k) => {
+        const index = pending[k];
+        if (index !== undefined) flags[index] = 1;
+      });
+      return { status: 'delivered' };
+    } catch (error) {
+      this.relp?.destroy();
+      this.relp = undefined;
+      return this.retry(error as Error);
+    }
   }
 
   private async sendUdp(parts: Parts[]): Promise<DeliveryResult> {
@@ -254,6 +290,8 @@ export class SyslogSink implements Sink {
    * batch resent), then ends the connection cleanly.
    */
   async close(): Promise<void> {
+    await this.relp?.close(2000);
+    this.relp = undefined;
     if (this.udp) {
       this.udp.close();
       this.udp = undefined;

@@ -34,11 +34,18 @@ export function rsyslogAvailable(): boolean {
   return existsSync('/usr/sbin/rsyslogd');
 }
 
+/** Whether rsyslog's RELP input is installed (Debian package rsyslog-relp). */
+export function relpAvailable(): boolean {
+  return ['/usr/lib/x86_64-linux-gnu/rsyslog/imrelp.so', '/usr/lib/aarch64-linux-gnu/rsyslog/imrelp.so', '/usr/lib/rsyslog/imrelp.so'].some((p) => existsSync(p));
+}
+
 export class Rsyslog {
   private child: ChildProcess | undefined;
   udpPort = 0;
   tcpPort = 0;
   tlsPort = 0;
+  /** 0 unless imrelp (Debian's rsyslog-relp) is installed. */
+  relpPort = 0;
   readonly output: string;
   private readonly conf: string;
   private stderr = '';
@@ -61,6 +68,7 @@ export class Rsyslog {
       this.udpPort = await freePort();
       this.tcpPort = await freePort();
       this.tlsPort = await freePort();
+      if (relpAvailable()) this.relpPort = await freePort();
     }
     writeFileSync(
       this.conf,
@@ -92,12 +100,14 @@ input(type="imudp" address="127.0.0.1" port="${this.udpPort}" ruleset="out")
 input(type="imtcp" address="127.0.0.1" port="${this.tcpPort}" ruleset="out")
 input(type="imtcp" address="127.0.0.1" port="${this.tlsPort}" ruleset="out"
   streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")
+${this.relpPort > 0 ? `module(load="imrelp")
+input(type="imrelp" address="127.0.0.1" port="${this.relpPort}" ruleset="out")` : ''}
 `,
     );
     this.child = spawn('/usr/sbin/rsyslogd', ['-n', '-f', this.conf, '-i', join(this.dir, 'rsyslog.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
     const deadline = Date.now() + 15_000;
-    for (const port of [this.tcpPort, this.tlsPort]) {
+    for (const port of [this.tcpPort, this.tlsPort, ...(this.relpPort > 0 ? [this.relpPort] : [])]) {
       while (!(await canConnect(port))) {
         if (Date.now() > deadline || this.child.exitCode !== null) throw new Error(`rsyslogd did not start: ${this.stderr}`);
         await new Promise((r) => setTimeout(r, 50));
