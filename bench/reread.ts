@@ -10,11 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../src/ops/logger.js';
 import { pollAccount } from '../src/pipeline/poll.js';
-import type { OutputRecord, Sink } from '../src/sink/types.js';
+import type { OutputRecord } from '../src/sink/types.js';
 import { CloudflareClient } from '../src/source/cloudflare-client.js';
 import { type Clock, RateLimiter } from '../src/source/rate-limiter.js';
 import { StateStore } from '../src/state/store.js';
 import { AccessApiSimulator } from '../test/support/access-api-simulator.js';
+import { QuietSink } from '../test/support/quiet-sink.js';
 
 const RATES = (process.env.BENCH_RATES ?? '50,500').split(',').map(Number);
 const MINUTES = Number(process.env.BENCH_MINUTES ?? 60);
@@ -40,26 +41,15 @@ function virtualClock(startMs: number): Clock & { set(ms: number): void } {
   };
 }
 
-class CountingSink implements Sink {
-  readonly exactlyOnce = false;
+class CountingSink extends QuietSink {
   readonly concurrency = 1;
   delivered = 0;
-  constructor(readonly name: string) {}
-  open(): Promise<void> {
-    return Promise.resolve();
+  constructor(readonly name: string) {
+    super();
   }
   deliver(records: readonly OutputRecord[]): Promise<{ status: 'delivered' }> {
     this.delivered += records.length;
     return Promise.resolve({ status: 'delivered' });
-  }
-  position(): undefined {
-    return undefined;
-  }
-  reopen(): Promise<void> {
-    return Promise.resolve();
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
   }
 }
 

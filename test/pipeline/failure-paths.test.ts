@@ -21,36 +21,26 @@ import { AccessApiSimulator, spreadEvents } from '../support/access-api-simulato
 import { collect, runCli, spawnCli } from '../support/cli.js';
 import { ACCOUNT_A, ACCOUNT_B, exactlyOnceReport, readLines, tempDir, waitFor, writeConfig } from '../support/harness.js';
 import { HecSimulator } from '../support/hec-simulator.js';
+import { QuietSink } from '../support/quiet-sink.js';
 
 const logger = createLogger({ level: 'error', format: 'text' });
 const canonical = (ms: number): string => `${new Date(ms).toISOString().slice(0, 23)}000000Z`;
 
 /** A sink whose answers a test scripts, call by call. */
-class ScriptedSink implements Sink {
-  readonly exactlyOnce = false;
+class ScriptedSink extends QuietSink {
   calls = 0;
   delivered: OutputRecord[] = [];
   constructor(
     readonly name: string,
     readonly concurrency: number,
     private readonly answer: (call: number, records: readonly OutputRecord[]) => Promise<DeliveryResult>,
-  ) {}
-  open(): Promise<void> {
-    return Promise.resolve();
+  ) {
+    super();
   }
   async deliver(records: readonly OutputRecord[]): Promise<DeliveryResult> {
     const result = await this.answer(++this.calls, records);
     if (result.status === 'delivered') this.delivered.push(...records);
     return result;
-  }
-  position(): undefined {
-    return undefined;
-  }
-  reopen(): Promise<void> {
-    return Promise.resolve();
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
   }
 }
 
