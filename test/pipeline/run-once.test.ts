@@ -123,11 +123,12 @@ describe('run --once against the Access API simulator', function () {
     const now = Date.now();
     sim.addEvents(ACCOUNT_A, spreadEvents(5, now - 60_000, now - 10_000));
     const { state, config } = setup();
-    writeFileSync(state, JSON.stringify({ version: 1, accounts: {}, sinks: {}, api: { cooldown_until: new Date(Date.now() + 1500).toISOString(), cooldown_reason: 'test' } }));
-    const started = Date.now();
+    // Long enough that the CLI is up before it ends, even on a loaded machine.
+    const cooldownUntil = Date.now() + 5000;
+    writeFileSync(state, JSON.stringify({ version: 1, accounts: {}, sinks: {}, api: { cooldown_until: new Date(cooldownUntil).toISOString(), cooldown_reason: 'test' } }));
     const result = await runCli(['run', '--once', '--config', config]);
     assert.equal(result.code, 0, result.stderr);
-    assert.ok(sim.requests[0]!.at - started >= 1000, 'no request during the saved cooldown');
+    assert.ok(sim.requests[0]!.at >= cooldownUntil - 5, 'no request during the saved cooldown');
     assert.match(result.stderr, /waiting until/);
   });
 
