@@ -55,7 +55,7 @@ log: { level: info }
     code = await run(['status', '--config', config]);
   }
   if (code === 0) {
-    process.stderr.write('\ndemo: a second run --once re-reads the overlap and ships nothing twice:\n');
+    process.stderr.write('\ndemo: a second run --once reads only what is new and ships nothing twice:\n');
     code = await run(['run', '--once', '--config', config]);
   }
   process.stderr.write(`\ndemo: ${sim.requests.length} API requests served; done (exit ${code})\n`);
