@@ -14,10 +14,6 @@ export class CatchUps {
     return this.running.has(CatchUps.key(accountId, output));
   }
 
-  get size(): number {
-    return this.running.size;
-  }
-
   /** Starts `task` unless one runs for that pair already; it must not reject (it logs its own errors). */
   launch(accountId: string, output: string, task: () => Promise<void>): void {
     const key = CatchUps.key(accountId, output);

@@ -25,8 +25,8 @@ export function retryDelay(failures: number, stopped: boolean): number {
 export class OutputSchedule {
   private readonly failing = new Map<string, OutputFailure>();
 
-  /** Picks up the schedule a previous run saved (a restart must not hammer a dead output). */
   /**
+   * Picks up the schedule a previous run saved (a restart must not hammer a dead output).
    * `fingerprints`: each output's configuration, hashed. A saved rest is honoured only while the
    * output's configuration is unchanged: fixing a token and restarting retries at once.
    */
@@ -46,10 +46,6 @@ export class OutputSchedule {
   resting(name: string, nowMs: number): boolean {
     const failure = this.failing.get(name);
     return failure !== undefined && nowMs < failure.retryAtMs;
-  }
-
-  get(name: string): OutputFailure | undefined {
-    return this.failing.get(name);
   }
 
   /** Records a failure and returns when the output is tried next. */
