@@ -2,6 +2,7 @@
 import type { LoadedConfig } from '../config/load.js';
 import type { OutputConfig } from '../config/outputs.js';
 import { formatDuration } from '../config/duration.js';
+import { hecUrls } from '../sink/hec-http.js';
 import { defaultSourcetype } from '../sink/hec-protocol.js';
 
 export function describeOutput(out: OutputConfig): string {
@@ -11,16 +12,16 @@ export function describeOutput(out: OutputConfig): string {
     case 'file':
       return `${out.name}: file ${out.path}, format ${out.format}, fsync per batch`;
     case 'splunk_hec': {
-      const url = new URL(out.url);
+      const urls = hecUrls(out).map((u) => new URL(u));
       const parts = [
-        `${out.name}: splunk_hec ${url.origin}`,
+        `${out.name}: splunk_hec ${urls.map((u) => u.origin).join(' + ')}`,
         `format ${out.format}`,
         `sourcetype ${out.sourcetype ?? defaultSourcetype(out.format)}`,
         out.index === undefined ? 'token default index' : `index ${out.index}`,
         out.gzip ? 'gzip' : 'no gzip',
         `ack ${String(out.ack)}`,
       ];
-      if (url.protocol === 'http:') parts.push('WARNING: plain http, the token travels unencrypted');
+      if (urls.some((u) => u.protocol === 'http:')) parts.push('WARNING: plain http, the token travels unencrypted');
       if (!out.tls.verify) parts.push('WARNING: TLS verification off');
       return parts.join(', ');
     }

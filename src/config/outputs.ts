@@ -45,7 +45,11 @@ export const fileOutput = z.strictObject({
 export const splunkHecOutput = z.strictObject({
   name: outputName,
   type: z.literal('splunk_hec'),
-  url: httpUrl('the HEC base URL, e.g. https://splunk.example.com:8088'),
+  /** One HEC base URL, or several (indexers, or load balancers) to spread batches over. */
+  url: z.union([
+    httpUrl('the HEC base URL, e.g. https://splunk.example.com:8088'),
+    z.array(httpUrl('an HEC base URL, e.g. https://idx1.example.com:8088')).min(1, { error: 'must list at least one URL' }),
+  ]),
   token: nonEmpty('a HEC token (or use token_file)'),
   format: messageFormat.default('json'),
   index: nonEmpty('a Splunk index name').optional(),

@@ -14,7 +14,7 @@ import { canonicalFromMs, apiTime } from '../format/time.js';
 import { accountLabel } from '../pipeline/run-once.js';
 import { cloudflareAuth } from '../pipeline/runtime.js';
 import { classifyHecResponse, parseHecBody } from '../sink/hec-protocol.js';
-import { hecEndpoint, hecRequest } from '../sink/hec-http.js';
+import { hecBase, hecEndpoint, hecRequest, hecUrls } from '../sink/hec-http.js';
 import { isCertificateError, SyslogConnection } from '../sink/syslog-connection.js';
 import { RelpSession } from '../sink/relp-session.js';
 import { DEFAULT_PORTS } from '../sink/syslog.js';
@@ -121,8 +121,19 @@ async function checkFile(target: string, path: string): Promise<CheckLine> {
   return { ok: true, target, detail: `${file} writable` };
 }
 
+/** Probes every URL of the output; the line is ok when each one is. */
 async function checkHec(target: string, output: SplunkHecOutputConfig): Promise<CheckLine> {
-  const endpoint = hecEndpoint(output.name, output, readTlsFiles(output.name, output.tls));
+  const urls = hecUrls(output);
+  if (urls.length === 1) return checkHecUrl(target, output, urls[0] ?? '');
+  const lines = await Promise.all(urls.map((url) => checkHecUrl(target, output, url)));
+  const failed = lines.filter((l) => !l.ok);
+  const detail = lines.map((l, i) => (l.detail.includes(hecBase(urls[i] ?? '')) ? l.detail : `${hecBase(urls[i] ?? '')}: ${l.detail}`)).join('; ');
+  if (failed.length === 0) return { ok: true, target, detail };
+  return { ok: false, target, detail, fix: failed.map((l) => l.fix).filter(Boolean).join('; ') };
+}
+
+async function checkHecUrl(target: string, output: SplunkHecOutputConfig, url: string): Promise<CheckLine> {
+  const endpoint = hecEndpoint(output.name, output, readTlsFiles(output.name, output.tls), url);
   const base = endpoint.base;
   const key = `outputs.${output.name}`;
   const request = (path: string, method: 'GET' | 'POST', body?: string) => hecRequest(endpoint, path, method, body);

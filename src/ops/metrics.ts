@@ -24,6 +24,7 @@ export class Metrics {
   readonly apiRequests: Counter<'status'>;
   readonly rateLimited: Counter;
   readonly ackLatency: Histogram<'output'>;
+  readonly hecMaybeDuplicated: Counter<'output' | 'reason'>;
   readonly syslogReconnects: Counter<'output'>;
   readonly syslogTruncated: Counter<'output'>;
   readonly pollErrors: Counter<'account'>;
@@ -42,6 +43,7 @@ export class Metrics {
     this.pollErrors = new Counter({ name: 'cfas_poll_errors_total', help: 'Polls of an account that ended in an error', labelNames: ['account'], registers });
     this.outputFailures = new Counter({ name: 'cfas_output_failures_total', help: 'Polls in which an output failed', labelNames: ['account', 'output'], registers });
     this.ackLatency = new Histogram({ name: 'cfas_hec_ack_latency_seconds', help: 'Time from sending a batch to HEC until its indexer acknowledgement', labelNames: ['output'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300], registers });
+    this.hecMaybeDuplicated = new Counter({ name: 'cfas_hec_maybe_duplicated_total', help: 'Events resent to HEC although it may have indexed them (reason: cut_in_flight, ack_timeout, unacknowledged_prefix)', labelNames: ['output', 'reason'], registers });
     this.syslogReconnects = new Counter({ name: 'cfas_syslog_reconnects_total', help: 'Syslog connections opened again after a drop', labelNames: ['output'], registers });
     this.syslogTruncated = new Counter({ name: 'cfas_syslog_truncated_total', help: 'Syslog records shortened to max_message_bytes', labelNames: ['output'], registers });
     new Gauge({

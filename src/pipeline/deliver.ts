@@ -14,10 +14,15 @@ export interface DeliverOptions {
   cancel?: AbortSignal | undefined;
 }
 
+const MAX_PROGRESS_RETRIES = 100;
+
 export type DeliverOutcome = { status: 'delivered'; rejected: RejectedRecord[] } | { status: 'failed'; error: Error; fatal: boolean };
 
 export async function deliverWithRetry(output: { name: string; sink: Sink }, records: readonly OutputRecord[], options: DeliverOptions): Promise<DeliverOutcome> {
   let lastError: Error = new Error('no attempt made');
+  // Attempts that got part of the batch through do not count: a busy peer that takes a little
+  // each time is slow, not down. Bounded, so a peer that never takes the rest still fails the batch.
+  let free = MAX_PROGRESS_RETRIES;
   for (let attempt = 0; attempt < options.attempts; attempt++) {
     const result = await output.sink.deliver(records, options.cancel);
     if (result.status === 'delivered') return { status: 'delivered', rejected: result.rejected ?? [] };
@@ -26,14 +31,18 @@ export async function deliverWithRetry(output: { name: string; sink: Sink }, rec
       return { status: 'failed', error: result.error, fatal: true };
     }
     lastError = result.error;
-    if (attempt + 1 >= options.attempts || options.signal?.aborted) break;
-    const delay = Math.max(result.retryAfterMs ?? 0, options.backoff(attempt));
-    options.logger.warn(`output ${output.name}: delivery failed (${result.error.message}); retry ${attempt + 1}/${options.attempts - 1} in ${Math.round(delay / 100) / 10} s`, { output: output.name });
+    const counted = !(result.progressed === true && free > 0);
+    if (!counted) free--;
+    if ((counted && attempt + 1 >= options.attempts) || options.signal?.aborted) break;
+    const delay = Math.max(result.retryAfterMs ?? 0, options.backoff(counted ? attempt : 0));
+    const which = counted ? `retry ${attempt + 1}/${options.attempts - 1}` : 'part of the batch got through; retrying the rest';
+    options.logger.warn(`output ${output.name}: delivery failed (${result.error.message}); ${which} in ${Math.round(delay / 100) / 10} s`, { output: output.name });
     try {
       await options.clock.sleep(delay, options.signal);
     } catch {
       break; // shutting down
     }
+    if (!counted) attempt = -1;
   }
   return { status: 'failed', error: lastError, fatal: false };
 }

@@ -80,19 +80,34 @@ class InFlight {
  */
 class FormattedOnRead implements OutputRecord {
   constructor(
-    readonly event: AccessEvent,
-    readonly epochMs: number,
+    private readonly row: Row,
     readonly accountId: string,
     private readonly format: OutputRuntime['format'],
   ) {}
 
+  get event(): AccessEvent {
+    return this.row.event;
+  }
+
+  get epochMs(): number {
+    return this.row.epochMs;
+  }
+
+  get time(): string {
+    return this.row.time;
+  }
+
+  get id(): string {
+    return rowHash(this.row);
+  }
+
   get text(): string {
-    return this.format(this.event, { accountId: this.accountId, epochMs: this.epochMs });
+    return this.format(this.row.event, { accountId: this.accountId, epochMs: this.row.epochMs });
   }
 }
 
 export type PageDelivery =
-  | { ok: true; selected: Row[]; shipped: number; deadLettered: number; position: SinkState | undefined }
+  | { ok: true; selected: Row[]; records: readonly OutputRecord[]; shipped: number; deadLettered: number; position: SinkState | undefined }
   | { ok: false; error: Error; fatal: boolean };
 
 export interface LaneDeps {
@@ -123,6 +138,8 @@ export class OutputLane {
   /** Counted since the last state save. */
   unsaved = 0;
   unsavedDeadLettered = 0;
+  /** Records of pages committed since the last save: the sink may forget them once it is saved. */
+  unsettled: (readonly OutputRecord[])[] = [];
   /** The output's position after the last committed batch (file outputs). */
   position: SinkState | undefined;
   positionChanged = false;
@@ -253,9 +270,9 @@ export class OutputLane {
   }
 
   private async attempt(selected: Row[], accountId: string): Promise<PageDelivery> {
-    if (selected.length === 0) return { ok: true, selected, shipped: 0, deadLettered: 0, position: this.runtime.sink.position() };
+    if (selected.length === 0) return { ok: true, selected, records: [], shipped: 0, deadLettered: 0, position: this.runtime.sink.position() };
     const format = this.runtime.format;
-    const records: OutputRecord[] = selected.map((row) => new FormattedOnRead(row.event, row.epochMs, accountId, format));
+    const records: OutputRecord[] = selected.map((row) => new FormattedOnRead(row, accountId, format));
     const outcome = await deliverWithRetry(this.runtime, records, {
       attempts: this.deps.deliveryAttempts,
       clock: this.deps.clock,
@@ -280,7 +297,7 @@ export class OutputLane {
       }
       this.deps.logger.warn(`output ${this.name}: ${outcome.rejected.length} record(s) rejected by the peer (${outcome.rejected[0]?.reason ?? ''}); written to ${path}`, { output: this.name });
     }
-    return { ok: true, selected, shipped: selected.length - outcome.rejected.length, deadLettered: outcome.rejected.length, position };
+    return { ok: true, selected, records, shipped: selected.length - outcome.rejected.length, deadLettered: outcome.rejected.length, position };
   }
 
   /** Applies a delivered page, in page order; rejected records are passed too, so they never block the stream. */
@@ -296,6 +313,7 @@ export class OutputLane {
     this.cursor.advance(result.selected, lastTime === '' ? this.cursor.checkpoint : lastTime);
     if (pageMax !== '') this.cursor.advance([], pageMax);
     for (const row of result.selected) this.inflight.delete(row);
+    if (result.records.length > 0 && this.runtime.sink.settled) this.unsettled.push(result.records);
     this.shipped += result.shipped;
     this.unsaved += result.shipped;
     this.deadLettered += result.deadLettered;

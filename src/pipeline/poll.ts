@@ -17,6 +17,7 @@ import { plainString } from '../format/text.js';
 import { msOf, shiftCanonical } from '../format/time.js';
 import type { Logger } from '../ops/logger.js';
 import type { OutputRuntime } from '../sink/output-runtime.js';
+import type { OutputRecord } from '../sink/types.js';
 import type { CloudflareClient, RequestBudget } from '../source/cloudflare-client.js';
 import type { Clock } from '../source/rate-limiter.js';
 import type { AccountState, StateData } from '../state/schema.js';
@@ -239,10 +240,17 @@ class LaneSaver {
     this.queued = true;
     this.saving = this.saving.then(async () => {
       this.queued = false;
-      for (const lane of this.dirty) this.record(lane);
+      const settled: [OutputLane, (readonly OutputRecord[])[]][] = [];
+      for (const lane of this.dirty) {
+        this.record(lane);
+        if (lane.unsettled.length > 0) settled.push([lane, lane.unsettled]);
+        lane.unsettled = [];
+      }
       this.dirty.clear();
       try {
         await this.deps.state.save();
+        // Saved: what those pages' outputs kept to avoid resending them is not needed any more.
+        for (const [lane, batches] of settled) for (const records of batches) lane.runtime.sink.settled?.(records);
       } catch (error) {
         this.error ??= error instanceof Error ? error : new Error(String(error));
       }

@@ -60,7 +60,7 @@ export function createClient(config: Config, limiter: RateLimiter, logger: Logge
 }
 
 export async function openOutputs(config: Config, store: StateStore, logger: Logger, only?: readonly string[], hooks?: SinkHooks): Promise<OutputRuntime[]> {
-  const outputs = buildOutputs(config, logger, only, hooks);
+  const outputs = buildOutputs(config, logger, only, hooks, store.path);
   const opened: OutputRuntime[] = [];
   try {
     let changed = false;

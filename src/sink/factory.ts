@@ -6,7 +6,7 @@ import { messageFormatter, recordFormatter } from '../format/index.js';
 import type { Logger } from '../ops/logger.js';
 import type { OutputRuntime } from './output-runtime.js';
 import { FileSink } from './file.js';
-import { SplunkHecSink } from './splunk-hec.js';
+import { type MaybeDuplicatedReason, SplunkHecSink } from './splunk-hec.js';
 import { StdoutSink } from './stdout.js';
 import { SyslogSink } from './syslog.js';
 import type { Sink } from './types.js';
@@ -14,11 +14,13 @@ import type { Sink } from './types.js';
 /** Callbacks for metrics. */
 export interface SinkHooks {
   onAckLatency?: (output: string, ms: number) => void;
+  onHecMaybeDuplicated?: (output: string, count: number, reason: MaybeDuplicatedReason) => void;
   onSyslogReconnect?: (output: string) => void;
   onSyslogTruncated?: (output: string, count: number) => void;
 }
 
-export function buildSink(output: OutputConfig, config: Config, logger: Logger, hooks: SinkHooks = {}): Sink {
+/** `statePath`: the state file the outputs' own journals sit beside (HEC's pending acks). */
+export function buildSink(output: OutputConfig, config: Config, logger: Logger, hooks: SinkHooks = {}, statePath?: string): Sink {
   switch (output.type) {
     case 'stdout':
       return new StdoutSink(output.name);
@@ -29,7 +31,12 @@ export function buildSink(output: OutputConfig, config: Config, logger: Logger, 
         },
       });
     case 'splunk_hec':
-      return new SplunkHecSink(output.name, output, { logger, onAckLatency: (ms) => hooks.onAckLatency?.(output.name, ms) });
+      return new SplunkHecSink(output.name, output, {
+        logger,
+        onAckLatency: (ms) => hooks.onAckLatency?.(output.name, ms),
+        onMaybeDuplicated: (count, reason) => hooks.onHecMaybeDuplicated?.(output.name, count, reason),
+        ...(statePath === undefined ? {} : { ackJournalPath: `${statePath}.hec-acks.${output.name}` }),
+      });
     case 'syslog':
       return new SyslogSink(output.name, output, {
         logger,
@@ -48,7 +55,7 @@ export function buildFormatter(output: OutputConfig, config: Config): OutputRunt
   return recordFormatter(output.format, options);
 }
 
-export function buildOutputs(config: Config, logger: Logger, only?: readonly string[], hooks: SinkHooks = {}): OutputRuntime[] {
+export function buildOutputs(config: Config, logger: Logger, only?: readonly string[], hooks: SinkHooks = {}, statePath?: string): OutputRuntime[] {
   const selected = only && only.length > 0 ? config.outputs.filter((o) => only.includes(o.name)) : config.outputs;
-  return selected.map((output) => ({ name: output.name, sink: buildSink(output, config, logger, hooks), format: buildFormatter(output, config) }));
+  return selected.map((output) => ({ name: output.name, sink: buildSink(output, config, logger, hooks, statePath), format: buildFormatter(output, config) }));
 }

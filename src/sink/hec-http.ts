@@ -38,14 +38,36 @@ export class HecTimeoutError extends Error {
   }
 }
 
+/**
+ * The connection failed. `mayHaveArrived`: the whole request had been written when it broke, so
+ * the peer may have read (and indexed) it — resending it may duplicate its events.
+ */
+export class HecConnectionError extends Error {
+  readonly code: string;
+
+  constructor(
+    readonly mayHaveArrived: boolean,
+    cause: Error,
+  ) {
+    super(cause.message, { cause });
+    this.name = 'HecConnectionError';
+    this.code = (cause as NodeJS.ErrnoException).code ?? 'ECONNRESET';
+  }
+}
+
 /** The HEC base URL of `url` ("https://splunk:8088", with any /services/collector suffix dropped). */
 export function hecBase(url: string): string {
   return url.replace(/\/+$/, '').replace(/\/services\/collector(\/event)?$/, '');
 }
 
-/** The endpoint of an output; `tls` is what `readTlsFiles` read for it. */
-export function hecEndpoint(name: string, config: SplunkHecOutputConfig, tls: TlsFiles = {}): HecEndpoint {
-  const base = hecBase(config.url);
+/** The URLs of an output (`url` is one or a list). */
+export function hecUrls(config: Pick<SplunkHecOutputConfig, 'url'>): string[] {
+  return typeof config.url === 'string' ? [config.url] : [...config.url];
+}
+
+/** The endpoint of one of an output's URLs; `tls` is what `readTlsFiles` read for it. */
+export function hecEndpoint(name: string, config: SplunkHecOutputConfig, tls: TlsFiles = {}, url: string = hecUrls(config)[0] ?? ''): HecEndpoint {
+  const base = hecBase(url);
   return { base, token: config.token, channel: config.channel ?? stableChannel(name, base), timeoutMs: config.request_timeout, verify: config.tls.verify, tls };
 }
 
@@ -83,6 +105,7 @@ export function hecRequest(endpoint: HecEndpoint, path: string, method: 'GET' | 
       : {}),
   };
   return new Promise((resolve, reject) => {
+    let written = false;
     const request = (secure ? httpsRequest : httpRequest)(options, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -95,8 +118,9 @@ export function hecRequest(endpoint: HecEndpoint, path: string, method: 'GET' | 
     const timer = setTimeout(() => request.destroy(new HecTimeoutError(`${endpoint.base}${path}`, endpoint.timeoutMs)), endpoint.timeoutMs);
     function fail(error: Error): void {
       clearTimeout(timer);
-      reject(error);
+      reject(new HecConnectionError(written, error));
     }
+    request.on('finish', () => (written = true));
     request.on('error', fail);
     request.end(payload);
   });

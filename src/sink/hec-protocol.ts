@@ -95,12 +95,19 @@ export interface HecEnvelope {
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const NEEDS_JSON_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
-/** Epoch milliseconds as seconds with three decimals ("1714557600.123"). */
-export function epochSecondsText(epochMs: number): string {
+/**
+ * Epoch seconds with the event's sub-second digits: three ("1714557600.123"), or six when
+ * `canonical` (nine fractional digits) carries microseconds ("1714557600.123456"; Splunk keeps
+ * microseconds in _time).
+ */
+export function epochSecondsText(epochMs: number, canonical?: string): string {
   if (epochMs < 0 || !Number.isInteger(epochMs)) return (epochMs / 1000).toFixed(3);
   const seconds = Math.floor(epochMs / 1000);
   const ms = epochMs - seconds * 1000;
-  return `${seconds}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}`;
+  const text = `${seconds}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}`;
+  if (canonical === undefined || canonical.length !== 30) return text;
+  const micros = canonical.slice(23, 26);
+  return micros === '000' ? text : `${text}${micros}`;
 }
 
 /** The part of every event that does not change: host, source, sourcetype, index. */
@@ -120,7 +127,7 @@ export function hecEvent(record: OutputRecord, envelope: HecEnvelope, constant: 
 
 /** `hecEvent` in three parts, written one after the other without joining them (see encodeBatches). */
 function hecEventParts(record: OutputRecord, envelope: HecEnvelope, constant: string): { head: string; event: string; tail: string } {
-  const time = epochSecondsText(record.epochMs);
+  const time = epochSecondsText(record.epochMs, record.time);
   const text = record.text; // read once: a record may format its text on each read
   // A CEF line rarely holds a character JSON must escape; quoting it directly is cheaper.
   const quote = !envelope.eventIsJson && !NEEDS_JSON_ESCAPE.test(text);

@@ -1,8 +1,13 @@
 /**
- * Splunk HTTP Event Collector output (got 14). Sends each batch as gzip'd concatenated JSON
- * events, follows the HEC code table (retry, split on 413, dead-letter rejected events, stop on
- * token/index/channel errors) and, with indexer acknowledgement, reports delivered only when
- * every ackId of the batch is true. A retried batch sends only the events not yet confirmed.
+ * Splunk HTTP Event Collector output. Sends each batch as gzip'd concatenated JSON events to one
+ * of the output's URLs, follows the HEC code table (retry, split on 413, dead-letter rejected
+ * events, stop on token/index/channel errors) and, with indexer acknowledgement, reports
+ * delivered only when every ackId covering the batch is true.
+ *
+ * What HEC accepted is remembered per event (AckBook), across retries and restarts: a retried or
+ * re-read batch sends only events HEC did not accept, and waits on the ackIds of the others. The
+ * only resends of something HEC may have indexed are a request cut after it was written and an
+ * ackId still false after ack_timeout; both are counted (`onMaybeDuplicated`) and logged.
  */
 import { hostname as osHostname } from 'node:os';
 import { promisify } from 'node:util';
@@ -11,8 +16,11 @@ import type { SplunkHecOutputConfig } from '../config/outputs.js';
 import type { Logger } from '../ops/logger.js';
 import { type Clock, realClock } from '../source/rate-limiter.js';
 import { parseRetryAfter } from '../source/retry.js';
-import { type HecEndpoint, hecEndpoint, hecRequest, keepAliveAgents } from './hec-http.js';
-import { type Chunk, classifyHecResponse, defaultSourcetype, encodeBatches, envelopeText, type HecEnvelope, parseHecBody, sliceChunk } from './hec-protocol.js';
+import { AckBook, type AckEntry } from './hec-ack-book.js';
+import { HecConnectionError, hecEndpoint, hecRequest, hecUrls } from './hec-http.js';
+import { type Chunk, classifyHecResponse, defaultSourcetype, encodeBatches, envelopeText, type HecEnvelope, sliceChunk } from './hec-protocol.js';
+import { pollAcks } from './hec-ack-poll.js';
+import { HecTarget, pickTarget } from './hec-targets.js';
 import { isCertificateError } from './syslog-connection.js';
 import { readTlsFiles } from './tls-files.js';
 import type { DeliveryResult, OutputRecord, RejectedRecord, Sink } from './types.js';
@@ -21,22 +29,25 @@ const gzip = promisify(gzipCallback);
 
 type Failure = Exclude<DeliveryResult, { status: 'delivered' }>;
 
-interface PendingAck {
-  ackId: number;
-  /** Positions in the batch of the events this ackId confirms. */
-  indices: number[];
-}
-
-/**
- * Which events of a batch HEC has confirmed, one flag per position, kept per batch array (a
- * retry offers the same array): a retried batch sends only what is not confirmed yet.
- */
-type Confirmed = Uint8Array;
+export type MaybeDuplicatedReason = 'cut_in_flight' | 'ack_timeout' | 'unacknowledged_prefix';
 
 export interface SplunkHecSinkOptions {
   logger: Logger;
   clock?: Clock;
   onAckLatency?: (ms: number) => void;
+  /** Events resent although HEC may have indexed them already. */
+  onMaybeDuplicated?: (count: number, reason: MaybeDuplicatedReason) => void;
+  /** The journal of pending acknowledgements (beside the state file); without it they live in memory only. */
+  ackJournalPath?: string;
+}
+
+/** What one delivery call does: dead letters found and the requests it is waiting on. */
+interface Attempt {
+  records: readonly OutputRecord[];
+  rejected: RejectedRecord[];
+  waits: Set<AckEntry>;
+  /** Something was accepted or confirmed in this call (a retry then is not a failed attempt). */
+  progressed: boolean;
 }
 
 export class SplunkHecSink implements Sink {
@@ -45,12 +56,9 @@ export class SplunkHecSink implements Sink {
   readonly exactlyOnce = false;
   private readonly envelope: HecEnvelope;
   private readonly envelopeText: string;
-  private readonly confirmed = new WeakMap<readonly OutputRecord[], Confirmed>();
   private readonly clock: Clock;
-  private agents = keepAliveAgents(this.concurrency);
-  private readonly endpoint: HecEndpoint;
-  /** Seen an ackId from this server (ack: auto decides per response). */
-  private acksSeen = false;
+  readonly targets: HecTarget[];
+  private readonly book: AckBook;
 
   constructor(
     readonly name: string,
@@ -58,7 +66,8 @@ export class SplunkHecSink implements Sink {
     private readonly options: SplunkHecSinkOptions,
   ) {
     this.clock = options.clock ?? realClock;
-    this.endpoint = hecEndpoint(name, config);
+    this.targets = hecUrls(config).map((url) => new HecTarget(hecEndpoint(name, config, {}, url), this.concurrency));
+    this.book = new AckBook(options.ackJournalPath, () => Date.now());
     this.envelope = {
       host: config.host ?? osHostname(),
       source: config.source,
@@ -69,174 +78,241 @@ export class SplunkHecSink implements Sink {
     this.envelopeText = envelopeText(this.envelope);
   }
 
-  private get base(): string {
-    return this.endpoint.base;
-  }
-
   private get key(): string {
     return `outputs.${this.name}`;
   }
 
   open(): Promise<void> {
-    this.endpoint.tls = readTlsFiles(this.name, this.config.tls);
+    const tls = readTlsFiles(this.name, this.config.tls);
+    for (const target of this.targets) {
+      target.endpoint.tls = tls;
+      if (target.base.startsWith('http:')) {
+        this.options.logger.warn(`output ${this.name}: ${target.base} is plain http — the HEC token and events travel unencrypted`, { output: this.name });
+      }
+    }
     if (!this.config.tls.verify) {
       this.options.logger.warn(`output ${this.name}: TLS certificate verification is OFF (tls.verify: false) — anyone on the path can read and change events and capture the HEC token`, { output: this.name });
     }
-    if (this.base.startsWith('http:')) {
-      this.options.logger.warn(`output ${this.name}: ${this.base} is plain http — the HEC token and events travel unencrypted`, { output: this.name });
+    const restored = this.book.open();
+    if (restored.pending + restored.maybe + restored.confirmed > 0) {
+      this.options.logger.info(`output ${this.name}: ${restored.pending} request(s) from the last run wait for their acknowledgement, ${restored.confirmed} were confirmed, ${restored.maybe} were cut in flight; events HEC has are not sent again`, { output: this.name });
     }
     return Promise.resolve();
   }
 
-  private request(path: string, body: Buffer, extraHeaders: Record<string, string>) {
-    return hecRequest({ ...this.endpoint, agents: this.agents }, path, 'POST', body, extraHeaders);
+  private ackWanted(target: HecTarget): boolean {
+    return this.config.ack === true || (this.config.ack === 'auto' && target.acksSeen);
   }
 
   async deliver(records: readonly OutputRecord[], signal?: AbortSignal): Promise<DeliveryResult> {
-    let confirmed = this.confirmed.get(records);
-    if (!confirmed) {
-      confirmed = new Uint8Array(records.length);
-      this.confirmed.set(records, confirmed);
+    const attempt: Attempt = { records, rejected: [], waits: new Set(), progressed: false };
+    const toSend = this.sortOut(attempt);
+    let failure: Failure | undefined;
+    for (const chunk of encodeBatches(records, toSend, this.envelope, this.envelopeText, this.config.batch.max_events, this.config.batch.max_bytes)) {
+      failure = await this.sendChunk(chunk, attempt, true);
+      if (failure) break;
     }
-    const pending: number[] = [];
-    for (let i = 0; i < records.length; i++) if (confirmed[i] === 0) pending.push(i);
-    if (pending.length === 0) return { status: 'delivered' };
-    const rejected: RejectedRecord[] = [];
-    const acks: PendingAck[] = [];
-    for (const chunk of encodeBatches(records, pending, this.envelope, this.envelopeText, this.config.batch.max_events, this.config.batch.max_bytes)) {
-      const failure = await this.sendChunk(chunk, confirmed, rejected, acks, true);
-      if (failure) return failure;
+    if (failure?.status === 'fatal') return failure;
+    if (attempt.waits.size > 0) {
+      // Also after a failed send: what was accepted is confirmed now, so the retry leaves it out.
+      const ackFailure = await this.waitForAcks(attempt, failure ? 0 : this.config.ack_timeout, signal);
+      if (ackFailure && !failure) failure = ackFailure;
+      if (ackFailure?.status === 'fatal') return ackFailure;
     }
-    if (acks.length > 0) {
-      const failure = await this.waitForAcks(acks, confirmed, signal);
-      if (failure) return failure;
-    }
-    return rejected.length > 0 ? { status: 'delivered', rejected } : { status: 'delivered' };
+    if (failure) return failure.status === 'retry' && attempt.progressed ? { ...failure, progressed: true } : failure;
+    return attempt.rejected.length > 0 ? { status: 'delivered', rejected: attempt.rejected } : { status: 'delivered' };
   }
 
-  /** Sends one body; handles split, reject and the invalid-event-number prefix. */
-  private async sendChunk(chunk: Chunk, confirmed: Confirmed, rejected: RejectedRecord[], acks: PendingAck[], mayResendPrefix: boolean): Promise<Failure | undefined> {
+  /**
+   * Which events of the batch still need a request: not the ones HEC confirmed or holds under a
+   * live ackId (those are waited on). An event whose request was cut in flight, or whose ackId
+   * stayed false past ack_timeout, is sent again and counted as a possible duplicate.
+   */
+  private sortOut(attempt: Attempt): number[] {
+    const toSend: number[] = [];
+    const resent = { cut_in_flight: 0, ack_timeout: 0 };
+    const now = Date.now();
+    // Entries being resent are not dropped: the new request's intent supersedes them, so a crash
+    // before it is written still finds them (and counts them) at the next start.
+    attempt.records.forEach((record, index) => {
+      const entry = this.book.lookup(record.id);
+      switch (entry?.state) {
+        case 'confirmed':
+          return;
+        case 'pending':
+          if (now - entry.sentAt < this.config.ack_timeout && this.targets.some((t) => t.base === entry.base)) {
+            attempt.waits.add(entry);
+            return;
+          }
+          if (!entry.counted?.has(record.id)) resent.ack_timeout++;
+          break;
+        case 'maybe':
+          if (!entry.counted?.has(record.id)) resent.cut_in_flight++;
+          break;
+        case 'sending':
+        case undefined:
+          break;
+      }
+      toSend.push(index);
+    });
+    for (const index of toSend) {
+      const id = attempt.records[index]?.id ?? '';
+      const entry = this.book.lookup(id);
+      if (entry && entry.state !== 'sending') (entry.counted ??= new Set()).add(id);
+    }
+    for (const reason of ['cut_in_flight', 'ack_timeout'] as const) {
+      if (resent[reason] > 0) this.maybeDuplicated(resent[reason], reason);
+    }
+    return toSend;
+  }
+
+  private maybeDuplicated(count: number, reason: MaybeDuplicatedReason): void {
+    const why = reason === 'cut_in_flight' ? 'their request was cut after HEC may have read it' : reason === 'ack_timeout' ? `their ackId was not true after ${Math.round(this.config.ack_timeout / 1000)} s (ack_timeout)` : 'HEC indexed them before rejecting a later event, without an ackId';
+    this.options.logger.warn(`output ${this.name}: resending ${count} event(s) HEC may have indexed already (${why}); Splunk may hold them twice`, { output: this.name });
+    this.options.onMaybeDuplicated?.(count, reason);
+  }
+
+  /** Sends one body to a reachable target (the next one when a target fails); handles split, reject and the invalid-event-number prefix. */
+  private async sendChunk(chunk: Chunk, attempt: Attempt, mayResendPrefix: boolean): Promise<Failure | undefined> {
     // Level 1: HEC bodies (repetitive JSON) still shrink ~5×, at a fraction of level 6's CPU.
     const body = this.config.gzip ? await gzip(chunk.body, { level: 1 }) : chunk.body;
-    let response;
-    try {
-      response = await this.request('/services/collector/event', body, this.config.gzip ? { 'content-encoding': 'gzip' } : {});
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const reason = code !== undefined && !(error as Error).message.includes(code) ? `${code}: ${(error as Error).message}` : (error as Error).message;
-      if (isCertificateError(error)) {
-        return { status: 'fatal', error: new Error(`HEC ${this.base}: the server certificate is not trusted (${reason}); set ${this.key}.tls.ca_file to the CA that signed it`, { cause: error }) };
-      }
-      return { status: 'retry', error: new Error(`HEC ${this.base}: ${reason}`, { cause: error }) };
-    }
-    const verdict = classifyHecResponse({ status: response.statusCode, body: response.body }, this.key);
-    switch (verdict.kind) {
-      case 'ok':
-        return this.accepted(chunk.indices, verdict.ackId, confirmed, acks);
-      case 'retry': {
-        const header: string | string[] | undefined = response.headers['retry-after'];
-        const retryAfterMs = parseRetryAfter(typeof header === 'string' ? header : header?.[0], this.clock.now());
-        const failure: Failure = { status: 'retry', error: new Error(`HEC ${verdict.reason}`) };
-        if (retryAfterMs !== undefined) failure.retryAfterMs = retryAfterMs;
-        return failure;
-      }
-      case 'fatal':
-        return { status: 'fatal', error: new Error(`HEC ${verdict.reason}`) };
-      case 'split':
-      case 'reject': {
-        const n = verdict.kind === 'reject' ? verdict.invalidEventNumber : undefined;
-        const count = chunk.indices.length;
-        if (n !== undefined && n >= 0 && n < count) return this.rejectAt(chunk, n, verdict.reason, confirmed, rejected, acks, mayResendPrefix);
-        const only = count === 1 ? chunk.records[chunk.indices[0] ?? -1] : undefined;
-        if (only) {
-          rejected.push({ record: only, reason: verdict.reason });
-          return undefined;
+    const ids = chunk.indices.map((i) => chunk.records[i]?.id ?? '');
+    let lastFailure: Failure | undefined;
+    for (let tries = 0; tries < this.targets.length; tries++) {
+      const target = pickTarget(this.targets, this.clock.now());
+      if (!target) break;
+      const entry = this.book.sending(target.base, ids);
+      const cookie = target.cookieHeader();
+      const headers: Record<string, string> = { ...(this.config.gzip ? { 'content-encoding': 'gzip' } : {}), ...(cookie ? { cookie } : {}) };
+      let response;
+      target.inFlight++;
+      try {
+        response = await hecRequest({ ...target.endpoint, agents: target.agents }, '/services/collector/event', 'POST', body, headers);
+      } catch (error) {
+        const cause = error instanceof HecConnectionError ? error : new HecConnectionError(false, error as Error);
+        const reason = cause.message.includes(cause.code) ? cause.message : `${cause.code}: ${cause.message}`;
+        if (cause.mayHaveArrived) this.book.cut(entry);
+        else this.book.drop(entry);
+        if (isCertificateError(cause)) {
+          return { status: 'fatal', error: new Error(`HEC ${target.base}: the server certificate is not trusted (${reason}); set ${this.key}.tls.ca_file to the CA that signed it`, { cause }) };
         }
-        // No position given: halve until the bad events (or the too-large one) stand alone.
-        const mid = Math.ceil(count / 2);
-        for (const half of [sliceChunk(chunk, 0, mid), sliceChunk(chunk, mid, count)]) {
-          const failure = await this.sendChunk(half, confirmed, rejected, acks, mayResendPrefix);
-          if (failure) return failure;
+        target.markDown(this.clock.now());
+        lastFailure = { status: 'retry', error: new Error(`HEC ${target.base}: ${reason}`, { cause }) };
+        // Cut in flight: the events may be indexed; the retry resends them, counted.
+        if (cause.mayHaveArrived) return lastFailure;
+        continue;
+      } finally {
+        target.inFlight--;
+      }
+      const route = target.remember(cookie, response.headers);
+      const verdict = classifyHecResponse({ status: response.statusCode, body: response.body }, this.key);
+      if (verdict.kind !== 'ok') this.book.drop(entry);
+      switch (verdict.kind) {
+        case 'ok':
+          target.markUp();
+          return this.accepted(target, entry, verdict.ackId, route, attempt);
+        case 'retry': {
+          target.markDown(this.clock.now());
+          const header: string | string[] | undefined = response.headers['retry-after'];
+          const retryAfterMs = parseRetryAfter(typeof header === 'string' ? header : header?.[0], this.clock.now());
+          lastFailure = { status: 'retry', error: new Error(`HEC ${verdict.reason}`) };
+          if (retryAfterMs !== undefined) lastFailure.retryAfterMs = retryAfterMs;
+          continue;
         }
-        return undefined;
+        case 'fatal':
+          return { status: 'fatal', error: new Error(`HEC ${verdict.reason}`) };
+        case 'split':
+        case 'reject':
+          return this.refused(chunk, verdict, attempt, mayResendPrefix);
       }
     }
+    return lastFailure ?? { status: 'retry', error: new Error(`HEC: ${this.key}.url lists no URL`) };
+  }
+
+  /** 400 for bad events or 413: dead-letter the bad ones, send the rest. */
+  private async refused(chunk: Chunk, verdict: { kind: 'split' | 'reject'; reason: string; invalidEventNumber?: number }, attempt: Attempt, mayResendPrefix: boolean): Promise<Failure | undefined> {
+    const n = verdict.kind === 'reject' ? verdict.invalidEventNumber : undefined;
+    const count = chunk.indices.length;
+    if (n !== undefined && n >= 0 && n < count) return this.rejectAt(chunk, n, verdict.reason, attempt, mayResendPrefix);
+    const only = count === 1 ? chunk.records[chunk.indices[0] ?? -1] : undefined;
+    if (only) {
+      attempt.rejected.push({ record: only, reason: verdict.reason });
+      return undefined;
+    }
+    // No position given: halve until the bad events (or the too-large one) stand alone.
+    const mid = Math.ceil(count / 2);
+    for (const half of [sliceChunk(chunk, 0, mid), sliceChunk(chunk, mid, count)]) {
+      const failure = await this.sendChunk(half, attempt, mayResendPrefix);
+      if (failure) return failure;
+    }
+    return undefined;
   }
 
   /** Event `n` is bad: dead-letter it; the prefix was indexed (resent once when only acks can confirm it); send the rest. */
-  private async rejectAt(chunk: Chunk, n: number, reason: string, confirmed: Confirmed, rejected: RejectedRecord[], acks: PendingAck[], mayResendPrefix: boolean): Promise<Failure | undefined> {
+  private async rejectAt(chunk: Chunk, n: number, reason: string, attempt: Attempt, mayResendPrefix: boolean): Promise<Failure | undefined> {
     const bad = chunk.records[chunk.indices[n] ?? -1];
-    if (bad) rejected.push({ record: bad, reason });
+    if (bad) attempt.rejected.push({ record: bad, reason });
     if (n > 0) {
       const prefix = sliceChunk(chunk, 0, n);
-      if (this.ackWanted() && mayResendPrefix) {
-        const failure = await this.sendChunk(prefix, confirmed, rejected, acks, false);
+      if (this.config.ack !== false && mayResendPrefix && this.targets.some((t) => this.ackWanted(t))) {
+        this.maybeDuplicated(n, 'unacknowledged_prefix');
+        const failure = await this.sendChunk(prefix, attempt, false);
         if (failure) return failure;
       } else {
-        for (const index of prefix.indices) confirmed[index] = 1;
+        this.book.confirmed(this.book.sending('', prefix.indices.map((i) => chunk.records[i]?.id ?? '')));
       }
     }
     const count = chunk.indices.length;
-    if (n + 1 < count) return this.sendChunk(sliceChunk(chunk, n + 1, count), confirmed, rejected, acks, mayResendPrefix);
+    if (n + 1 < count) return this.sendChunk(sliceChunk(chunk, n + 1, count), attempt, mayResendPrefix);
     return undefined;
   }
 
-  private ackWanted(): boolean {
-    return this.config.ack === true || (this.config.ack === 'auto' && this.acksSeen);
-  }
-
-  private accepted(indices: number[], ackId: number | undefined, confirmed: Confirmed, acks: PendingAck[]): Failure | undefined {
-    if (ackId !== undefined) this.acksSeen = true;
+  private accepted(target: HecTarget, entry: AckEntry, ackId: number | undefined, route: string, attempt: Attempt): Failure | undefined {
+    if (ackId !== undefined) target.acksSeen = true;
+    attempt.progressed = true;
     if (this.config.ack === true && ackId === undefined) {
+      this.book.drop(entry);
       return { status: 'fatal', error: new Error(`HEC accepted the batch without an ackId, but ${this.key}.ack is true: enable indexer acknowledgement on the token, or set ack to auto or false`) };
     }
-    if (ackId !== undefined && this.config.ack !== false) acks.push({ ackId, indices });
-    else for (const index of indices) confirmed[index] = 1;
+    if (ackId !== undefined && this.config.ack !== false) {
+      this.book.acked(entry, ackId, route || undefined);
+      attempt.waits.add(entry);
+    } else {
+      this.book.confirmed(entry);
+    }
     return undefined;
   }
 
-  /** Polls /services/collector/ack until every ackId is true, or resends after ack_timeout. */
-  private async waitForAcks(acks: PendingAck[], confirmed: Confirmed, signal?: AbortSignal): Promise<Failure | undefined> {
-    const started = this.clock.now();
-    let waiting = acks;
-    let lastProblem = '';
-    // Poll soon, then twice as long each time up to ack_poll_interval: a fast indexer acks within
-    // tens of milliseconds (and a batch waiting for its ack holds a slot of the pipeline), a busy
-    // one in seconds, where the first few polls cost a small request each.
-    let interval = Math.min(20, this.config.ack_poll_interval);
-    while (waiting.length > 0) {
-      if (this.clock.now() - started >= this.config.ack_timeout) {
-        return {
-          status: 'retry',
-          error: new Error(`HEC indexer acknowledgement: ${waiting.length} request(s) not acknowledged after ${Math.round(this.config.ack_timeout / 1000)} s${lastProblem ? ` (${lastProblem})` : ''}; resending them (Splunk may index them twice)`),
-        };
-      }
-      try {
-        await this.clock.sleep(Math.min(interval, Math.max(0, started + this.config.ack_timeout - this.clock.now())), signal);
-      } catch {
-        // Shutting down: the batch stays unconfirmed (not committed) and is sent again at the next start.
-        return { status: 'retry', error: new Error(`HEC indexer acknowledgement: stopped waiting for ${waiting.length} request(s) at shutdown; they are sent again at the next start`) };
-      }
-      interval = Math.min(interval * 2, this.config.ack_poll_interval);
-      try {
-        const response = await this.request('/services/collector/ack', Buffer.from(JSON.stringify({ acks: waiting.map((a) => a.ackId) })), {});
-        const body = parseHecBody(response.body) as { acks?: Record<string, boolean>; code?: number };
-        if (response.statusCode !== 200 || !body.acks) {
-          const verdict = classifyHecResponse({ status: response.statusCode, body: response.body }, this.key);
-          if (verdict.kind === 'fatal') return { status: 'fatal', error: new Error(`HEC ack: ${verdict.reason}`) };
-          lastProblem = `ack query: HTTP ${response.statusCode}`;
-          continue;
-        }
-        const answered = body.acks;
-        const done = waiting.filter((a) => answered[String(a.ackId)] === true);
-        for (const ack of done) for (const index of ack.indices) confirmed[index] = 1;
-        if (done.length > 0) this.options.onAckLatency?.(this.clock.now() - started);
-        waiting = waiting.filter((a) => answered[String(a.ackId)] !== true);
-      } catch (error) {
-        lastProblem = `ack query: ${(error as Error).message}`;
-      }
+  /** Polls the acks of `waits` until all are true, or until each is `timeoutMs` old (0: one poll). */
+  private async waitForAcks(attempt: Attempt, timeoutMs: number, signal?: AbortSignal): Promise<Failure | undefined> {
+    const result = await pollAcks([...attempt.waits], {
+      targets: this.targets,
+      timeoutMs,
+      maxIntervalMs: this.config.ack_poll_interval,
+      key: this.key,
+      clock: this.clock,
+      signal,
+      onConfirmed: (entry) => {
+        attempt.progressed = true;
+        this.book.confirmed(entry);
+        this.options.onAckLatency?.(Date.now() - entry.sentAt);
+      },
+    });
+    if (result.status === 'fatal') return { status: 'fatal', error: new Error(`HEC ack: ${result.reason}`) };
+    if (result.status === 'stopped') {
+      return { status: 'retry', error: new Error(`HEC indexer acknowledgement: stopped waiting for ${result.waiting} request(s) at shutdown; the next start asks for them again before resending`) };
+    }
+    if (result.waiting > 0 && timeoutMs > 0) {
+      return {
+        status: 'retry',
+        error: new Error(`HEC indexer acknowledgement: ${result.waiting} request(s) not acknowledged after ${Math.round(timeoutMs / 1000)} s${result.problem ? ` (${result.problem})` : ''}; resending them (Splunk may index them twice)`),
+      };
     }
     return undefined;
+  }
+
+  settled(records: readonly OutputRecord[]): void {
+    this.book.settle(records.map((r) => r.id));
   }
 
   position(): undefined {
@@ -248,10 +324,8 @@ export class SplunkHecSink implements Sink {
   }
 
   close(): Promise<void> {
-    this.agents.http.destroy();
-    this.agents.https.destroy();
-    this.agents = keepAliveAgents(this.concurrency);
+    for (const target of this.targets) target.resetAgents();
+    this.book.close();
     return Promise.resolve();
   }
 }
-

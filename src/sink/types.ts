@@ -9,8 +9,12 @@ export interface OutputRecord {
   /** The formatted record (one line, no terminator). Read it once per use: it may be formatted on each read. */
   text: string;
   event: AccessEvent;
+  /** The event's identity (content hash, see source/event-identity.ts): the same event has the same id on every read. */
+  readonly id: string;
   /** created_at in epoch milliseconds. */
   epochMs: number;
+  /** created_at canonical ("2024-05-01T10:00:00.123456789Z"), for outputs that carry more than milliseconds. */
+  time?: string;
   accountId: string;
 }
 
@@ -22,8 +26,11 @@ export interface RejectedRecord {
 export type DeliveryResult =
   /** The peer has every record, except `rejected` ones it will never accept (dead-lettered). */
   | { status: 'delivered'; rejected?: RejectedRecord[] }
-  /** Nothing confirmed; the same batch may be offered again later. */
-  | { status: 'retry'; error: Error; retryAfterMs?: number }
+  /**
+   * Not all confirmed; the same batch may be offered again later. `progressed`: part of it got
+   * through this time (the retry sends less), so the attempt is not counted as a failure.
+   */
+  | { status: 'retry'; error: Error; retryAfterMs?: number; progressed?: boolean }
   /** The output cannot work until its configuration changes (bad token, wrong index …). */
   | { status: 'fatal'; error: Error };
 
@@ -41,6 +48,11 @@ export interface Sink {
   position(): SinkState | undefined;
   /** Reopens files (SIGHUP, logrotate). */
   reopen(): Promise<void>;
+  /**
+   * These delivered records are committed and the commit is saved: the output may forget what it
+   * kept to avoid resending them (HEC's pending acknowledgements).
+   */
+  settled?(records: readonly OutputRecord[]): void;
   /** Flushes and closes. */
   close(): Promise<void>;
 }

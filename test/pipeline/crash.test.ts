@@ -3,8 +3,9 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { AccessApiSimulator, clusterEvents, spreadEvents } from '../support/access-api-simulator.js';
 import { prng } from '../support/event-factory.js';
-import { runCli, spawnCli } from '../support/cli.js';
-import { ACCOUNT_A, exactlyOnceReport, readLines, tempDir, writeConfig } from '../support/harness.js';
+import { collect, runCli, spawnCli } from '../support/cli.js';
+import { HecSimulator } from '../support/hec-simulator.js';
+import { ACCOUNT_A, countedMaybeDuplicated, exactlyOnceReport, readLines, tempDir, writeConfig } from '../support/harness.js';
 import type { AccessEvent } from '../../src/format/event.js';
 
 describe('crash safety: kill -9 at random moments', function () {
@@ -56,6 +57,49 @@ describe('crash safety: kill -9 at random moments', function () {
       assert.deepEqual(report, { missing: 0, duplicated: 0, unexpected: 0, total: expected.length });
     } finally {
       await sim.stop();
+    }
+  });
+
+  it('HEC with acks: a backfill killed many times sends again only what was cut in flight, counted', async () => {
+    const sim = await new AccessApiSimulator({ latencyMs: 5 }).start();
+    // Acks take a while, as on a loaded indexer: at any instant several requests wait for theirs.
+    const hec = await new HecSimulator({ ack: true, ackDelayMs: 400 }).start();
+    const dir = tempDir();
+    const config = writeConfig(dir, {
+      baseUrl: sim.baseUrl, statePath: join(dir, 'state.json'), pageSize: 1000,
+      outputs: `  - { name: splunk, type: splunk_hec, url: "${hec.url}", token: "${hec.token}", format: json, ack: true, ack_poll_interval: 100ms, batch: { max_events: 250 } }`,
+    });
+    const day = Date.parse('2024-05-03T00:00:00Z');
+    const events = spreadEvents(40_000, day, day + 12 * 3600_000, 303);
+    sim.addEvents(ACCOUNT_A, events);
+    const args = ['backfill', '--since', '2024-05-03T00:00:00Z', '--until', '2024-05-03T12:00:00Z', '--config', config];
+    const rand = prng(20261202);
+    let kills = 0;
+    let counted = 0;
+    try {
+      for (let round = 0; round < 60; round++) {
+        const child = spawnCli(args);
+        const done = collect(child);
+        const timer = kills < 12 ? setTimeout(() => child.kill('SIGKILL'), 1200 + Math.floor(rand() * 2500)) : undefined;
+        const result = await done;
+        clearTimeout(timer);
+        counted += countedMaybeDuplicated(result.stderr);
+        if (result.signal === 'SIGKILL') {
+          kills++;
+          continue;
+        }
+        assert.equal(result.code, 0, result.stderr.slice(-2000));
+        if (/complete: \d+ events/.test(result.stdout)) break;
+      }
+      const report = exactlyOnceReport(hec.events.map((e) => JSON.stringify(e.event)), events);
+      console.log(`      ${kills} kills: sent ${events.length}, indexed ${hec.events.length}, duplicated ${report.duplicated}, lost ${report.missing}; counted as maybe duplicated ${counted}`);
+      assert.ok(kills >= 10, `only ${kills} kills landed`);
+      assert.equal(report.missing, 0);
+      assert.equal(report.unexpected, 0);
+      assert.ok(report.duplicated <= counted, `duplicated ${report.duplicated} > counted ${counted}`);
+    } finally {
+      await sim.stop();
+      await hec.stop();
     }
   });
 });

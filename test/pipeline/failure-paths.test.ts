@@ -135,7 +135,7 @@ describe('failure paths that broke the guarantees', function () {
     const path = join(dir, 'out.ndjson');
     const sink = new FileSink('archive', path);
     await sink.open(undefined);
-    const record = (n: number): OutputRecord => ({ text: `{"n":${n}}`, event: {}, epochMs: 0, accountId: 'a' });
+    const record = (n: number): OutputRecord => ({ text: `{"n":${n}}`, event: {}, epochMs: 0, accountId: 'a', id: `n${n}` });
     assert.equal((await sink.deliver([record(1), record(2)])).status, 'delivered');
     // The next write fails halfway (ENOSPC) and taking it back fails as well.
     const handle = (sink as unknown as { handle: { write: (...a: unknown[]) => Promise<unknown>; truncate: (n: number) => Promise<void> } }).handle;

@@ -5,7 +5,7 @@ import { FileSink } from '../../src/sink/file.js';
 import type { OutputRecord } from '../../src/sink/types.js';
 import { tempDir } from '../support/harness.js';
 
-const record = (text: string): OutputRecord => ({ text, event: {}, epochMs: 0, accountId: 'a' });
+const record = (text: string): OutputRecord => ({ text, event: {}, epochMs: 0, accountId: 'a', id: text });
 
 describe('sink/file', () => {
   it('appends whole lines, reports its committed position and cuts an uncommitted tail on open', async () => {

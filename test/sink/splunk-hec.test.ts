@@ -13,8 +13,11 @@ const rejectedOf = (r: DeliveryResult): RejectedRecord[] => (r.status === 'deliv
 const logs = new PassThrough();
 const logger = createLogger({ level: 'debug', format: 'text', stream: logs });
 
+let nextId = 0;
+
+/** `n` records with ids never used before (an id is the event's identity: the sink remembers what it confirmed). */
 function records(n: number, text = (i: number) => JSON.stringify({ ...ALLOWED_LOGIN, user_email: `u${i}@example.com` })): OutputRecord[] {
-  return Array.from({ length: n }, (_, i) => ({ text: text(i), event: ALLOWED_LOGIN, epochMs: 1714557600123 + i, accountId: ACCOUNT }));
+  return Array.from({ length: n }, (_, i) => ({ id: `r${nextId++}`, text: text(i), event: ALLOWED_LOGIN, epochMs: 1714557600123 + i, accountId: ACCOUNT }));
 }
 
 function sink(sim: HecSimulator, extra: Record<string, unknown> = {}): SplunkHecSink {
@@ -211,7 +214,7 @@ describe('sink/hec-protocol event text', () => {
     const envelope = { host: 'h"1', source: 's', sourcetype: 'st', index: 'i\\x', eventIsJson: false };
     fc.assert(
       fc.property(fc.string({ unit: 'binary' }), fc.integer({ min: -1e13, max: 1e13 }), (text, ms) => {
-        const doc = JSON.parse(hecEvent({ text, event: {}, epochMs: ms, accountId: ACCOUNT }, envelope)) as { time: number; event: string; host: string; index: string };
+        const doc = JSON.parse(hecEvent({ text, event: {}, epochMs: ms, accountId: ACCOUNT, id: 'p' }, envelope)) as { time: number; event: string; host: string; index: string };
         assert.equal(doc.event, text);
         assert.equal(doc.host, 'h"1');
         assert.equal(doc.index, 'i\\x');
@@ -237,7 +240,7 @@ describe('sink/hec-protocol request bodies', () => {
         fc.integer({ min: 100, max: 20_000 }),
         fc.nat(),
         (texts, maxEvents, maxBytes, seed) => {
-          const batch: OutputRecord[] = texts.map((text, i) => ({ text, event: {}, epochMs: 1714557600000 + i, accountId: ACCOUNT }));
+          const batch: OutputRecord[] = texts.map((text, i) => ({ text, event: {}, epochMs: 1714557600000 + i, accountId: ACCOUNT, id: `p${i}` }));
           const indices = batch.map((_, i) => i).filter((i) => (seed >> i % 20) % 3 !== 0); // some already confirmed
           const chunks = [...encodeBatches(batch, indices, envelope, constant, maxEvents, maxBytes)];
           assert.deepEqual(chunks.flatMap((c) => c.indices), indices);

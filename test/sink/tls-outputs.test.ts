@@ -11,7 +11,7 @@ import { tempDir } from '../support/harness.js';
 import { makePki, type TestPki } from '../support/tls-certs.js';
 import { ACCOUNT, ALLOWED_LOGIN } from '../support/sample-events.js';
 
-const record: OutputRecord = { text: JSON.stringify(ALLOWED_LOGIN), event: ALLOWED_LOGIN, epochMs: 1714557600123, accountId: ACCOUNT };
+const record: OutputRecord = { text: JSON.stringify(ALLOWED_LOGIN), event: ALLOWED_LOGIN, epochMs: 1714557600123, accountId: ACCOUNT, id: 'tls-record' };
 
 describe('TLS of the network outputs', function () {
   this.timeout(30_000);

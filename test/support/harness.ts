@@ -97,3 +97,10 @@ export function waitFor(predicate: () => boolean, timeoutMs = 20_000): Promise<v
     tick();
   });
 }
+
+/** Events the shipper said it resent although HEC may have indexed them (its warnings). */
+export function countedMaybeDuplicated(stderr: string): number {
+  let total = 0;
+  for (const match of stderr.matchAll(/resending (\d+) event\(s\) HEC may have indexed already/g)) total += Number(match[1]);
+  return total;
+}

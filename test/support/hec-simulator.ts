@@ -26,7 +26,9 @@ export type HecFault =
   | { kind: 'reset'; times?: number }
   | { kind: 'delay'; ms: number; times?: number }
   /** Accept with an ackId but lose the data: the ack never turns true. */
-  | { kind: 'lose'; times?: number };
+  | { kind: 'lose'; times?: number }
+  /** Index the events, then cut the connection before answering (the client cannot know). */
+  | { kind: 'cut'; times?: number };
 
 export interface HecSimulatorOptions {
   token?: string;
@@ -44,6 +46,10 @@ export interface HecSimulatorOptions {
   /** Count events instead of keeping them (benches). */
   countOnly?: boolean;
   health?: 17 | 18 | 19 | 20;
+  /** Answer every n-th event request 503 code 9 "Server is busy" (a loaded indexer). */
+  busyEvery?: number;
+  /** Sets this cookie on every answer (a load balancer's affinity, seen through to the indexer). */
+  setCookie?: string;
 }
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -56,6 +62,10 @@ export class HecSimulator {
   readonly faults: HecFault[] = [];
   readonly requests: { path: string; status: number; code?: number; events: number; bytes: number; gzip: boolean; channel?: string }[] = [];
   private nextAckId = 0;
+  private eventRequests = 0;
+  /** Requests indexed and then cut before their answer (fault `cut`), and their events. */
+  cutRequests = 0;
+  cutEvents = 0;
   private readonly acks = new Map<string, Map<number, { readyAt: number; lost: boolean }>>();
   port = 0;
   /** Turns the collector off (connection refused) until turned on again. */
@@ -139,7 +149,8 @@ export class HecSimulator {
     log.status = status;
     if (typeof body.code === 'number') log.code = body.code;
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+    const cookie = this.options.setCookie === undefined ? {} : { 'set-cookie': this.options.setCookie };
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...cookie, ...headers });
     res.end(text);
   }
 
@@ -194,8 +205,13 @@ export class HecSimulator {
       if (!GUID.test(channelText)) return this.send(res, 400, { text: 'Invalid data channel', code: 11 }, log);
     }
 
+    this.eventRequests++;
+    if (this.options.busyEvery !== undefined && this.eventRequests % this.options.busyEvery === 0) {
+      return this.send(res, 503, { text: 'Server is busy', code: 9 }, log);
+    }
     const fault = this.takeFault();
     let lose = false;
+    let cut = false;
     if (fault) {
       switch (fault.kind) {
         case 'status':
@@ -208,6 +224,9 @@ export class HecSimulator {
           break;
         case 'lose':
           lose = true;
+          break;
+        case 'cut':
+          cut = true;
           break;
       }
     }
@@ -276,6 +295,12 @@ export class HecSimulator {
       this.events.push(...accepted);
     }
     log.events = accepted.length;
+    if (cut) {
+      this.cutRequests++;
+      this.cutEvents += accepted.length;
+      req.socket.destroy();
+      return;
+    }
     if (failure) return this.send(res, 400, { text: failure.text, code: failure.code, 'invalid-event-number': failure.index }, log);
     return this.ackOrSuccess(res, log, channelText, lose);
   }
