@@ -61,7 +61,7 @@ describe('crash safety: kill -9 at random moments', function () {
   });
 
   it('HEC with acks: a backfill killed many times sends again only what was cut in flight, counted', async () => {
-    const sim = await new AccessApiSimulator({ latencyMs: 5 }).start();
+    const sim = await new AccessApiSimulator({ latencyMs: 120 }).start();
     // Acks take a while, as on a loaded indexer: at any instant several requests wait for theirs.
     const hec = await new HecSimulator({ ack: true, ackDelayMs: 400 }).start();
     const dir = tempDir();
@@ -70,7 +70,7 @@ describe('crash safety: kill -9 at random moments', function () {
       outputs: `  - { name: splunk, type: splunk_hec, url: "${hec.url}", token: "${hec.token}", format: json, ack: true, ack_poll_interval: 100ms, batch: { max_events: 250 } }`,
     });
     const day = Date.parse('2024-05-03T00:00:00Z');
-    const events = spreadEvents(40_000, day, day + 12 * 3600_000, 303);
+    const events = spreadEvents(60_000, day, day + 12 * 3600_000, 303);
     sim.addEvents(ACCOUNT_A, events);
     const args = ['backfill', '--since', '2024-05-03T00:00:00Z', '--until', '2024-05-03T12:00:00Z', '--config', config];
     const rand = prng(20261202);
@@ -80,7 +80,7 @@ describe('crash safety: kill -9 at random moments', function () {
       for (let round = 0; round < 60; round++) {
         const child = spawnCli(args);
         const done = collect(child);
-        const timer = kills < 12 ? setTimeout(() => child.kill('SIGKILL'), 1200 + Math.floor(rand() * 2500)) : undefined;
+        const timer = kills < 12 ? setTimeout(() => child.kill('SIGKILL'), 1000 + Math.floor(rand() * 2000)) : undefined;
         const result = await done;
         clearTimeout(timer);
         counted += countedMaybeDuplicated(result.stderr);
@@ -93,7 +93,7 @@ describe('crash safety: kill -9 at random moments', function () {
       }
       const report = exactlyOnceReport(hec.events.map((e) => JSON.stringify(e.event)), events);
       console.log(`      ${kills} kills: sent ${events.length}, indexed ${hec.events.length}, duplicated ${report.duplicated}, lost ${report.missing}; counted as maybe duplicated ${counted}`);
-      assert.ok(kills >= 10, `only ${kills} kills landed`);
+      assert.ok(kills >= 8, `only ${kills} kills landed`);
       assert.equal(report.missing, 0);
       assert.equal(report.unexpected, 0);
       assert.ok(report.duplicated <= counted, `duplicated ${report.duplicated} > counted ${counted}`);
