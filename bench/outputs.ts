@@ -2,7 +2,7 @@
  * Output throughput: N events (default 1,000,000) from the Access API simulator through
  * `backfill` (CEF) into Splunk HEC (simulator, gzip, indexer acknowledgement on) or into a real
  * rsyslogd over TLS. The CLI runs under /usr/bin/time -v; the simulators run in this process.
- * Prints events/s, bytes sent, requests and peak RSS.   Run: npm run bench:outputs [hec|syslog-tls]
+ * Prints events/s, bytes sent, requests and peak RSS.   Run: npm run bench:outputs [hec|hec2|syslog-tls]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -65,6 +65,21 @@ if (which.includes('hec')) {
   const bytes = eventRequests.reduce((n, r) => n + r.bytes, 0);
   report('HEC (CEF, gzip, ack)', result, hec.eventCount, `bytes sent ${(bytes / 1e6).toFixed(1)} MB gzip'd in ${eventRequests.length} event requests + ${hec.requests.length - eventRequests.length} ack requests`);
   await hec.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+if (which.includes('hec2')) {
+  // Two indexers behind one output (url: a list): batches spread by requests in flight.
+  const hecs = [await new HecSimulator({ ack: true, ackDelayMs: 20, countOnly: true }).start(), await new HecSimulator({ ack: true, ackDelayMs: 20, countOnly: true }).start()];
+  const dir = mkdtempSync(join(tmpdir(), 'bench-hec2-'));
+  const urls = hecs.map((h) => `"${h.url}"`).join(', ');
+  const result = await runBackfill(dir, `{ name: splunk, type: splunk_hec, url: [${urls}], token: "${hecs[0]!.token}", format: cef, gzip: true, ack: true, ack_poll_interval: 100ms }`);
+  const requests = hecs.flatMap((h) => h.requests);
+  const eventRequests = requests.filter((r) => r.path === '/services/collector/event');
+  const bytes = eventRequests.reduce((n, r) => n + r.bytes, 0);
+  const delivered = hecs.reduce((n, h) => n + h.eventCount, 0);
+  report('HEC, two indexers (CEF, gzip, ack)', result, delivered, `bytes sent ${(bytes / 1e6).toFixed(1)} MB gzip'd in ${eventRequests.length} event requests + ${requests.length - eventRequests.length} ack requests; per indexer ${hecs.map((h) => h.eventCount).join(' / ')} events`);
+  for (const h of hecs) await h.stop();
   rmSync(dir, { recursive: true, force: true });
 }
 

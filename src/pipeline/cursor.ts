@@ -27,6 +27,8 @@ export interface Row {
   epochMs: number;
   /** The content hash, once computed (see `rowHash`). */
   hash?: string;
+  /** The outputs' record id, once computed (see `eventId`). */
+  id?: string;
 }
 
 export function rowHash(row: Row): string {

@@ -14,6 +14,7 @@ import type { Clock } from '../source/rate-limiter.js';
 import { backoffDelay } from '../source/retry.js';
 import { OutputCursor, type Row, rowHash } from './cursor.js';
 import { deliverWithRetry } from './deliver.js';
+import { eventId } from '../source/event-identity.js';
 
 export type { Row } from './cursor.js';
 
@@ -98,7 +99,7 @@ class FormattedOnRead implements OutputRecord {
   }
 
   get id(): string {
-    return rowHash(this.row);
+    return (this.row.id ??= eventId(this.row.event));
   }
 
   get text(): string {

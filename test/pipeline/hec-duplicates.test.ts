@@ -80,3 +80,46 @@ describe('HEC: busy share and an outage mid-backfill', function () {
     assert.ok(counted > 0);
   });
 });
+
+describe('HEC: several URLs', function () {
+  this.timeout(300_000);
+
+  it('spreads a backfill over two indexers; one stopped mid-stream and started again: 0 lost, 0 duplicated', async () => {
+    const api = await new AccessApiSimulator({ latencyMs: 2 }).start();
+    const one = await new HecSimulator({ ack: true, ackDelayMs: 30 }).start();
+    const two = await new HecSimulator({ ack: true, ackDelayMs: 30 }).start();
+    try {
+      const day = Date.parse('2024-05-04T00:00:00Z');
+      const events = spreadEvents(30_000, day, day + 12 * 3600_000, 91);
+      api.addEvents(ACCOUNT_A, events);
+      const dir = tempDir();
+      const config = writeConfig(dir, {
+        baseUrl: api.baseUrl, statePath: join(dir, 'state.json'), pageSize: 1000,
+        outputs: `  - { name: splunk, type: splunk_hec, url: ["${one.url}", "${two.url}"], token: "${one.token}", format: json, ack: true, ack_poll_interval: 100ms, batch: { max_events: 250 } }`,
+      });
+      const child = spawnCli(['backfill', '--since', '2024-05-04T00:00:00Z', '--until', '2024-05-04T12:00:00Z', '--config', config]);
+      const done = collect(child);
+      const port = two.port;
+      while (two.requests.filter((r) => r.path === '/services/collector/event').length < 20) await new Promise((r) => setTimeout(r, 10));
+      await two.outage({ graceful: true });
+      const whileDown = one.events.length;
+      await new Promise((r) => setTimeout(r, 3000));
+      const oneDuringOutage = one.events.length - whileDown;
+      await two.start(port);
+      const result = await done;
+      assert.equal(result.code, 0, result.stderr.slice(-3000));
+      const indexed = [...one.events, ...two.events];
+      const report = exactlyOnceReport(indexed.map((e) => JSON.stringify(e.event)), events);
+      console.log(`      sent ${events.length}, indexed ${indexed.length} (${one.events.length} + ${two.events.length}), duplicated ${report.duplicated}, lost ${report.missing}; ${oneDuringOutage} went to the first while the second was down`);
+      assert.deepEqual(report, { missing: 0, duplicated: 0, unexpected: 0, total: events.length });
+      assert.ok(oneDuringOutage > 0, 'the first indexer took the load during the outage');
+      assert.ok(two.events.length > 0 && one.events.length > 0, 'both indexers got batches');
+      // Every ack query went to the indexer that issued the id: no ackId was asked of the other.
+      for (const sim of [one, two]) assert.ok(sim.requests.filter((r) => r.path === '/services/collector/ack').every((r) => r.status === 200));
+    } finally {
+      await api.stop();
+      await one.stop();
+      await two.stop();
+    }
+  });
+});

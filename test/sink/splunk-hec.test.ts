@@ -4,6 +4,7 @@ import { createLogger } from '../../src/ops/logger.js';
 import { classifyHecResponse, stableChannel } from '../../src/sink/hec-protocol.js';
 import { SplunkHecSink } from '../../src/sink/splunk-hec.js';
 import type { DeliveryResult, OutputRecord, RejectedRecord } from '../../src/sink/types.js';
+import { HecBalancer } from '../support/hec-balancer.js';
 import { HecSimulator } from '../support/hec-simulator.js';
 import { ACCOUNT, ALLOWED_LOGIN } from '../support/sample-events.js';
 import { PassThrough } from 'node:stream';
@@ -260,5 +261,42 @@ describe('sink/hec-protocol request bodies', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('sink/splunk-hec behind a load balancer', function () {
+  this.timeout(60_000);
+
+  async function throughBalancer(sticky: boolean): Promise<{ results: DeliveryResult[]; indexed: number; sent: number }> {
+    const backends = [await new HecSimulator({ ack: true, ackDelayMs: 50 }).start(), await new HecSimulator({ ack: true, ackDelayMs: 50, firstAckId: 100_000 }).start()];
+    const balancer = await new HecBalancer(backends, { sticky }).start();
+    try {
+      const config = splunkHecOutput.parse({ name: 'splunk', type: 'splunk_hec', url: balancer.url, token: backends[0]!.token, ack: true, ack_poll_interval: '100ms', ack_timeout: '2s', batch: { max_events: 5 } });
+      const hec = new SplunkHecSink('splunk', config, { logger });
+      await hec.open();
+      const batches = Array.from({ length: 8 }, () => records(20));
+      const results = await Promise.all(batches.map((b) => hec.deliver(b)));
+      await hec.close();
+      const indexed = backends.reduce((n, b) => n + b.events.length, 0);
+      const acks = balancer.routed.filter((r) => r.path === '/services/collector/ack');
+      console.log(`      sticky ${sticky}: sent 160, indexed ${indexed} (${backends.map((b) => b.events.length).join(' + ')}), duplicated ${indexed - 160}; ${acks.length} ack queries, ${acks.filter((r) => r.cookie).length} with the cookie; ${results.filter((r) => r.status === 'delivered').length}/8 batches confirmed`);
+      return { results, indexed, sent: 160 };
+    } finally {
+      await balancer.stop();
+      for (const b of backends) await b.stop();
+    }
+  }
+
+  it('sends the balancer cookie back, so every ackId is asked of the indexer that issued it: all confirmed, 0 duplicated', async () => {
+    const { results, indexed, sent } = await throughBalancer(true);
+    assert.deepEqual(results.map((r) => r.status), Array(8).fill('delivered'));
+    assert.equal(indexed, sent);
+  });
+
+  it('without the cookie the ack queries reach the wrong indexer: acks never come (the test can fail)', async () => {
+    const { results } = await throughBalancer(false);
+    const unconfirmed = results.filter((r) => r.status === 'retry');
+    assert.ok(unconfirmed.length > 0, 'some batches stay unacknowledged');
+    assert.match(message(unconfirmed[0]!), /not acknowledged after 2 s/);
   });
 });

@@ -46,6 +46,8 @@ export interface HecSimulatorOptions {
   /** Count events instead of keeping them (benches). */
   countOnly?: boolean;
   health?: 17 | 18 | 19 | 20;
+  /** The first ackId handed out (indexers behind one balancer number their acks apart). */
+  firstAckId?: number;
   /** Answer every n-th event request 503 code 9 "Server is busy" (a loaded indexer). */
   busyEvery?: number;
   /** Sets this cookie on every answer (a load balancer's affinity, seen through to the indexer). */
@@ -71,7 +73,9 @@ export class HecSimulator {
   /** Turns the collector off (connection refused) until turned on again. */
   private down = false;
 
-  constructor(readonly options: HecSimulatorOptions = {}) {}
+  constructor(readonly options: HecSimulatorOptions = {}) {
+    this.nextAckId = options.firstAckId ?? 0;
+  }
 
   /** Revokes the token (403 code 1 "Token disabled") until `restoreToken()`. */
   revokeToken(): void {
