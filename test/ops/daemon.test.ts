@@ -91,9 +91,12 @@ describe('run (the daemon)', function () {
     const firstEvent = [...events].map((e) => e.created_at as string).sort()[0]!;
     assert.ok(splunk === undefined || splunk.checkpoint < canonicalTime(parseTimestamp(firstEvent)!), 'the checkpoint is not past the unacknowledged batch');
 
+    // The restart asks HEC about the pending ackId (kept beside the state) instead of resending.
+    const acksBefore = h.requests.filter((r) => r.path === '/services/collector/ack').length;
     const second = spawnCli(['run', '--config', config]);
     const secondDone = collect(second);
-    await waitFor(() => h.requests.filter((r) => r.path === '/services/collector/event').length >= 2);
+    await waitFor(() => h.requests.filter((r) => r.path === '/services/collector/ack').length > acksBefore + 1);
+    assert.equal(h.requests.filter((r) => r.path === '/services/collector/event').length, 1, 'the accepted batch is not sent again');
     second.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 200));
     second.kill('SIGTERM');
