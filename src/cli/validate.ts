@@ -2,6 +2,8 @@
 import type { LoadedConfig } from '../config/load.js';
 import type { OutputConfig } from '../config/outputs.js';
 import { formatDuration } from '../config/duration.js';
+import { clientRoutes } from '../config/proxies.js';
+import { describeRoute } from '../net/proxy.js';
 import { hecUrls } from '../sink/hec-http.js';
 import { defaultSourcetype } from '../sink/hec-protocol.js';
 
@@ -50,5 +52,6 @@ export function validateSummary(loaded: LoadedConfig): string[] {
     `state: ${config.state.path}`,
   ];
   for (const out of config.outputs) lines.push(`output ${describeOutput(out)}`);
+  for (const { client, target, route } of clientRoutes(config)) lines.push(`network: ${client} → ${new URL(target).origin} ${describeRoute(route)}`);
   return lines;
 }

@@ -9,13 +9,15 @@ import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, errorMessage } from '../errors.js';
 import { type Config, configSchema } from './schema.js';
+import { ProxyConfigError } from '../net/proxy.js';
+import { type ClientRoute, clientRoutes, proxySecrets } from './proxies.js';
 import { describeValue, formatPath, isSecretKey, type PathSegment } from './paths.js';
 
 export const DEFAULT_CONFIG_PATH = './config/cf-access-shipper.yaml';
 export const CONFIG_ENV = 'CF_ACCESS_SHIPPER_CONFIG';
 
 /** Keys whose value may come from `<key>_file`. */
-const FILE_SECRET_KEYS = new Set(['api_token', 'auth_key', 'token']);
+const FILE_SECRET_KEYS = new Set(['api_token', 'auth_key', 'token', 'proxy']);
 
 export interface LoadedConfig {
   config: Config;
@@ -59,7 +61,9 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
   const substituted = substituteEnv(raw, [], env);
   const resolved = resolveSecretFiles(substituted, [], secrets);
   collectSecrets(resolved, secrets);
-  return { config: validateConfig(resolved, source), secrets: [...new Set(secrets)].filter((s) => s.length >= 4) };
+  const config = validateConfig(resolved, source);
+  secrets.push(...proxySecrets(routesOf(config, env, source)));
+  return { config, secrets: [...new Set(secrets)].filter((s) => s.length >= 4) };
 }
 
 export function validateConfig(raw: unknown, source = 'config'): Config {
@@ -68,6 +72,16 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
   const lines = result.error.issues.map((issue) => describeIssue(issue, raw));
   const unique = [...new Set(lines)];
   throw new ConfigError(`${source}: invalid configuration:\n${unique.map((l) => `  - ${l}`).join('\n')}`, { code: 'ERR_CONFIG_INVALID' });
+}
+
+/** The clients' proxy routes; a proxy in the environment that cannot be used is a config error. */
+function routesOf(config: Config, env: NodeJS.ProcessEnv, source: string): ClientRoute[] {
+  try {
+    return clientRoutes(config, env);
+  } catch (error) {
+    if (error instanceof ProxyConfigError) throw new ConfigError(`${source}: ${error.message}`, { cause: error, code: 'ERR_CONFIG_INVALID' });
+    throw error;
+  }
 }
 
 function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {

@@ -1,6 +1,6 @@
 /** Output (sink) configuration schemas, one per `type`. */
 import { z } from 'zod';
-import { boolean, byteSize, duration, httpUrl, integer, nonEmpty, oneOf, outputName } from './primitives.js';
+import { boolean, byteSize, duration, httpUrl, integer, nonEmpty, oneOf, outputName, proxySetting } from './primitives.js';
 import { facilityCode } from './syslog-codes.js';
 
 const recordFormat = oneOf(['cef', 'json', 'ecs', 'rfc5424', 'rfc3164'] as const);
@@ -73,6 +73,8 @@ export const splunkHecOutput = z.strictObject({
     .prefault({}),
   tls: z.strictObject(clientTls).superRefine(pairedCertKey).prefault({}),
   request_timeout: duration('"30s"', 100).prefault('30s'),
+  /** The HTTP proxy to HEC: a URL, or none; absent: HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment. */
+  proxy: proxySetting().optional(),
 });
 
 export const syslogOutput = z

@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { validate as validateCron } from 'node-cron';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { parseProxyUrl } from '../net/proxy.js';
 
 export function duration(example = '"30s", "2m" or "24h"', minMs = 0) {
   return z.string({ error: `must be a duration such as ${example}` }).transform((text, ctx) => {
@@ -99,6 +100,15 @@ export function httpUrl(what = 'an http:// or https:// URL') {
     },
     { error: `must be ${what}` },
   );
+}
+
+/** A client's `proxy`: `none` (never a proxy, whatever the environment says) or the proxy's URL. */
+export function proxySetting() {
+  return nonEmpty('none, or a proxy URL such as http://proxy.example.com:3128').superRefine((text, ctx) => {
+    if (text === 'none') return;
+    const url = parseProxyUrl(text);
+    if (typeof url === 'string') ctx.addIssue({ code: 'custom', message: `${url} (or none to use no proxy)` });
+  });
 }
 
 export const accountId = z

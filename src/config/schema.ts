@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { output } from './outputs.js';
 import { ACCEPTED_PAGE_SIZES } from './page-sizes.js';
-import { accountId, boolean, cronSchedule, duration, integer, integerOf, listenAddress, nonEmpty, oneOf, httpUrl } from './primitives.js';
+import { accountId, boolean, cronSchedule, duration, integer, integerOf, listenAddress, nonEmpty, oneOf, httpUrl, proxySetting } from './primitives.js';
 import { severityCode } from './syslog-codes.js';
 
 export const DEFAULT_BASE_URL = 'https://api.cloudflare.com/client/v4';
@@ -29,6 +29,8 @@ const cloudflare = z
     page_size: integerOf(ACCEPTED_PAGE_SIZES, 'the sizes Access endpoints accept; others are refused with code 12091').default(1000),
     retention: duration('"24h" (Free), "30d" (Standard) or "180d" (Enterprise)', 3_600_000).prefault('24h'),
     request_timeout: duration('"30s"', 100).prefault('30s'),
+    /** The HTTP proxy for the API: a URL, or none; absent: HTTPS_PROXY / NO_PROXY from the environment. */
+    proxy: proxySetting().optional(),
     // Cloudflare's budget is 1,200 requests / 5 min per *user*, shared with the dashboard and every
     // other token or tool of that user: by default this process takes three quarters of it.
     rate_limit: z

@@ -10,11 +10,14 @@ import { constants, existsSync, promises as fs } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { OutputConfig, SplunkHecOutputConfig, SyslogOutputConfig } from '../config/outputs.js';
 import type { Config } from '../config/schema.js';
+import { cloudflareRoute } from '../config/proxies.js';
 import { canonicalFromMs, apiTime } from '../format/time.js';
 import { accountLabel } from '../pipeline/run-once.js';
 import { cloudflareAuth } from '../pipeline/runtime.js';
 import { classifyHecResponse, parseHecBody } from '../sink/hec-protocol.js';
-import { hecBase, hecEndpoint, hecRequest, hecUrls } from '../sink/hec-http.js';
+import { type HecEndpoint, hecBase, hecEndpoint, hecRequest, hecUrls, keepAliveAgents } from '../sink/hec-http.js';
+import { proxyRefusedIn } from '../net/proxy-agent.js';
+import { describeRoute } from '../net/proxy.js';
 import { isCertificateError, SyslogConnection } from '../sink/syslog-connection.js';
 import { RelpSession } from '../sink/relp-session.js';
 import { DEFAULT_PORTS } from '../sink/syslog.js';
@@ -58,10 +61,13 @@ async function checkState(config: Config): Promise<CheckLine> {
 async function checkAccount(config: Config, account: Config['cloudflare']['accounts'][number]): Promise<CheckLine> {
   const label = accountLabel(account);
   const target = `account ${label}${label === account.id ? '' : ` (${account.id})`}`;
+  const route = cloudflareRoute(config);
+  const via = route.kind === 'proxy' ? ` ${describeRoute(route)}` : '';
   const client = new CloudflareClient({
     baseUrl: config.cloudflare.base_url,
     auth: cloudflareAuth(config),
     requestTimeoutMs: config.cloudflare.request_timeout,
+    proxy: route,
     limiter: new RateLimiter({ requests: 10, perMs: 1000 }),
     maxAttempts: 1,
   });
@@ -73,18 +79,20 @@ async function checkAccount(config: Config, account: Config['cloudflare']['accou
     const rows = page.events.length;
     const paging =
       rows === 0 ? 'no event in the last 24 hours' : rows < size ? `${rows} row(s) in one response for page_size ${size} (the API may cap responses below it; paging adapts)` : `${rows} rows in one response, as asked`;
-    return { ok: true, target, detail: `Access authentication logs readable (${paging}, ${Date.now() - started} ms)` };
+    return { ok: true, target, detail: `Access authentication logs readable (${paging}, ${Date.now() - started} ms)${via}` };
   } catch (error) {
     const code = (error as { code?: string }).code;
     const fix =
-      code === 'ERR_CF_AUTH'
+      code === 'ERR_CF_PROXY'
+        ? `set the proxy credentials in ${route.kind === 'proxy' ? route.from : 'cloudflare.proxy'} (http://user:password@host:port)`
+        : code === 'ERR_CF_AUTH'
         ? `give the API token the permission ${REQUIRED_PERMISSION} on this account (My Profile → API Tokens), or fix cloudflare.api_token`
         : code === 'ERR_CF_PAGE_SIZE'
           ? 'set cloudflare.page_size to one of 1, 5, 10, 20, 25, 50, 100, 1000'
           : code === 'ERR_CF_REQUEST'
           ? 'check the account id (32 hex characters from the dashboard URL) and cloudflare.base_url'
-          : `check that ${config.cloudflare.base_url} is reachable from this host (DNS, proxy, firewall)`;
-    return { ok: false, target, detail: (error as Error).message.split('. ')[0] ?? String(error), fix };
+          : `check that ${config.cloudflare.base_url} is reachable from this host (DNS, proxy, firewall)${via ? '; the requests go through the proxy: check it lets this host CONNECT there, or set cloudflare.proxy: none' : ''}`;
+    return { ok: false, target, detail: `${(error as Error).message.split('. ')[0] ?? String(error)}${via}`, fix };
   } finally {
     client.close();
   }
@@ -133,17 +141,35 @@ async function checkHec(target: string, output: SplunkHecOutputConfig): Promise<
 }
 
 async function checkHecUrl(target: string, output: SplunkHecOutputConfig, url: string): Promise<CheckLine> {
-  const endpoint = hecEndpoint(output.name, output, readTlsFiles(output.name, output.tls), url);
+  const plain = hecEndpoint(output.name, output, readTlsFiles(output.name, output.tls), url);
+  const agents = keepAliveAgents(1, plain.route);
+  try {
+    return await probeHec(target, output, { ...plain, agents });
+  } finally {
+    agents.http.destroy();
+    agents.https.destroy();
+  }
+}
+
+async function probeHec(target: string, output: SplunkHecOutputConfig, endpoint: HecEndpoint): Promise<CheckLine> {
   const base = endpoint.base;
   const key = `outputs.${output.name}`;
+  const via = endpoint.route?.kind === 'proxy' ? ` ${describeRoute(endpoint.route)}` : '';
   const request = (path: string, method: 'GET' | 'POST', body?: string) => hecRequest(endpoint, path, method, body);
   let health;
   try {
     health = await request('/services/collector/health', 'GET');
   } catch (error) {
     const reason = (error as Error).message;
-    const fix = /certificate|self.signed|CERT/i.test(reason) ? `set ${key}.tls.ca_file to the CA that signed Splunk's certificate` : `check ${key}.url and that HEC is enabled and reachable`;
-    return { ok: false, target, detail: `cannot reach ${base}: ${reason}`, fix };
+    const refused = proxyRefusedIn(error);
+    const fix = refused
+      ? refused.code === 'ERR_PROXY_AUTH'
+        ? `set the proxy credentials in ${endpoint.route?.kind === 'proxy' ? endpoint.route.from : `${key}.proxy`}`
+        : `let the proxy CONNECT to ${new URL(base).host}, or exempt it (NO_PROXY or ${key}.proxy: none)`
+      : /certificate|self.signed|CERT/i.test(reason)
+        ? `set ${key}.tls.ca_file to the CA that signed Splunk's certificate`
+        : `check ${key}.url and that HEC is enabled and reachable${via ? ' through the proxy' : ''}`;
+    return { ok: false, target, detail: `cannot reach ${base}${via}: ${reason}`, fix };
   }
   const healthBody = parseHecBody(health.body);
   if (health.statusCode !== 200 || (healthBody.code !== undefined && healthBody.code !== 17)) {
@@ -168,7 +194,7 @@ async function checkHecUrl(target: string, output: SplunkHecOutputConfig, url: s
     } else if (ack.statusCode === 200) parts.push('indexer acknowledgement enabled');
     else parts.push(`ack endpoint answered HTTP ${ack.statusCode}`);
   }
-  return { ok: true, target, detail: parts.join(', ') };
+  return { ok: true, target, detail: `${parts.join(', ')}${via}` };
 }
 
 async function checkSyslog(target: string, output: SyslogOutputConfig): Promise<CheckLine> {

@@ -3,6 +3,7 @@
  * the Cloudflare client and the outputs, opened and closed in the right order.
  */
 import type { Config } from '../config/schema.js';
+import { cloudflareRoute } from '../config/proxies.js';
 import { ShipperError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { buildOutputs, type SinkHooks } from '../sink/factory.js';
@@ -50,6 +51,7 @@ export function createClient(config: Config, limiter: RateLimiter, logger: Logge
     baseUrl: config.cloudflare.base_url,
     auth: cloudflareAuth(config),
     requestTimeoutMs: config.cloudflare.request_timeout,
+    proxy: cloudflareRoute(config),
     limiter,
     clock,
     userAgent: `cf-access-shipper/${VERSION}`,

@@ -4,9 +4,14 @@
  * 0.5 ms more CPU per request than node:http, a tenth of the output's time at 50,000 events/s.
  * got stays the client of the Cloudflare API (its options and errors serve that one well).
  */
-import { Agent as HttpAgent, type IncomingHttpHeaders, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
+import type { Agent as HttpAgent, IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import type { Agent as HttpsAgent, RequestOptions } from 'node:https';
+import { request as httpsRequest } from 'node:https';
 import type { SplunkHecOutputConfig } from '../config/outputs.js';
+import { hecRoute } from '../config/proxies.js';
+import { routeAgents } from '../net/proxy-agent.js';
+import type { ProxyRoute } from '../net/proxy.js';
 import { VERSION } from '../version.js';
 import { stableChannel } from './hec-protocol.js';
 import type { TlsFiles } from './tls-files.js';
@@ -19,6 +24,8 @@ export interface HecEndpoint {
   timeoutMs: number;
   verify: boolean;
   tls: TlsFiles;
+  /** Direct or through an HTTP proxy; default direct. */
+  route?: ProxyRoute;
   agents?: { http: HttpAgent; https: HttpsAgent } | undefined;
 }
 
@@ -66,14 +73,15 @@ export function hecUrls(config: Pick<SplunkHecOutputConfig, 'url'>): string[] {
 }
 
 /** The endpoint of one of an output's URLs; `tls` is what `readTlsFiles` read for it. */
-export function hecEndpoint(name: string, config: SplunkHecOutputConfig, tls: TlsFiles = {}, url: string = hecUrls(config)[0] ?? ''): HecEndpoint {
+export function hecEndpoint(name: string, config: SplunkHecOutputConfig, tls: TlsFiles = {}, url: string = hecUrls(config)[0] ?? '', env: Readonly<Record<string, string | undefined>> = process.env): HecEndpoint {
   const base = hecBase(url);
-  return { base, token: config.token, channel: config.channel ?? stableChannel(name, base), timeoutMs: config.request_timeout, verify: config.tls.verify, tls };
+  const route = hecRoute({ name, proxy: config.proxy }, base, env);
+  return { base, token: config.token, channel: config.channel ?? stableChannel(name, base), timeoutMs: config.request_timeout, verify: config.tls.verify, tls, route };
 }
 
-/** Keep-alive agents with a connection for each of `maxSockets` requests in flight. */
-export function keepAliveAgents(maxSockets: number): { http: HttpAgent; https: HttpsAgent } {
-  return { http: new HttpAgent({ keepAlive: true, maxSockets }), https: new HttpsAgent({ keepAlive: true, maxSockets }) };
+/** Keep-alive agents on the endpoint's route, with a connection for each of `maxSockets` requests in flight. */
+export function keepAliveAgents(maxSockets: number, route: ProxyRoute = { kind: 'direct', why: 'no proxy set' }): { http: HttpAgent; https: HttpsAgent } {
+  return routeAgents(route, maxSockets);
 }
 
 /** One request to HEC with the token and the channel, a timeout for the whole exchange and no retries (callers decide). */

@@ -77,6 +77,9 @@ export function classifyHecResponse(response: HecResponse, outputKey: string): H
   }
   if (response.status === 413) return { kind: 'split', reason: `${what} (batch larger than the server's max_content_length)` };
   if (response.status === 429 || response.status === 408 || response.status >= 500) return { kind: 'retry', reason: what };
+  if (response.status === 407) {
+    return { kind: 'fatal', reason: `${what}. The HTTP proxy on the way to HEC wants credentials (or refused them): put them in ${outputKey}.proxy or HTTP_PROXY/HTTPS_PROXY as http://user:password@host:port` };
+  }
   if (response.status === 401 || response.status === 403) return { kind: 'fatal', reason: `${what}. Check ${outputKey}.token` };
   if (response.status === 404) return { kind: 'fatal', reason: `${what}. No HEC endpoint at this address: check ${outputKey}.url (the base URL, e.g. https://splunk:8088)` };
   return { kind: 'fatal', reason: `${what}. Unexpected answer from HEC: check ${outputKey}.url` };

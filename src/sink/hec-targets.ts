@@ -24,7 +24,7 @@ export class HecTarget {
     readonly endpoint: HecEndpoint,
     private readonly maxSockets: number,
   ) {
-    this.agents = keepAliveAgents(maxSockets);
+    this.agents = keepAliveAgents(maxSockets, endpoint.route);
   }
 
   get base(): string {
@@ -78,7 +78,7 @@ export class HecTarget {
   resetAgents(): void {
     this.agents.http.destroy();
     this.agents.https.destroy();
-    this.agents = keepAliveAgents(this.maxSockets);
+    this.agents = keepAliveAgents(this.maxSockets, this.endpoint.route);
   }
 }
 

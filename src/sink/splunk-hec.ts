@@ -18,6 +18,7 @@ import { type Clock, realClock } from '../source/rate-limiter.js';
 import { parseRetryAfter } from '../source/retry.js';
 import { AckBook, type AckEntry } from './hec-ack-book.js';
 import { HecConnectionError, hecEndpoint, hecRequest, hecUrls } from './hec-http.js';
+import { proxyRefusedIn } from '../net/proxy-agent.js';
 import { type Chunk, classifyHecResponse, defaultSourcetype, encodeBatches, envelopeText, type HecEnvelope, sliceChunk } from './hec-protocol.js';
 import { pollAcks } from './hec-ack-poll.js';
 import { HecTarget, pickTarget } from './hec-targets.js';
@@ -193,6 +194,7 @@ export class SplunkHecSink implements Sink {
         const reason = cause.message.includes(cause.code) ? cause.message : `${cause.code}: ${cause.message}`;
         if (cause.mayHaveArrived) this.book.cut(entry);
         else this.book.drop(entry);
+        if (proxyRefusedIn(cause)?.code === 'ERR_PROXY_AUTH') return { status: 'fatal', error: new Error(`HEC ${target.base}: ${reason}`, { cause }) };
         if (isCertificateError(cause)) {
           return { status: 'fatal', error: new Error(`HEC ${target.base}: the server certificate is not trusted (${reason}); set ${this.key}.tls.ca_file to the CA that signed it`, { cause }) };
         }

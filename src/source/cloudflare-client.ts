@@ -3,12 +3,12 @@
  * takes a token from the shared RateLimiter; 429 starts a process-wide cooldown; 5xx, timeouts,
  * connection errors and malformed pages are retried with capped backoff; auth errors are not.
  */
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import got, { RequestError } from 'got';
+import { proxyRefusal, proxyRefusedIn, routeAgents } from '../net/proxy-agent.js';
+import type { ProxyRoute } from '../net/proxy.js';
 import { type AccessEvent, isAccessEvent } from '../format/event.js';
 import { newServerTraits, type ServerTraits } from './access-pager.js';
-import { type ApiErrorDetail, CloudflareAuthError, CloudflareParameterError, CloudflareRequestError, CloudflareUnavailableError } from './cloudflare-errors.js';
+import { type ApiErrorDetail, CloudflareAuthError, CloudflareParameterError, CloudflareProxyError, CloudflareRequestError, CloudflareUnavailableError } from './cloudflare-errors.js';
 import { type Clock, RateLimiter, realClock } from './rate-limiter.js';
 import { backoffDelay, cooldownAfter429, tightestRateLimit } from './retry.js';
 
@@ -27,6 +27,8 @@ export interface CloudflareClientOptions {
   onRetry?: (info: { account: string; attempt: number; delayMs: number; reason: string; status?: number }) => void;
   onResponse?: (status: number) => void;
   userAgent?: string;
+  /** Direct, or through an HTTP proxy (see net/proxy.ts); default direct. */
+  proxy?: ProxyRoute;
 }
 
 export interface PageRequest {
@@ -72,13 +74,16 @@ class Retryable extends Error {
 }
 
 export class CloudflareClient {
-  private readonly http = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+  private readonly http: ReturnType<typeof routeAgents>;
+  private readonly proxy: ProxyRoute;
   private readonly clock: Clock;
   /** What the API has shown about its paging, shared by every window this client reads. */
   readonly traits: ServerTraits = newServerTraits();
 
   constructor(private readonly options: CloudflareClientOptions) {
     this.clock = options.clock ?? realClock;
+    this.proxy = options.proxy ?? { kind: 'direct', why: 'no proxy set' };
+    this.http = routeAgents(this.proxy);
   }
 
   close(): void {
@@ -146,12 +151,17 @@ export class CloudflareClient {
     } catch (error) {
       if (request.signal?.aborted) throw error;
       this.options.onResponse?.(0);
+      const refused = proxyRefusedIn(error);
+      if (refused?.code === 'ERR_PROXY_AUTH') throw new CloudflareProxyError(request.accountLabel, refused.message, { cause: error });
+      if (refused) throw new Retryable(refused.message);
       if (error instanceof RequestError) throw new Retryable(`${error.code}: ${error.message}`);
       throw error;
     }
     const status = response.statusCode;
     const receivedAtMs = this.clock.now();
     this.options.onResponse?.(status);
+    // Only a proxy answers 407 (an http base_url goes through it as a plain request).
+    if (status === 407 && this.proxy.kind === 'proxy') throw new CloudflareProxyError(request.accountLabel, proxyRefusal(407, response.statusMessage ?? '', this.proxy, new URL(url).host));
     const envelope = parseEnvelope(response.body);
     const errors = envelope?.errors ?? [];
     // Every answer says how much of the budget is left: slow down before it runs out.

@@ -60,3 +60,10 @@ export class CloudflareParameterError extends ShipperError {
     );
   }
 }
+
+/** The HTTP proxy refused the credentials (407), or wants some: retrying cannot help. */
+export class CloudflareProxyError extends ShipperError {
+  constructor(accountLabel: string, detail: string, options: { cause?: unknown } = {}) {
+    super('ERR_CF_PROXY', `Cloudflare Access logs request for account ${accountLabel} failed at the HTTP proxy: ${detail}`, options);
+  }
+}

@@ -8,6 +8,7 @@
  * Used by the tests, the benches and `npm run demo`. Binds to 127.0.0.1 only.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { AccessEvent } from '../../src/format/event.js';
 import { canonicalize } from '../../src/format/time.js';
@@ -63,6 +64,8 @@ export interface SimulatorOptions {
   latencyMs?: number;
   /** Cloudflare's limit: over `requests` per `perMs` → 429 for everything during `blockMs`. */
   rateLimit?: { requests: number; perMs: number; blockMs: number };
+  /** Serve https with this certificate (as the real API does). */
+  tls?: { key: Buffer; cert: Buffer };
 }
 
 export interface RequestLog {
@@ -92,7 +95,7 @@ export class AccessApiSimulator {
   constructor(readonly options: SimulatorOptions = {}) {}
 
   get baseUrl(): string {
-    return `http://127.0.0.1:${this.port}/client/v4`;
+    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}/client/v4`;
   }
 
   get token(): string {
@@ -100,12 +103,14 @@ export class AccessApiSimulator {
   }
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((error: unknown) => {
         res.statusCode = 500;
         res.end(String(error));
       });
-    });
+    };
+    const tls = this.options.tls;
+    this.server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert }, handler) : createServer(handler);
     this.server.keepAliveTimeout = 30_000;
     this.server.on('connection', (socket) => {
       this.sockets.add(socket);
