@@ -1,4 +1,6 @@
 /** Key paths and value descriptions for configuration error messages. */
+import { maskUrlCredentials } from '../safe-text.js';
+
 export type PathSegment = string | number;
 
 /** `outputs[1].tls.ca_file` */
@@ -15,7 +17,11 @@ export function isSecretKey(key: PathSegment | undefined): boolean {
 export function describeValue(path: readonly PathSegment[], value: unknown): string {
   if (isSecretKey(path[path.length - 1])) return '"****" (secret, masked)';
   if (typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value)) return value;
-  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  // A URL's user and password (a proxy's, a base_url with credentials) are masked like secrets.
+  if (typeof value === 'string') {
+    const masked = maskUrlCredentials(value);
+    return JSON.stringify(masked.length > 80 ? `${masked.slice(0, 77)}...` : masked);
+  }
   if (Array.isArray(value)) return 'a list';
   if (value !== null && typeof value === 'object') return 'a mapping';
   return String(value);

@@ -126,6 +126,26 @@ describe('config/load', () => {
     }
   });
 
+  it('proxy: a URL or none per client, proxy_file, the password redacted; a bad proxy names its key or variable', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-proxy-'));
+    const file = join(dir, 'proxy');
+    writeFileSync(file, 'http://svc:S3cret%2Fpw@proxy.corp:3128\n');
+    const hec = '  - { name: s, type: splunk_hec, url: "https://splunk:8088", token: hec_token_1, proxy: none }\n';
+    const text = `cloudflare:\n  api_token: tok_secret_value\n  account_id: ${ACCOUNT}\n  proxy_file: ${file}\noutputs:\n${hec}`;
+    const { config, secrets } = parseConfigText(text, 't', {});
+    assert.equal(config.cloudflare.proxy, 'http://svc:S3cret%2Fpw@proxy.corp:3128');
+    assert.ok(secrets.includes('S3cret%2Fpw') && secrets.includes('S3cret/pw'), secrets.join(' '));
+    assert.ok(!secrets.includes('svc'));
+    const bad = configError(minimal('  proxy: socks5://u:pw_secret@proxy:1080\n'));
+    assert.match(bad.message, /cloudflare\.proxy: got .*; uses socks5:\/\/, but only http:\/\/ and https:\/\/ proxies are supported \(no SOCKS\) \(or none to use no proxy\)/);
+    assert.doesNotMatch(bad.message, /pw_secret/);
+    const fromEnv = configError(minimal(), { HTTPS_PROXY: 'http://proxy:3128/path' });
+    assert.match(fromEnv.message, /the environment variable HTTPS_PROXY must be only scheme:\/\/\[user:password@\]host\[:port\].*fix or unset it, or set cloudflare\.proxy: none/);
+    // The environment is not consulted for a client with its own proxy key.
+    assert.doesNotThrow(() => parseConfigText(minimal('  proxy: none\n'), 't', { HTTPS_PROXY: 'socks5://x:1' }));
+    assert.ok(parseConfigText(minimal(), 't', { HTTPS_PROXY: 'http://u:Env-Secret-9@p:1' }).secrets.includes('Env-Secret-9'));
+  });
+
   it('finds the file from --config, then the environment, then the default', () => {
     assert.equal(resolveConfigPath('/a.yaml', { CF_ACCESS_SHIPPER_CONFIG: '/b.yaml' }), '/a.yaml');
     assert.equal(resolveConfigPath(undefined, { CF_ACCESS_SHIPPER_CONFIG: '/b.yaml' }), '/b.yaml');
