@@ -7,10 +7,8 @@
  */
 import { schedule } from 'node-cron';
 import { formatDuration } from '../config/duration.js';
-import { clientRoutes } from '../config/proxies.js';
 import type { Config } from '../config/schema.js';
 import { msOf } from '../format/time.js';
-import { describeRoute } from '../net/proxy.js';
 import { healthReport } from '../ops/health.js';
 import { exposureWarning, startOpsServer, type OpsServer } from '../ops/http-server.js';
 import { type Logger, reopenLogFile } from '../ops/logger.js';
@@ -140,9 +138,6 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
       overlapLogged = true;
     });
     logger.info(`running: ${accounts.length} account(s) → ${outputs.map((o) => o.name).join(', ')}, schedule "${config.poll.schedule}"`);
-    for (const { client, target, route } of clientRoutes(config)) {
-      if (route.kind === 'proxy') logger.info(`${client} → ${new URL(target).origin} ${describeRoute(route)}`);
-    }
     options.onReady?.(server ? { metricsPort: server.port } : {});
     void runPoll();
     const signal = await stopRequested;

@@ -4,6 +4,7 @@
  */
 import type { Config } from '../config/schema.js';
 import { cloudflareRoute } from '../config/proxies.js';
+import { describeRoute } from '../net/proxy.js';
 import { ShipperError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { buildOutputs, type SinkHooks } from '../sink/factory.js';
@@ -46,12 +47,14 @@ export function persistentLimiter(config: Config, store: StateHolder, logger: Lo
 }
 
 export function createClient(config: Config, limiter: RateLimiter, logger: Logger, clock: Clock = realClock, onResponse?: (status: number) => void): CloudflareClient {
+  const route = cloudflareRoute(config);
+  if (route.kind === 'proxy') logger.info(`Cloudflare API ${new URL(config.cloudflare.base_url).origin} ${describeRoute(route)}`);
   return new CloudflareClient({
     ...(onResponse ? { onResponse } : {}),
     baseUrl: config.cloudflare.base_url,
     auth: cloudflareAuth(config),
     requestTimeoutMs: config.cloudflare.request_timeout,
-    proxy: cloudflareRoute(config),
+    proxy: route,
     limiter,
     clock,
     userAgent: `cf-access-shipper/${VERSION}`,

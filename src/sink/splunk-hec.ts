@@ -19,6 +19,7 @@ import { parseRetryAfter } from '../source/retry.js';
 import { AckBook, type AckEntry } from './hec-ack-book.js';
 import { HecConnectionError, hecEndpoint, hecRequest, hecUrls } from './hec-http.js';
 import { proxyRefusedIn } from '../net/proxy-agent.js';
+import { describeRoute } from '../net/proxy.js';
 import { type Chunk, classifyHecResponse, defaultSourcetype, encodeBatches, envelopeText, type HecEnvelope, sliceChunk } from './hec-protocol.js';
 import { pollAcks } from './hec-ack-poll.js';
 import { HecTarget, pickTarget } from './hec-targets.js';
@@ -90,6 +91,10 @@ export class SplunkHecSink implements Sink {
       if (target.base.startsWith('http:')) {
         this.options.logger.warn(`output ${this.name}: ${target.base} is plain http — the HEC token and events travel unencrypted`, { output: this.name });
       }
+    }
+    for (const target of this.targets) {
+      const route = target.endpoint.route;
+      if (route?.kind === 'proxy') this.options.logger.info(`output ${this.name}: ${target.base} ${describeRoute(route)}`, { output: this.name });
     }
     if (!this.config.tls.verify) {
       this.options.logger.warn(`output ${this.name}: TLS certificate verification is OFF (tls.verify: false) — anyone on the path can read and change events and capture the HEC token`, { output: this.name });

@@ -66,6 +66,9 @@ describe('behind an HTTP proxy (environment, NO_PROXY, proxy: none)', function (
     assert.ok(tunnels.includes(`127.0.0.1:${hec.port}`), 'HEC went through the proxy');
     assert.ok(tunnels.length <= 2 + 8 * 2, `tunnels are reused (${tunnels.length})`);
     assert.doesNotMatch(result.stderr + result.stdout, new RegExp(PASSWORD));
+    // Said once at start, for each client, without the credentials.
+    assert.match(result.stderr, new RegExp(`Cloudflare API https://127\\.0\\.0\\.1:${api.port} via proxy http://\\*\\*\\*@127\\.0\\.0\\.1:${proxy.port} \\(HTTPS_PROXY\\)`));
+    assert.match(result.stderr, new RegExp(`output splunk: https://127\\.0\\.0\\.1:${hec.port} via proxy http://\\*\\*\\*@127\\.0\\.0\\.1:${proxy.port} \\(HTTPS_PROXY\\)`));
   });
 
   it('NO_PROXY exempts HEC, outputs.<name>.proxy: none exempts it whatever the environment says', async () => {
