@@ -26,7 +26,9 @@ sim.setGenerated(ACCOUNT, { count: COUNT, startNs, stepNs, seed: 3 });
 const dir = mkdtempSync(join(tmpdir(), 'bench-backfill-'));
 const out = join(dir, 'out.log');
 const config = join(dir, 'config.yaml');
-writeFileSync(config, `cloudflare:
+writeFileSync(
+  config,
+  `cloudflare:
   base_url: ${sim.baseUrl}
   api_token: ${sim.token}
   account_id: ${ACCOUNT}
@@ -37,11 +39,14 @@ state: { path: ${join(dir, 'state.json')} }
 outputs:
   - { name: archive, type: file, path: ${out}, format: ${FORMAT} }
 log: { level: warn }
-`);
+`,
+);
 const since = new Date(Number(startNs / 1_000_000n)).toISOString();
 const until = new Date(Number((startNs + stepNs * BigInt(COUNT)) / 1_000_000n) + 1).toISOString();
 
-const child = spawn('/usr/bin/time', ['-v', cli, 'backfill', '--since', since, '--until', until, '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+const child = spawn('/usr/bin/time', ['-v', cli, 'backfill', '--since', since, '--until', until, '--config', config], {
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
 let stderr = '';
 child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
 child.stdout.on('data', (d: Buffer) => process.stdout.write(d));
@@ -53,11 +58,14 @@ await sim.stop();
 const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)?.[1]);
 // Counted as a stream: a million CEF lines are more text than one string may hold.
 let lines = 0;
-for await (const chunk of createReadStream(out)) for (let i = (chunk as Buffer).indexOf(10); i !== -1; i = (chunk as Buffer).indexOf(10, i + 1)) lines++;
+for await (const chunk of createReadStream(out))
+  for (let i = (chunk as Buffer).indexOf(10); i !== -1; i = (chunk as Buffer).indexOf(10, i + 1)) lines++;
 const target = Math.ceil(COUNT / PAGE) + 1; // keyset paging: one closing request that brings nothing new
 console.log(`backfill ${COUNT} events, page_size ${PAGE}, format ${FORMAT}: exit ${code}`);
 console.log(`  wall ${seconds.toFixed(1)} s, ${Math.round(COUNT / seconds).toLocaleString('en-US')} events/s`);
 console.log(`  API requests ${sim.requests.length} (target ⌈N/page_size⌉ + 1 = ${target})`);
-console.log(`  output ${lines} lines, ${(statSync(out).size / 1e6).toFixed(1)} MB; peak RSS ${(rssKb / 1024).toFixed(1)} MiB`);
+console.log(
+  `  output ${lines} lines, ${(statSync(out).size / 1e6).toFixed(1)} MB; peak RSS ${(rssKb / 1024).toFixed(1)} MiB`,
+);
 if (code !== 0) console.log(stderr.split('\n').slice(-30).join('\n'));
 rmSync(dir, { recursive: true, force: true });

@@ -71,6 +71,8 @@ for (const format of FORMATS) {
     const sorted = runs.map((r) => r.seconds).sort((a, b) => a - b);
     const median = sorted[Math.floor((sorted.length - 1) / 2)] ?? NaN;
     const peak = Math.max(...runs.map((r) => r.rssMiB));
-    console.log(`  ${format}: ${RUNS} runs, best ${rate(sorted[0] ?? NaN)} events/s, median ${rate(median)} events/s, highest peak RSS ${peak.toFixed(1)} MiB`);
+    console.log(
+      `  ${format}: ${RUNS} runs, best ${rate(sorted[0] ?? NaN)} events/s, median ${rate(median)} events/s, highest peak RSS ${peak.toFixed(1)} MiB`,
+    );
   }
 }

@@ -59,11 +59,18 @@ async function run(rate: number): Promise<void> {
   const sim = await new AccessApiSimulator().start();
   // Events from an hour before the first poll to past the last one, one every 1/rate s.
   const firstNs = BigInt(startMs - 60 * MINUTE) * 1_000_000n;
-  sim.setGenerated(ACCOUNT, { count: Math.ceil(((MINUTES + 70) * 60 * rate)), startNs: firstNs, stepNs, seed: 5 });
+  sim.setGenerated(ACCOUNT, { count: Math.ceil((MINUTES + 70) * 60 * rate), startNs: firstNs, stepNs, seed: 5 });
   const dir = mkdtempSync(join(tmpdir(), 'bench-reread-'));
   const clock = virtualClock(startMs);
   const limiter = new RateLimiter({ requests: 100_000, perMs: 5 * MINUTE, clock });
-  const client = new CloudflareClient({ baseUrl: sim.baseUrl, auth: { kind: 'token', token: sim.token }, requestTimeoutMs: 30_000, limiter, clock, userAgent: 'bench' });
+  const client = new CloudflareClient({
+    baseUrl: sim.baseUrl,
+    auth: { kind: 'token', token: sim.token },
+    requestTimeoutMs: 30_000,
+    limiter,
+    clock,
+    userAgent: 'bench',
+  });
   const store = await StateStore.open(join(dir, 'state.json'));
   let saves = 0;
   let saveMs = 0;
@@ -94,7 +101,13 @@ async function run(rate: number): Promise<void> {
     const before = sim.requests.length;
     await pollAccount(
       { id: ACCOUNT, label: ACCOUNT },
-      { until: canonical(now - SETTLE), initialCheckpoint: canonical(now - SETTLE - MINUTE), overlapMs: OVERLAP, settleMs: SETTLE, sweepEveryMs: 5 * MINUTE },
+      {
+        until: canonical(now - SETTLE),
+        initialCheckpoint: canonical(now - SETTLE - MINUTE),
+        overlapMs: OVERLAP,
+        settleMs: SETTLE,
+        sweepEveryMs: 5 * MINUTE,
+      },
       { client, state: timed, outputs: [{ name: 'null', sink, format: () => '' }], logger, clock, pageSize: 1000 },
     );
     lastPollRequests = sim.requests.length - before;
@@ -102,7 +115,9 @@ async function run(rate: number): Promise<void> {
   await store.close();
   const rows = sim.requests.reduce((n, r) => n + r.rows, 0);
   const size = statSync(join(dir, 'state.json')).size;
-  const journal = readdirSync(dir).filter((f) => f.startsWith('state.json.dedup.')).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+  const journal = readdirSync(dir)
+    .filter((f) => f.startsWith('state.json.dedup.'))
+    .reduce((n, f) => n + statSync(join(dir, f)).size, 0);
   console.log(
     `${rate} events/s, ${MINUTES} polls (1/min), overlap 10m: delivered ${sink.delivered}, API requests ${sim.requests.length} (${(sim.requests.length / MINUTES).toFixed(1)}/poll, last poll ${lastPollRequests}), ` +
       `rows read ${rows} = ${(rows / sink.delivered).toFixed(2)} per event delivered; state saves ${saves}, ${(saveMs / saves).toFixed(1)} ms mean, ${maxSaveMs.toFixed(1)} ms max, state file ${(size / 1024).toFixed(0)} KiB, dedup journal ${(journal / 1024).toFixed(0)} KiB; wall ${((performance.now() - wall) / 1000).toFixed(1)} s`,

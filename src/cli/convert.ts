@@ -4,7 +4,13 @@ import { DEFAULT_FORMAT_CONFIG, formatterOptions } from '../config/formatter.js'
 import type { FormatConfig } from '../config/schema.js';
 import { parseFacility } from '../format/syslog.js';
 import { UsageError } from '../errors.js';
-import { type MessageFormat, MESSAGE_FORMATS, RECORD_FORMATS, type RecordFormat, recordFormatter } from '../format/index.js';
+import {
+  type MessageFormat,
+  MESSAGE_FORMATS,
+  RECORD_FORMATS,
+  type RecordFormat,
+  recordFormatter,
+} from '../format/index.js';
 import { readEventBatches } from '../source/event-reader.js';
 import { BufferedWriter } from './buffered-writer.js';
 import { inputChunks } from './input-chunks.js';
@@ -27,15 +33,23 @@ export interface ConvertResult {
   skipped: number;
 }
 
-export async function convert(options: ConvertOptions, io: { stdin: NodeJS.ReadableStream; stdout: Writable; stderr: Writable }): Promise<ConvertResult> {
+export async function convert(
+  options: ConvertOptions,
+  io: { stdin: NodeJS.ReadableStream; stdout: Writable; stderr: Writable },
+): Promise<ConvertResult> {
   const format = options.format as RecordFormat;
-  if (!RECORD_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${RECORD_FORMATS.join(', ')}; got "${options.format}"`);
+  if (!RECORD_FORMATS.includes(format))
+    throw new UsageError(`--format must be one of ${RECORD_FORMATS.join(', ')}; got "${options.format}"`);
   const message = options.message as MessageFormat;
-  if (!MESSAGE_FORMATS.includes(message)) throw new UsageError(`--message must be one of ${MESSAGE_FORMATS.join(', ')}; got "${options.message}"`);
+  if (!MESSAGE_FORMATS.includes(message))
+    throw new UsageError(`--message must be one of ${MESSAGE_FORMATS.join(', ')}; got "${options.message}"`);
   let facility: number | undefined;
   if (options.facility !== undefined) {
     facility = parseFacility(options.facility);
-    if (facility === undefined) throw new UsageError(`--facility must be a facility name (e.g. local0, auth, authpriv) or a number 0–23; got "${options.facility}"`);
+    if (facility === undefined)
+      throw new UsageError(
+        `--facility must be a facility name (e.g. local0, auth, authpriv) or a number 0–23; got "${options.facility}"`,
+      );
   }
   const formatter = recordFormatter(
     format,

@@ -10,7 +10,10 @@ import { StringDecoder } from 'node:string_decoder';
 
 const CHUNK_BYTES = 64 * 1024;
 
-export function inputChunks(path: string | undefined, stdin: NodeJS.ReadableStream): AsyncIterable<Buffer | string> | Iterable<string> {
+export function inputChunks(
+  path: string | undefined,
+  stdin: NodeJS.ReadableStream,
+): AsyncIterable<Buffer | string> | Iterable<string> {
   if (path === undefined || path === '-') return stdin as AsyncIterable<Buffer>;
   const fd = openSync(path, 'r');
   if (!fstatSync(fd).isFile()) {

@@ -28,7 +28,10 @@ interface GlobalOptions {
 }
 
 function configOption(): Option {
-  return new Option('-c, --config <path>', 'configuration file (default: $CF_ACCESS_SHIPPER_CONFIG or ./config/cf-access-shipper.yaml)');
+  return new Option(
+    '-c, --config <path>',
+    'configuration file (default: $CF_ACCESS_SHIPPER_CONFIG or ./config/cf-access-shipper.yaml)',
+  );
 }
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
@@ -50,9 +53,15 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
 
   program
     .command('convert')
-    .description('convert Cloudflare Access events (NDJSON, JSON array or API response) from a file or stdin to one record per line on stdout')
+    .description(
+      'convert Cloudflare Access events (NDJSON, JSON array or API response) from a file or stdin to one record per line on stdout',
+    )
     .addOption(new Option('-f, --format <format>', 'output record format').choices(RECORD_FORMATS).default('cef'))
-    .addOption(new Option('-m, --message <format>', 'MSG inside rfc5424/rfc3164 records').choices(MESSAGE_FORMATS).default('cef'))
+    .addOption(
+      new Option('-m, --message <format>', 'MSG inside rfc5424/rfc3164 records')
+        .choices(MESSAGE_FORMATS)
+        .default('cef'),
+    )
     .option('-i, --input <file>', 'read from this file instead of stdin ("-" is stdin)')
     .option('--facility <name|number>', 'syslog facility for rfc5424/rfc3164 (default local0)')
     .option('--app-name <name>', 'syslog APP-NAME / TAG (default cf-access)')
@@ -60,19 +69,36 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--structured-data', 'add [cfaccess@32473 ...] structured data to rfc5424 records')
     .option('--account-id <id>', 'Cloudflare account id to add to each record')
     .option('-c, --config <path>', 'take the format section (severities, ECS options) from this configuration file')
-    .action(async (opts: { format: string; message: string; input?: string; facility?: string; appName?: string; hostname?: string; structuredData?: boolean; accountId?: string; config?: string }) => {
-      const formatConfig = opts.config === undefined ? undefined : (await loadConfig(opts.config)).config.format;
-      const { convert } = await import('./convert.js');
-      const result = await convert({ ...opts, formatConfig }, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
-      if (result.skipped > 0) {
-        process.stderr.write(`converted ${result.events} event(s); skipped ${result.skipped} malformed record(s)\n`);
-        setExitCode(EXIT_FAILURE);
-      }
-    });
+    .action(
+      async (opts: {
+        format: string;
+        message: string;
+        input?: string;
+        facility?: string;
+        appName?: string;
+        hostname?: string;
+        structuredData?: boolean;
+        accountId?: string;
+        config?: string;
+      }) => {
+        const formatConfig = opts.config === undefined ? undefined : (await loadConfig(opts.config)).config.format;
+        const { convert } = await import('./convert.js');
+        const result = await convert(
+          { ...opts, formatConfig },
+          { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+        );
+        if (result.skipped > 0) {
+          process.stderr.write(`converted ${result.events} event(s); skipped ${result.skipped} malformed record(s)\n`);
+          setExitCode(EXIT_FAILURE);
+        }
+      },
+    );
 
   program
     .command('run')
-    .description('the daemon: poll Cloudflare on poll.schedule and ship new events to every output until SIGTERM (--once: one poll, then exit)')
+    .description(
+      'the daemon: poll Cloudflare on poll.schedule and ship new events to every output until SIGTERM (--once: one poll, then exit)',
+    )
     .addOption(configOption())
     .option('--once', 'poll every account once into every output, then exit (0 ok, 1 if any account or output failed)')
     .option('--recover-from-backup', 'replace an unusable state file by <state>.bak before starting')
@@ -93,24 +119,52 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
 
   program
     .command('backfill')
-    .description("ship a past time range to the chosen outputs without touching the daemon's checkpoints; re-running the same command resumes")
+    .description(
+      "ship a past time range to the chosen outputs without touching the daemon's checkpoints; re-running the same command resumes",
+    )
     .addOption(configOption())
     .requiredOption('--since <time>', 'start: RFC 3339, or a duration ago (7d, 36h)')
     .option('--until <time>', 'end (exclusive): RFC 3339, "now" or a duration ago (default: now - poll.settle)')
     .option('--output <name...>', 'only these outputs (repeatable; default: all)')
     .option('--dry-run', 'fetch and count without shipping or saving progress')
     .option('--restart', 'ship the range again even if this job completed before')
-    .option('--recover-from-backup', "replace an unusable job state file by its .bak")
-    .action(async (opts: GlobalOptions & { since: string; until?: string; output?: string[]; dryRun?: boolean; restart?: boolean; recoverFromBackup?: boolean }) => {
-      const loaded = await loadConfig(opts.config);
-      const logger = await loggerFor(loaded);
-      const { backfill } = await import('../pipeline/backfill.js');
-      setExitCode(await backfill(loaded.config, { since: opts.since, until: opts.until, outputs: opts.output, dryRun: opts.dryRun, restart: opts.restart, recoverFromBackup: opts.recoverFromBackup }, { logger, stderr: process.stderr, stdout: process.stdout }));
-    });
+    .option('--recover-from-backup', 'replace an unusable job state file by its .bak')
+    .action(
+      async (
+        opts: GlobalOptions & {
+          since: string;
+          until?: string;
+          output?: string[];
+          dryRun?: boolean;
+          restart?: boolean;
+          recoverFromBackup?: boolean;
+        },
+      ) => {
+        const loaded = await loadConfig(opts.config);
+        const logger = await loggerFor(loaded);
+        const { backfill } = await import('../pipeline/backfill.js');
+        setExitCode(
+          await backfill(
+            loaded.config,
+            {
+              since: opts.since,
+              until: opts.until,
+              outputs: opts.output,
+              dryRun: opts.dryRun,
+              restart: opts.restart,
+              recoverFromBackup: opts.recoverFromBackup,
+            },
+            { logger, stderr: process.stderr, stdout: process.stdout },
+          ),
+        );
+      },
+    );
 
   program
     .command('check')
-    .description('live-test the configuration: each account (one request) and each output (HEC health and token, syslog TLS handshake, file access); exit 0 only when all pass')
+    .description(
+      'live-test the configuration: each account (one request) and each output (HEC health and token, syslog TLS handshake, file access); exit 0 only when all pass',
+    )
     .addOption(configOption())
     .action(async (opts: GlobalOptions) => {
       const loaded = await loadConfig(opts.config);
@@ -129,7 +183,9 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       const loaded = await loadConfig(opts.config);
       const { collectStatus, formatStatus } = await import('../ops/status.js');
       const report = collectStatus(loaded.config);
-      process.stdout.write(opts.json === true ? `${JSON.stringify(report, null, 2)}\n` : `${formatStatus(report).join('\n')}\n`);
+      process.stdout.write(
+        opts.json === true ? `${JSON.stringify(report, null, 2)}\n` : `${formatStatus(report).join('\n')}\n`,
+      );
     });
 
   return program;

@@ -29,17 +29,32 @@ export function describeOutput(out: OutputConfig): string {
     }
     case 'syslog': {
       const port = out.port ?? (out.transport === 'tls' ? 6514 : out.transport === 'relp' ? 2514 : 514);
-      const framing = out.transport === 'udp' ? 'one datagram per message' : out.transport === 'relp' ? 'RELP frames' : (out.framing ?? 'octet-counting');
-      const parts = [`${out.name}: syslog ${out.transport}://${out.host}:${port}`, `RFC ${out.rfc}`, framing, `format ${out.format}`];
+      const framing =
+        out.transport === 'udp'
+          ? 'one datagram per message'
+          : out.transport === 'relp'
+            ? 'RELP frames'
+            : (out.framing ?? 'octet-counting');
+      const parts = [
+        `${out.name}: syslog ${out.transport}://${out.host}:${port}`,
+        `RFC ${out.rfc}`,
+        framing,
+        `format ${out.format}`,
+      ];
       if (out.transport === 'udp') parts.push('fire-and-forget: UDP cannot confirm delivery, events can be lost');
-      else if (out.transport === 'relp') parts.push('every message confirmed by the server (a confirmation lost with the connection may duplicate that message)');
-      else parts.push(`a dropped connection resends what was written in the last ${Math.round(out.resend_window / 1000)} s (duplicates possible; older unread data is lost)`);
+      else if (out.transport === 'relp')
+        parts.push(
+          'every message confirmed by the server (a confirmation lost with the connection may duplicate that message)',
+        );
+      else
+        parts.push(
+          `a dropped connection resends what was written in the last ${Math.round(out.resend_window / 1000)} s (duplicates possible; older unread data is lost)`,
+        );
       if (out.transport === 'tls' && !out.tls.verify) parts.push('WARNING: TLS verification off');
       return parts.join(', ');
     }
   }
 }
-
 
 export function validateSummary(loaded: LoadedConfig): string[] {
   const { config } = loaded;
@@ -52,6 +67,7 @@ export function validateSummary(loaded: LoadedConfig): string[] {
     `state: ${config.state.path}`,
   ];
   for (const out of config.outputs) lines.push(`output ${describeOutput(out)}`);
-  for (const { client, target, route } of clientRoutes(config)) lines.push(`network: ${client} → ${new URL(target).origin} ${describeRoute(route)}`);
+  for (const { client, target, route } of clientRoutes(config))
+    lines.push(`network: ${client} → ${new URL(target).origin} ${describeRoute(route)}`);
   return lines;
 }

@@ -6,7 +6,16 @@
  * Other control characters (ESC, NUL, TAB, DEL, C1) become visible pictures (see pictureControls).
  * Extension keys are fixed here, so no input can create a new key.
  */
-import { type AccessEvent, accessRequestFields, appDomainHost, type EventContext, type Outcome, fieldText, outcomeOf, valueText } from './event.js';
+import {
+  type AccessEvent,
+  accessRequestFields,
+  appDomainHost,
+  type EventContext,
+  type Outcome,
+  fieldText,
+  outcomeOf,
+  valueText,
+} from './event.js';
 import { isIPv4Fast, isIPv6Fast } from './ip.js';
 import { epochMillis, epochMillisText } from './time.js';
 import { pictureControls, plainString, truncateUtf8 } from './text.js';
@@ -110,10 +119,20 @@ function accessRequestPairs(event: AccessEvent, plain: boolean): string {
   const fields = accessRequestFields(event);
   if (fields === undefined) return '';
   let out = '';
-  if (fields.response !== undefined) out += ' cs6=' + cefValue(fields.response, CEF_LIMITS.cs, plain) + ' cs6Label=Purpose Justification';
-  if (fields.prompt !== undefined) out += ' flexString1=' + cefValue(fields.prompt, CEF_LIMITS.flexString, plain) + ' flexString1Label=Purpose Justification Prompt';
-  if (fields.approvers !== undefined) out += ' flexString2=' + cefValue(fields.approvers, CEF_LIMITS.flexString, plain) + ' flexString2Label=Temporary Access Approvers';
-  if (fields.durationSeconds !== undefined) out += ` cn1=${fields.durationSeconds} cn1Label=Temporary Access Duration Seconds`;
+  if (fields.response !== undefined)
+    out += ' cs6=' + cefValue(fields.response, CEF_LIMITS.cs, plain) + ' cs6Label=Purpose Justification';
+  if (fields.prompt !== undefined)
+    out +=
+      ' flexString1=' +
+      cefValue(fields.prompt, CEF_LIMITS.flexString, plain) +
+      ' flexString1Label=Purpose Justification Prompt';
+  if (fields.approvers !== undefined)
+    out +=
+      ' flexString2=' +
+      cefValue(fields.approvers, CEF_LIMITS.flexString, plain) +
+      ' flexString2Label=Temporary Access Approvers';
+  if (fields.durationSeconds !== undefined)
+    out += ` cn1=${fields.durationSeconds} cn1Label=Temporary Access Duration Seconds`;
   return out;
 }
 
@@ -136,7 +155,13 @@ function addressPair(value: unknown, plain: boolean): string {
  * with every field (the usual one) is written by one template literal, which V8 builds from fewer
  * string pieces than pair-by-pair appends (measured about 15 % cheaper to build and write out).
  */
-function extensionText(event: AccessEvent, context: EventContext, action: string | undefined, outcome: Outcome, header = ''): string {
+function extensionText(
+  event: AccessEvent,
+  context: EventContext,
+  action: string | undefined,
+  outcome: Outcome,
+  header = '',
+): string {
   const plain = context.plainValues === true;
   let rt = context.epochMs;
   if (rt === undefined) {
@@ -161,8 +186,18 @@ function extensionText(event: AccessEvent, context: EventContext, action: string
   const account = context.accountId === undefined ? '' : deviceExternalIdPair(context.accountId);
   const requested = accessRequestPairs(event, plain);
   if (
-    rt !== undefined && act !== undefined && email !== undefined && userId !== undefined && dhost !== undefined && request !== undefined &&
-    rayId !== undefined && appUid !== undefined && connection !== undefined && country !== undefined && appType !== undefined && appName !== undefined
+    rt !== undefined &&
+    act !== undefined &&
+    email !== undefined &&
+    userId !== undefined &&
+    dhost !== undefined &&
+    request !== undefined &&
+    rayId !== undefined &&
+    appUid !== undefined &&
+    connection !== undefined &&
+    country !== undefined &&
+    appType !== undefined &&
+    appName !== undefined
   ) {
     return `${header}rt=${epochMillisText(rt)} act=${act}${outcomePair} suser=${email} suid=${userId}${address} dhost=${dhost} request=${request} externalId=${rayId} cs1=${appUid} cs1Label=App UID cs2=${connection} cs2Label=Identity Provider cs3=${country} cs3Label=Country cs4=${appType} cs4Label=App Type cs5=${appName} cs5Label=App Name${requested}${account}`;
   }
@@ -188,13 +223,21 @@ function extensionText(event: AccessEvent, context: EventContext, action: string
 export function cefHeader(action: string, outcome: Outcome, options: CefOptions): string {
   const severity = outcome === 'allowed' ? options.severity.allowed : options.severity.denied;
   // Cut the action, not the suffix, so an over-long action still says allowed/denied.
-  const classId = headerField(`${truncateUtf8(action, CEF_LIMITS.classId - outcome.length - 1)}-${outcome}`, CEF_LIMITS.classId);
-  const name = headerField(`Access ${truncateUtf8(action, CEF_LIMITS.name - outcome.length - 8)} ${outcome}`, CEF_LIMITS.name);
+  const classId = headerField(
+    `${truncateUtf8(action, CEF_LIMITS.classId - outcome.length - 1)}-${outcome}`,
+    CEF_LIMITS.classId,
+  );
+  const name = headerField(
+    `Access ${truncateUtf8(action, CEF_LIMITS.name - outcome.length - 8)} ${outcome}`,
+    CEF_LIMITS.name,
+  );
   return `CEF:0|Cloudflare|Access|${headerField(options.version, CEF_LIMITS.version)}|${classId}|${name}|${severity}|`;
 }
 
 export function formatCef(event: AccessEvent, context: EventContext, options: CefOptions): string {
-  return cefHeader(fieldText(event, 'action') ?? 'unknown', outcomeOf(event), options) + cefExtensionText(event, context);
+  return (
+    cefHeader(fieldText(event, 'action') ?? 'unknown', outcomeOf(event), options) + cefExtensionText(event, context)
+  );
 }
 
 /**

@@ -14,11 +14,24 @@ export interface EcsOptions {
 }
 
 /** Fields that ECS takes over; every other field is kept under cloudflare.access. */
-const MAPPED = new Set(['created_at', 'action', 'ray_id', 'user_email', 'user_id', 'ip_address', 'country', 'app_domain']);
+const MAPPED = new Set([
+  'created_at',
+  'action',
+  'ray_id',
+  'user_email',
+  'user_id',
+  'ip_address',
+  'country',
+  'app_domain',
+]);
 
 type Json = Record<string, unknown>;
 
-export function ecsDocument(event: AccessEvent, context: EventContext = {}, options: EcsOptions = { includeOriginal: false }): Json {
+export function ecsDocument(
+  event: AccessEvent,
+  context: EventContext = {},
+  options: EcsOptions = { includeOriginal: false },
+): Json {
   const doc: Json = {};
   const createdAt = fieldText(event, 'created_at');
   const ts = createdAt === undefined ? undefined : parseTimestamp(createdAt);

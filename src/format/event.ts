@@ -85,9 +85,21 @@ export function accessRequestFields(event: AccessEvent): AccessRequestFields | u
   const prompt = nonEmpty(event.purpose_justification_prompt);
   const response = nonEmpty(event.purpose_justification_response);
   const list = event.temporary_access_approvers;
-  const approvers = Array.isArray(list) ? nonEmpty(list.map((v) => valueText(v) ?? '').filter((v) => v !== '').join(', ')) : nonEmpty(list);
+  const approvers = Array.isArray(list)
+    ? nonEmpty(
+        list
+          .map((v) => valueText(v) ?? '')
+          .filter((v) => v !== '')
+          .join(', '),
+      )
+    : nonEmpty(list);
   const duration = event.temporary_access_duration;
-  const seconds = typeof duration === 'number' ? duration : typeof duration === 'string' && /^\d+$/.test(duration) ? Number(duration) : 0;
+  const seconds =
+    typeof duration === 'number'
+      ? duration
+      : typeof duration === 'string' && /^\d+$/.test(duration)
+        ? Number(duration)
+        : 0;
   if (prompt === undefined && response === undefined && approvers === undefined && !(seconds > 0)) return undefined;
   const fields: AccessRequestFields = {};
   if (prompt !== undefined) fields.prompt = prompt;

@@ -36,7 +36,11 @@ export function messageFormatter(format: MessageFormat, options: FormatterOption
  * A record formatter. `rfc5424` and `rfc3164` wrap `message` (CEF by default) in the syslog
  * header; the others are the message itself.
  */
-export function recordFormatter(format: RecordFormat, options: FormatterOptions, message: MessageFormat = 'cef'): Formatter {
+export function recordFormatter(
+  format: RecordFormat,
+  options: FormatterOptions,
+  message: MessageFormat = 'cef',
+): Formatter {
   if (format === 'rfc5424' || format === 'rfc3164') {
     const inner = messageFormatter(message, options);
     const wrap = format === 'rfc5424' ? formatRfc5424 : formatRfc3164;

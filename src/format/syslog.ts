@@ -7,18 +7,54 @@ import { bsdTimestamp, formatUtc, parseTimestamp } from './time.js';
 import { pictureControls, printableAscii, truncateUtf8 } from './text.js';
 
 export const FACILITIES: Readonly<Record<string, number>> = {
-  kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9,
-  authpriv: 10, ftp: 11, ntp: 12, security: 13, console: 14, solaris_cron: 15,
-  local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
+  kern: 0,
+  user: 1,
+  mail: 2,
+  daemon: 3,
+  auth: 4,
+  syslog: 5,
+  lpr: 6,
+  news: 7,
+  uucp: 8,
+  cron: 9,
+  authpriv: 10,
+  ftp: 11,
+  ntp: 12,
+  security: 13,
+  console: 14,
+  solaris_cron: 15,
+  local0: 16,
+  local1: 17,
+  local2: 18,
+  local3: 19,
+  local4: 20,
+  local5: 21,
+  local6: 22,
+  local7: 23,
 };
 
 export const SEVERITIES: Readonly<Record<string, number>> = {
-  emerg: 0, emergency: 0, alert: 1, crit: 2, critical: 2, err: 3, error: 3,
-  warning: 4, warn: 4, notice: 5, info: 6, informational: 6, debug: 7,
+  emerg: 0,
+  emergency: 0,
+  alert: 1,
+  crit: 2,
+  critical: 2,
+  err: 3,
+  error: 3,
+  warning: 4,
+  warn: 4,
+  notice: 5,
+  info: 6,
+  informational: 6,
+  debug: 7,
 };
 
 /** A facility or severity code from its name or number (case-insensitive); undefined if invalid. */
-export function syslogCode(table: Readonly<Record<string, number>>, max: number, value: string | number): number | undefined {
+export function syslogCode(
+  table: Readonly<Record<string, number>>,
+  max: number,
+  value: string | number,
+): number | undefined {
   const text = String(value).trim().toLowerCase();
   const code = /^\d+$/.test(text) ? Number(text) : table[text];
   return code === undefined || code > max ? undefined : code;
@@ -44,10 +80,20 @@ export const SD_ID = 'cfaccess@32473';
 
 /** Event fields written as SD-PARAMs, in this order; names are fixed so input cannot add one. */
 const SD_FIELDS = [
-  'action', 'allowed', 'user_email', 'user_id', 'ip_address', 'country', 'app_domain', 'app_name',
-  'app_uid', 'app_type', 'connection', 'ray_id', 'created_at',
+  'action',
+  'allowed',
+  'user_email',
+  'user_id',
+  'ip_address',
+  'country',
+  'app_domain',
+  'app_name',
+  'app_uid',
+  'app_type',
+  'connection',
+  'ray_id',
+  'created_at',
 ] as const;
-
 
 /**
  * RFC 5424 §6.3.3: escape `"`, `\` and `]`. CR/LF become spaces so a record stays one line, and

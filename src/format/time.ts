@@ -3,8 +3,7 @@
  * checkpoints is UTC with exactly nine fractional digits ("2024-05-01T10:00:00.123456789Z"):
  * it sorts lexicographically and loses nothing the API sends.
  */
-const RFC3339 =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 
 export interface Timestamp {
   /** Whole milliseconds since the epoch (floor). */
@@ -51,14 +50,34 @@ function zuluSecondMs(text: string): number {
   if (last !== 90 && last !== 122) return NaN;
   // Events come many to a second: the same "YYYY-MM-DDTHH:MM:SS" as the last one parsed is known.
   if (lastPrefix !== '' && text.startsWith(lastPrefix)) return lastPrefixMs;
-  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || (text.charCodeAt(10) !== 84 && text.charCodeAt(10) !== 116) || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return NaN;
+  if (
+    text.charCodeAt(4) !== 45 ||
+    text.charCodeAt(7) !== 45 ||
+    (text.charCodeAt(10) !== 84 && text.charCodeAt(10) !== 116) ||
+    text.charCodeAt(13) !== 58 ||
+    text.charCodeAt(16) !== 58
+  )
+    return NaN;
   const year = digitsAt(text, 0, 4);
   const month = digitsAt(text, 5, 2);
   const day = digitsAt(text, 8, 2);
   const hour = digitsAt(text, 11, 2);
   const minute = digitsAt(text, 14, 2);
   const second = digitsAt(text, 17, 2);
-  if (year < 100 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return NaN;
+  if (
+    year < 100 ||
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    day > daysInMonth(year, month) ||
+    hour < 0 ||
+    hour > 23 ||
+    minute < 0 ||
+    minute > 59 ||
+    second < 0 ||
+    second > 59
+  )
+    return NaN;
   lastPrefix = text.slice(0, 19);
   lastPrefixMs = ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute) * 60_000 + second * 1000;
   return lastPrefixMs;
@@ -79,7 +98,11 @@ function parseZulu(text: string): Timestamp | undefined {
   if (Number.isNaN(secondMs)) return undefined;
   const nanos = zuluFractionNanos(text);
   if (nanos < 0) return undefined;
-  return { epochMs: secondMs + Math.floor(nanos / 1_000_000), subMsNanos: nanos % 1_000_000, fractionDigits: text.length === 20 ? 0 : text.length - 21 };
+  return {
+    epochMs: secondMs + Math.floor(nanos / 1_000_000),
+    subMsNanos: nanos % 1_000_000,
+    fractionDigits: text.length === 20 ? 0 : text.length - 21,
+  };
 }
 
 const POW10 = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];

@@ -38,11 +38,17 @@ export class ProxyRefusedError extends Error {
 }
 
 /** What a proxy's refusal means and what to do about it. */
-export function proxyRefusal(status: number, statusText: string, route: Extract<ProxyRoute, { kind: 'proxy' }>, target: string): string {
+export function proxyRefusal(
+  status: number,
+  statusText: string,
+  route: Extract<ProxyRoute, { kind: 'proxy' }>,
+  target: string,
+): string {
   const proxy = proxyLabel(route.url);
   const said = `the proxy ${proxy} answered HTTP ${status}${statusText ? ` ${statusText}` : ''} for ${target}`;
   if (status === 407) {
-    const given = route.url.username || route.url.password ? 'refused the credentials in' : 'wants credentials: put them in';
+    const given =
+      route.url.username || route.url.password ? 'refused the credentials in' : 'wants credentials: put them in';
     return `${said}: it ${given} ${route.from} (http://user:password@host:port, percent-encoded)`;
   }
   return `${said}: it would not open a tunnel there; check that the proxy allows CONNECT to that host and port, or exempt the host (${route.from.includes('.') ? `${route.from}: none` : 'NO_PROXY'})`;
@@ -76,7 +82,12 @@ class TunnelAgent extends HttpsProxyAgent<string> {
     const socket = await super.connect(req, opts);
     if (refused) {
       socket.destroy();
-      throw new ProxyRefusedError(refused.statusCode, refused.statusText, this.route, `${opts.host ?? ''}:${opts.port}`);
+      throw new ProxyRefusedError(
+        refused.statusCode,
+        refused.statusText,
+        this.route,
+        `${opts.host ?? ''}:${opts.port}`,
+      );
     }
     return socket;
   }
@@ -84,7 +95,11 @@ class TunnelAgent extends HttpsProxyAgent<string> {
 
 /** Agents for requests on `route`, with up to `maxSockets` connections per target. */
 export function routeAgents(route: ProxyRoute, maxSockets = Infinity): Agents {
-  if (route.kind === 'direct') return { http: new HttpAgent({ keepAlive: true, maxSockets }), https: new HttpsAgent({ keepAlive: true, maxSockets }) };
+  if (route.kind === 'direct')
+    return {
+      http: new HttpAgent({ keepAlive: true, maxSockets }),
+      https: new HttpsAgent({ keepAlive: true, maxSockets }),
+    };
   // Both are http.Agent subclasses that serve https requests too (agent-base picks per request).
   const https = new TunnelAgent(route, maxSockets) as unknown as HttpsAgent;
   const http = new HttpProxyAgent(route.url, { keepAlive: true, maxSockets });

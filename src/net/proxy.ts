@@ -52,9 +52,11 @@ export function parseProxyUrl(text: string): URL | string {
   } catch {
     return 'is not a URL such as http://proxy.example.com:3128';
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `uses ${url.protocol.replace(/:$/, '')}://, but only http:// and https:// proxies are supported (no SOCKS)`;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `uses ${url.protocol.replace(/:$/, '')}://, but only http:// and https:// proxies are supported (no SOCKS)`;
   if (url.hostname === '') return 'has no host name';
-  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '') return 'must be only scheme://[user:password@]host[:port]';
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '')
+    return 'must be only scheme://[user:password@]host[:port]';
   return url;
 }
 
@@ -73,7 +75,10 @@ export function proxyRoute(target: string, setting: string | undefined, settingK
   if (!chosen) return { kind: 'direct', why: `no ${scheme.toUpperCase()}_PROXY in the environment` };
   const url = parseProxyUrl(chosen.value);
   if (typeof url === 'string') {
-    throw new ProxyConfigError(chosen.name, `the environment variable ${chosen.name} ${url} (it is ${maskUrlCredentials(JSON.stringify(chosen.value))}): fix or unset it, or set ${settingKey}: none`);
+    throw new ProxyConfigError(
+      chosen.name,
+      `the environment variable ${chosen.name} ${url} (it is ${maskUrlCredentials(JSON.stringify(chosen.value))}): fix or unset it, or set ${settingKey}: none`,
+    );
   }
   const noProxy = envValue(env, 'no_proxy');
   const port = Number(targetUrl.port || (scheme === 'https' ? 443 : 80));
@@ -84,7 +89,10 @@ export function proxyRoute(target: string, setting: string | undefined, settingK
 
 /** The NO_PROXY entry that exempts host:port, or undefined. */
 export function noProxyMatch(hostname: string, port: number, noProxy: string): string | undefined {
-  const host = hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  const host = hostname
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '');
   const hostIp = isIP(host);
   for (const raw of noProxy.split(/[\s,]+/)) {
     const entry = raw.trim().toLowerCase();

@@ -43,7 +43,10 @@ export async function runChecks(config: Config): Promise<CheckLine[]> {
 
 export function formatChecks(lines: readonly CheckLine[]): string {
   return lines
-    .map((line) => `${line.ok ? '✓' : '✗'} ${safeText(line.target)}: ${safeText(line.detail)}${line.fix ? `\n    fix: ${safeText(line.fix)}` : ''}`)
+    .map(
+      (line) =>
+        `${line.ok ? '✓' : '✗'} ${safeText(line.target)}: ${safeText(line.detail)}${line.fix ? `\n    fix: ${safeText(line.fix)}` : ''}`,
+    )
     .join('\n');
 }
 
@@ -52,9 +55,21 @@ async function checkState(config: Config): Promise<CheckLine> {
   const target = `state ${path}`;
   try {
     const found = await checkStatePath(path);
-    return { ok: true, target, detail: found === 'valid' ? 'readable and valid; its directory is writable' : 'not created yet; its directory is writable' };
+    return {
+      ok: true,
+      target,
+      detail:
+        found === 'valid'
+          ? 'readable and valid; its directory is writable'
+          : 'not created yet; its directory is writable',
+    };
   } catch (error) {
-    return { ok: false, target, detail: (error as Error).message, fix: 'see "State file" in the README: --recover-from-backup, or move the file away' };
+    return {
+      ok: false,
+      target,
+      detail: (error as Error).message,
+      fix: 'see "State file" in the README: --recover-from-backup, or move the file away',
+    };
   }
 }
 
@@ -75,23 +90,39 @@ async function checkAccount(config: Config, account: Config['cloudflare']['accou
   try {
     const now = Date.now();
     const size = config.cloudflare.page_size;
-    const page = await client.fetchPage({ accountId: account.id, accountLabel: label, since: apiTime(canonicalFromMs(now - 86_400_000), 'down'), until: apiTime(canonicalFromMs(now), 'up'), page: 1, perPage: size, limit: size });
+    const page = await client.fetchPage({
+      accountId: account.id,
+      accountLabel: label,
+      since: apiTime(canonicalFromMs(now - 86_400_000), 'down'),
+      until: apiTime(canonicalFromMs(now), 'up'),
+      page: 1,
+      perPage: size,
+      limit: size,
+    });
     const rows = page.events.length;
     const paging =
-      rows === 0 ? 'no event in the last 24 hours' : rows < size ? `${rows} row(s) in one response for page_size ${size} (the API may cap responses below it; paging adapts)` : `${rows} rows in one response, as asked`;
-    return { ok: true, target, detail: `Access authentication logs readable (${paging}, ${Date.now() - started} ms)${via}` };
+      rows === 0
+        ? 'no event in the last 24 hours'
+        : rows < size
+          ? `${rows} row(s) in one response for page_size ${size} (the API may cap responses below it; paging adapts)`
+          : `${rows} rows in one response, as asked`;
+    return {
+      ok: true,
+      target,
+      detail: `Access authentication logs readable (${paging}, ${Date.now() - started} ms)${via}`,
+    };
   } catch (error) {
     const code = (error as { code?: string }).code;
     const fix =
       code === 'ERR_CF_PROXY'
         ? `set the proxy credentials in ${route.kind === 'proxy' ? route.from : 'cloudflare.proxy'} (http://user:password@host:port)`
         : code === 'ERR_CF_AUTH'
-        ? `give the API token the permission ${REQUIRED_PERMISSION} on this account (My Profile → API Tokens), or fix cloudflare.api_token`
-        : code === 'ERR_CF_PAGE_SIZE'
-          ? 'set cloudflare.page_size to one of 1, 5, 10, 20, 25, 50, 100, 1000'
-          : code === 'ERR_CF_REQUEST'
-          ? 'check the account id (32 hex characters from the dashboard URL) and cloudflare.base_url'
-          : `check that ${config.cloudflare.base_url} is reachable from this host (DNS, proxy, firewall)${via ? '; the requests go through the proxy: check it lets this host CONNECT there, or set cloudflare.proxy: none' : ''}`;
+          ? `give the API token the permission ${REQUIRED_PERMISSION} on this account (My Profile → API Tokens), or fix cloudflare.api_token`
+          : code === 'ERR_CF_PAGE_SIZE'
+            ? 'set cloudflare.page_size to one of 1, 5, 10, 20, 25, 50, 100, 1000'
+            : code === 'ERR_CF_REQUEST'
+              ? 'check the account id (32 hex characters from the dashboard URL) and cloudflare.base_url'
+              : `check that ${config.cloudflare.base_url} is reachable from this host (DNS, proxy, firewall)${via ? '; the requests go through the proxy: check it lets this host CONNECT there, or set cloudflare.proxy: none' : ''}`;
     return { ok: false, target, detail: `${(error as Error).message.split('. ')[0] ?? String(error)}${via}`, fix };
   } finally {
     client.close();
@@ -121,10 +152,16 @@ async function checkFile(target: string, path: string): Promise<CheckLine> {
   const dir = dirname(file);
   if (!existsSync(dir)) return { ok: true, target, detail: `${dir} will be created at the first write` };
   try {
-    if (!(await fs.stat(dir)).isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR' });
+    if (!(await fs.stat(dir)).isDirectory())
+      throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR' });
     await fs.access(existsSync(file) ? file : dir, constants.W_OK);
   } catch (error) {
-    return { ok: false, target, detail: `${file} is not writable (${(error as NodeJS.ErrnoException).code ?? ''})`, fix: `let the service user write ${dir}` };
+    return {
+      ok: false,
+      target,
+      detail: `${file} is not writable (${(error as NodeJS.ErrnoException).code ?? ''})`,
+      fix: `let the service user write ${dir}`,
+    };
   }
   return { ok: true, target, detail: `${file} writable` };
 }
@@ -135,9 +172,19 @@ async function checkHec(target: string, output: SplunkHecOutputConfig): Promise<
   if (urls.length === 1) return checkHecUrl(target, output, urls[0] ?? '');
   const lines = await Promise.all(urls.map((url) => checkHecUrl(target, output, url)));
   const failed = lines.filter((l) => !l.ok);
-  const detail = lines.map((l, i) => (l.detail.includes(hecBase(urls[i] ?? '')) ? l.detail : `${hecBase(urls[i] ?? '')}: ${l.detail}`)).join('; ');
+  const detail = lines
+    .map((l, i) => (l.detail.includes(hecBase(urls[i] ?? '')) ? l.detail : `${hecBase(urls[i] ?? '')}: ${l.detail}`))
+    .join('; ');
   if (failed.length === 0) return { ok: true, target, detail };
-  return { ok: false, target, detail, fix: failed.map((l) => l.fix).filter(Boolean).join('; ') };
+  return {
+    ok: false,
+    target,
+    detail,
+    fix: failed
+      .map((l) => l.fix)
+      .filter(Boolean)
+      .join('; '),
+  };
 }
 
 async function checkHecUrl(target: string, output: SplunkHecOutputConfig, url: string): Promise<CheckLine> {
@@ -173,14 +220,28 @@ async function probeHec(target: string, output: SplunkHecOutputConfig, endpoint:
   }
   const healthBody = parseHecBody(health.body);
   if (health.statusCode !== 200 || (healthBody.code !== undefined && healthBody.code !== 17)) {
-    return { ok: false, target, detail: `HEC is not healthy (HTTP ${health.statusCode}${healthBody.code === undefined ? '' : `, code ${healthBody.code}`}: ${healthBody.text ?? health.body.slice(0, 80)})`, fix: 'check the Splunk indexers and HEC queues (Settings → Data inputs → HTTP Event Collector)' };
+    return {
+      ok: false,
+      target,
+      detail: `HEC is not healthy (HTTP ${health.statusCode}${healthBody.code === undefined ? '' : `, code ${healthBody.code}`}: ${healthBody.text ?? health.body.slice(0, 80)})`,
+      fix: 'check the Splunk indexers and HEC queues (Settings → Data inputs → HTTP Event Collector)',
+    };
   }
   // A blank event is refused without indexing anything; what it is refused for tells the rest.
-  const probe = await request('/services/collector/event', 'POST', JSON.stringify({ event: '', ...(output.index === undefined ? {} : { index: output.index }) }));
+  const probe = await request(
+    '/services/collector/event',
+    'POST',
+    JSON.stringify({ event: '', ...(output.index === undefined ? {} : { index: output.index }) }),
+  );
   const body = parseHecBody(probe.body);
   const verdict = classifyHecResponse({ status: probe.statusCode, body: probe.body }, key);
   if (verdict.kind === 'fatal') {
-    const fix = body.code === 7 ? `set ${key}.index to an index this token may write to (or add it to the token's allowed indexes)` : body.code === 1 ? 'enable the HEC token in Splunk' : `fix ${key}.token (or token_file)`;
+    const fix =
+      body.code === 7
+        ? `set ${key}.index to an index this token may write to (or add it to the token's allowed indexes)`
+        : body.code === 1
+          ? 'enable the HEC token in Splunk'
+          : `fix ${key}.token (or token_file)`;
     return { ok: false, target, detail: `HEC refused the token or index: ${verdict.reason.split('. ')[0] ?? ''}`, fix };
   }
   const parts = ['HEC healthy (code 17)', 'token accepted'];
@@ -189,7 +250,13 @@ async function probeHec(target: string, output: SplunkHecOutputConfig, endpoint:
     const ack = await request('/services/collector/ack', 'POST', JSON.stringify({ acks: [0] }));
     const ackBody = parseHecBody(ack.body);
     if (ackBody.code === 14) {
-      if (output.ack === true) return { ok: false, target, detail: `${parts.join(', ')}, but indexer acknowledgement is disabled for this token (code 14)`, fix: `enable "Indexer acknowledgement" on the token, or set ${key}.ack to auto or false` };
+      if (output.ack === true)
+        return {
+          ok: false,
+          target,
+          detail: `${parts.join(', ')}, but indexer acknowledgement is disabled for this token (code 14)`,
+          fix: `enable "Indexer acknowledgement" on the token, or set ${key}.ack to auto or false`,
+        };
       parts.push('acknowledgement off for this token (ack: auto sends without it)');
     } else if (ack.statusCode === 200) parts.push('indexer acknowledgement enabled');
     else parts.push(`ack endpoint answered HTTP ${ack.statusCode}`);
@@ -202,21 +269,37 @@ async function checkSyslog(target: string, output: SyslogOutputConfig): Promise<
   if (output.transport === 'udp') {
     const { lookup } = await import('node:dns/promises');
     const { address } = await lookup(output.host);
-    return { ok: true, target, detail: `udp://${output.host}:${port} resolves to ${address}; UDP is fire-and-forget, so delivery cannot be verified` };
+    return {
+      ok: true,
+      target,
+      detail: `udp://${output.host}:${port} resolves to ${address}; UDP is fire-and-forget, so delivery cannot be verified`,
+    };
   }
   if (output.transport === 'relp') {
     try {
       const session = await RelpSession.open(output.host, port, output.connect_timeout);
       await session.close(1000);
-      return { ok: true, target, detail: `relp://${output.host}:${port}: RELP session opened (the server offers syslog)` };
+      return {
+        ok: true,
+        target,
+        detail: `relp://${output.host}:${port}: RELP session opened (the server offers syslog)`,
+      };
     } catch (error) {
-      return { ok: false, target, detail: `relp://${output.host}:${port}: ${(error as Error).message}`, fix: `check outputs.${output.name}.host/port and that the server has a RELP input (rsyslog: module(load="imrelp") and input(type="imrelp" port="${port}"))` };
+      return {
+        ok: false,
+        target,
+        detail: `relp://${output.host}:${port}: ${(error as Error).message}`,
+        fix: `check outputs.${output.name}.host/port and that the server has a RELP input (rsyslog: module(load="imrelp") and input(type="imrelp" port="${port}"))`,
+      };
     }
   }
   const tls = output.transport === 'tls' ? readTlsFiles(output.name, output.tls) : {};
   try {
     const connection = await SyslogConnection.open({
-      transport: output.transport, host: output.host, port, timeoutMs: output.connect_timeout,
+      transport: output.transport,
+      host: output.host,
+      port,
+      timeoutMs: output.connect_timeout,
       tls: { ...tls, verify: output.tls.verify, servername: output.tls.servername },
     });
     await connection.end(1000);
@@ -224,7 +307,16 @@ async function checkSyslog(target: string, output: SyslogOutputConfig): Promise<
     const fix = isCertificateError(error)
       ? `set outputs.${output.name}.tls.ca_file to the CA that signed the server certificate (and tls.servername if the name differs)`
       : `check outputs.${output.name}.host/port and that the server listens for ${output.transport.toUpperCase()}`;
-    return { ok: false, target, detail: `${output.transport}://${output.host}:${port}: ${(error as Error).message}`, fix };
+    return {
+      ok: false,
+      target,
+      detail: `${output.transport}://${output.host}:${port}: ${(error as Error).message}`,
+      fix,
+    };
   }
-  return { ok: true, target, detail: `${output.transport}://${output.host}:${port} ${output.transport === 'tls' ? `connected, certificate verified${output.tls.verify ? '' : ' (NO: tls.verify is false)'}` : 'connected'}` };
+  return {
+    ok: true,
+    target,
+    detail: `${output.transport}://${output.host}:${port} ${output.transport === 'tls' ? `connected, certificate verified${output.tls.verify ? '' : ' (NO: tls.verify is false)'}` : 'connected'}`,
+  };
 }

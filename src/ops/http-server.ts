@@ -40,15 +40,24 @@ export function exposureWarning(listen: { host: string; port: number }, token: s
   if (isLoopback(listen.host)) return undefined;
   return (
     `metrics.listen is ${listen.host}:${listen.port}, beyond this machine: whoever reaches it reads the pipeline's health and metrics` +
-    (token === undefined ? ' without any authentication; set metrics.token (or token_file), or listen on 127.0.0.1 behind a proxy' : ' (metrics.token is required)')
+    (token === undefined
+      ? ' without any authentication; set metrics.token (or token_file), or listen on 127.0.0.1 behind a proxy'
+      : ' (metrics.token is required)')
   );
 }
 
-export async function startOpsServer(listen: { host: string; port: number }, registry: Registry, health: () => HealthReport, options: OpsServerOptions = {}): Promise<OpsServer> {
+export async function startOpsServer(
+  listen: { host: string; port: number },
+  registry: Registry,
+  health: () => HealthReport,
+  options: OpsServerOptions = {},
+): Promise<OpsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (!authorized(req, options.token)) {
-      res.writeHead(401, { 'www-authenticate': 'Bearer realm="cf-access-shipper"', 'content-type': 'text/plain' }).end('unauthorized: send Authorization: Bearer <metrics.token>\n');
+      res
+        .writeHead(401, { 'www-authenticate': 'Bearer realm="cf-access-shipper"', 'content-type': 'text/plain' })
+        .end('unauthorized: send Authorization: Bearer <metrics.token>\n');
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -68,7 +77,9 @@ export async function startOpsServer(listen: { host: string; port: number }, reg
     }
     if (path === '/healthz') {
       const report = health();
-      res.writeHead(report.healthy ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify({ status: report.healthy ? 'ok' : 'unhealthy', ...report })}\n`);
+      res
+        .writeHead(report.healthy ? 200 : 503, { 'content-type': 'application/json' })
+        .end(`${JSON.stringify({ status: report.healthy ? 'ok' : 'unhealthy', ...report })}\n`);
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');

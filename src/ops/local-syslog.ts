@@ -28,7 +28,14 @@ export class GuardedSyslogTransport extends TransportStream {
     private readonly options: LocalSyslogOptions,
     private readonly factory: InnerFactory = async () => {
       const { Syslog } = await import('winston-syslog');
-      return new Syslog({ protocol: 'unix-connect', path: options.path, facility: options.facility, app_name: options.app_name, localhost: '', eol: '' }) as InnerTransport;
+      return new Syslog({
+        protocol: 'unix-connect',
+        path: options.path,
+        facility: options.facility,
+        app_name: options.app_name,
+        localhost: '',
+        eol: '',
+      }) as InnerTransport;
     },
   ) {
     super();

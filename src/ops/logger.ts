@@ -65,7 +65,11 @@ export function createLogger(options: LoggerOptions): Logger {
   });
   const logger = winston.createLogger({
     level: options.level,
-    format: winston.format.combine(redaction, winston.format.timestamp(), options.format === 'json' ? winston.format.json() : text),
+    format: winston.format.combine(
+      redaction,
+      winston.format.timestamp(),
+      options.format === 'json' ? winston.format.json() : text,
+    ),
     transports: [transport(options.stream)],
     exitOnError: false,
   });

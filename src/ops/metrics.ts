@@ -34,39 +34,108 @@ export class Metrics {
     const registers = [this.registry];
     const now = sources.now ?? Date.now;
     collectDefaultMetrics({ register: this.registry, prefix: 'cfas_' });
-    this.fetched = new Counter({ name: 'cfas_events_fetched_total', help: 'Events read from the Cloudflare API (inside the poll window)', labelNames: ['account'], registers });
-    this.shipped = new Counter({ name: 'cfas_events_shipped_total', help: 'Events confirmed by an output', labelNames: ['account', 'output'], registers });
-    this.deadLettered = new Counter({ name: 'cfas_events_dead_lettered_total', help: 'Events an output refused for good (written to its dead-letter file)', labelNames: ['account', 'output'], registers });
-    this.deduplicated = new Counter({ name: 'cfas_events_deduplicated_total', help: 'Events re-read in the overlap and skipped because the output already had them', labelNames: ['account', 'output'], registers });
-    this.apiRequests = new Counter({ name: 'cfas_api_requests_total', help: 'Cloudflare API requests by HTTP status (0: no response)', labelNames: ['status'], registers });
-    this.rateLimited = new Counter({ name: 'cfas_api_rate_limited_total', help: 'Cloudflare API answers 429', registers });
-    this.pollErrors = new Counter({ name: 'cfas_poll_errors_total', help: 'Polls of an account that ended in an error', labelNames: ['account'], registers });
-    this.outputFailures = new Counter({ name: 'cfas_output_failures_total', help: 'Polls in which an output failed', labelNames: ['account', 'output'], registers });
-    this.ackLatency = new Histogram({ name: 'cfas_hec_ack_latency_seconds', help: 'Time from sending a batch to HEC until its indexer acknowledgement', labelNames: ['output'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300], registers });
-    this.hecMaybeDuplicated = new Counter({ name: 'cfas_hec_maybe_duplicated_total', help: 'Events resent to HEC although it may have indexed them (reason: cut_in_flight, ack_timeout, unacknowledged_prefix)', labelNames: ['output', 'reason'], registers });
-    this.syslogReconnects = new Counter({ name: 'cfas_syslog_reconnects_total', help: 'Syslog connections opened again after a drop', labelNames: ['output'], registers });
-    this.syslogTruncated = new Counter({ name: 'cfas_syslog_truncated_total', help: 'Syslog records shortened to max_message_bytes', labelNames: ['output'], registers });
+    this.fetched = new Counter({
+      name: 'cfas_events_fetched_total',
+      help: 'Events read from the Cloudflare API (inside the poll window)',
+      labelNames: ['account'],
+      registers,
+    });
+    this.shipped = new Counter({
+      name: 'cfas_events_shipped_total',
+      help: 'Events confirmed by an output',
+      labelNames: ['account', 'output'],
+      registers,
+    });
+    this.deadLettered = new Counter({
+      name: 'cfas_events_dead_lettered_total',
+      help: 'Events an output refused for good (written to its dead-letter file)',
+      labelNames: ['account', 'output'],
+      registers,
+    });
+    this.deduplicated = new Counter({
+      name: 'cfas_events_deduplicated_total',
+      help: 'Events re-read in the overlap and skipped because the output already had them',
+      labelNames: ['account', 'output'],
+      registers,
+    });
+    this.apiRequests = new Counter({
+      name: 'cfas_api_requests_total',
+      help: 'Cloudflare API requests by HTTP status (0: no response)',
+      labelNames: ['status'],
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: 'cfas_api_rate_limited_total',
+      help: 'Cloudflare API answers 429',
+      registers,
+    });
+    this.pollErrors = new Counter({
+      name: 'cfas_poll_errors_total',
+      help: 'Polls of an account that ended in an error',
+      labelNames: ['account'],
+      registers,
+    });
+    this.outputFailures = new Counter({
+      name: 'cfas_output_failures_total',
+      help: 'Polls in which an output failed',
+      labelNames: ['account', 'output'],
+      registers,
+    });
+    this.ackLatency = new Histogram({
+      name: 'cfas_hec_ack_latency_seconds',
+      help: 'Time from sending a batch to HEC until its indexer acknowledgement',
+      labelNames: ['output'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+      registers,
+    });
+    this.hecMaybeDuplicated = new Counter({
+      name: 'cfas_hec_maybe_duplicated_total',
+      help: 'Events resent to HEC although it may have indexed them (reason: cut_in_flight, ack_timeout, unacknowledged_prefix)',
+      labelNames: ['output', 'reason'],
+      registers,
+    });
+    this.syslogReconnects = new Counter({
+      name: 'cfas_syslog_reconnects_total',
+      help: 'Syslog connections opened again after a drop',
+      labelNames: ['output'],
+      registers,
+    });
+    this.syslogTruncated = new Counter({
+      name: 'cfas_syslog_truncated_total',
+      help: 'Syslog records shortened to max_message_bytes',
+      labelNames: ['output'],
+      registers,
+    });
     new Gauge({
-      name: 'cfas_api_cooldown_seconds', help: 'Seconds left in a Cloudflare rate-limit cooldown (0: none)', registers,
+      name: 'cfas_api_cooldown_seconds',
+      help: 'Seconds left in a Cloudflare rate-limit cooldown (0: none)',
+      registers,
       collect() {
         this.set(Math.max(0, (sources.cooldownEndsAt() - now()) / 1000));
       },
     });
     new Gauge({
-      name: 'cfas_checkpoint_lag_seconds', help: 'How far behind now each output checkpoint is, per account', labelNames: ['account', 'output'], registers,
+      name: 'cfas_checkpoint_lag_seconds',
+      help: 'How far behind now each output checkpoint is, per account',
+      labelNames: ['account', 'output'],
+      registers,
       collect() {
         this.reset();
         const state = sources.state();
         for (const account of sources.accounts) {
           for (const output of sources.outputs) {
             const cursor = state.accounts[account.id]?.outputs[output];
-            if (cursor) this.set({ account: account.label, output }, Math.max(0, (now() - msOf(cursor.checkpoint)) / 1000));
+            if (cursor)
+              this.set({ account: account.label, output }, Math.max(0, (now() - msOf(cursor.checkpoint)) / 1000));
           }
         }
       },
     });
     new Gauge({
-      name: 'cfas_last_successful_poll_timestamp_seconds', help: 'Unix time of the last poll of an account that ended without an error', labelNames: ['account'], registers,
+      name: 'cfas_last_successful_poll_timestamp_seconds',
+      help: 'Unix time of the last poll of an account that ended without an error',
+      labelNames: ['account'],
+      registers,
       collect() {
         this.reset();
         const state = sources.state();

@@ -57,21 +57,29 @@ export async function backfill(config: Config, args: BackfillArgs, io: BackfillI
   const now = clock.now();
   const known = new Set(config.outputs.map((o) => o.name));
   const unknown = (args.outputs ?? []).filter((name) => !known.has(name));
-  if (unknown.length > 0) throw new UsageError(`--output ${unknown.join(', ')}: no such output; configured outputs are ${[...known].join(', ')}`);
+  if (unknown.length > 0)
+    throw new UsageError(
+      `--output ${unknown.join(', ')}: no such output; configured outputs are ${[...known].join(', ')}`,
+    );
   const outputNames = args.outputs && args.outputs.length > 0 ? [...new Set(args.outputs)] : [...known];
   let since = parseTimeArg('--since', args.since, now);
-  let until = args.until === undefined ? canonicalFromMs(now - config.poll.settle) : parseTimeArg('--until', args.until, now);
+  let until =
+    args.until === undefined ? canonicalFromMs(now - config.poll.settle) : parseTimeArg('--until', args.until, now);
   if (since >= until) throw new UsageError(`--since (${since}) must be before --until (${until})`);
 
   const { logger } = io;
   const key = jobKey(config, args, outputNames);
   const path = join(backfillDirectory(config), `${key}.json`);
-  const store = args.dryRun ? undefined : await StateStore.open(path, { recoverFromBackup: args.recoverFromBackup, onNotice: (m) => io.logger.warn(m) });
+  const store = args.dryRun
+    ? undefined
+    : await StateStore.open(path, { recoverFromBackup: args.recoverFromBackup, onNotice: (m) => io.logger.warn(m) });
   try {
     const job = store?.data.job;
     if (store && job && !args.restart) {
       if (job.completed_at !== undefined) {
-        io.stdout.write(`backfill ${key} already completed at ${job.completed_at}: ${job.events} events, ${job.pages} pages. Use --restart to ship the range again.\n`);
+        io.stdout.write(
+          `backfill ${key} already completed at ${job.completed_at}: ${job.events} events, ${job.pages} pages. Use --restart to ship the range again.\n`,
+        );
         return 0;
       }
       // Resume with the range resolved when the job started (relative arguments move with time).
@@ -82,18 +90,36 @@ export async function backfill(config: Config, args: BackfillArgs, io: BackfillI
       Object.assign(store.data, emptyState());
       store.dedup?.reset();
       const stamp = new Date(now).toISOString();
-      store.data.job = { key, command: commandLine(args), since, until, outputs: outputNames, started_at: stamp, updated_at: stamp, events: 0, pages: 0 };
+      store.data.job = {
+        key,
+        command: commandLine(args),
+        since,
+        until,
+        outputs: outputNames,
+        started_at: stamp,
+        updated_at: stamp,
+        events: 0,
+        pages: 0,
+      };
       await store.save();
       logger.info(`backfill ${key}: [${since}, ${until}) to ${outputNames.join(', ')}; progress saved in ${path}`);
     }
 
     const daemonState = await readOnlyState(config);
-    const limiter = persistentLimiter(config, store ?? { data: emptyState(), save: () => Promise.resolve() }, logger, clock, daemonState);
+    const limiter = persistentLimiter(
+      config,
+      store ?? { data: emptyState(), save: () => Promise.resolve() },
+      logger,
+      clock,
+      daemonState,
+    );
     const client = createClient(config, limiter, logger, clock);
     const outputs = store ? await openOutputs(config, store, logger, outputNames) : [];
     const stopHangup = reopenOnHangup(outputs, logger, store);
     const progress = new Progress({
-      since, until, tty: io.stderr.isTTY === true,
+      since,
+      until,
+      tty: io.stderr.isTTY === true,
       write: (text) => io.stderr.write(text),
       log: (line) => logger.info(line),
       now: () => clock.now(),
@@ -105,7 +131,12 @@ export async function backfill(config: Config, args: BackfillArgs, io: BackfillI
         const label = accountLabel(account);
         const plan = { until, initialCheckpoint: since, overlapMs: 0, settleMs: config.poll.settle };
         const deps: PollDeps = {
-          client, outputs, logger, clock, pageSize: config.cloudflare.page_size, signal: io.signal,
+          client,
+          outputs,
+          logger,
+          clock,
+          pageSize: config.cloudflare.page_size,
+          signal: io.signal,
           slowOutputWaitMs: config.poll.slow_output_wait,
           deadLetterPath: (output) => deadLetterPath(config.state.path, output),
           state: store ?? { data: emptyState(), save: () => Promise.resolve() },
@@ -124,7 +155,11 @@ export async function backfill(config: Config, args: BackfillArgs, io: BackfillI
           // An output behind the others (an earlier run stopped it) reads on its own, within a share of the budget.
           catchUp: (output) =>
             catchUps.launch(account.id, output.name, async () => {
-              const caughtUp = await pollAccount({ id: account.id, label }, plan, { ...deps, outputs: [output], budget: catchUpBudget });
+              const caughtUp = await pollAccount({ id: account.id, label }, plan, {
+                ...deps,
+                outputs: [output],
+                budget: catchUpBudget,
+              });
               results.push(caughtUp);
               logger.info(`catch-up: ${describePoll(caughtUp)}`);
             }),
@@ -142,15 +177,22 @@ export async function backfill(config: Config, args: BackfillArgs, io: BackfillI
     const failed = results.some((r) => r.error !== undefined || Object.keys(r.failedOutputs).length > 0);
     for (const r of results) {
       if (r.error) logger.error(`account ${r.account}: ${r.error.message}`);
-      for (const [name, error] of Object.entries(r.failedOutputs)) logger.error(`output ${name} (account ${r.account}): ${error.message}`);
+      for (const [name, error] of Object.entries(r.failedOutputs))
+        logger.error(`output ${name} (account ${r.account}): ${error.message}`);
     }
     const total = results.reduce((n, r) => n + r.fetched, 0);
     if (args.dryRun) {
-      io.stdout.write(`dry run: ${total} events in [${since}, ${until}) across ${results.length} account(s), ${results.reduce((n, r) => n + r.requests, 0)} API request(s); nothing shipped\n`);
+      io.stdout.write(
+        `dry run: ${total} events in [${since}, ${until}) across ${results.length} account(s), ${results.reduce((n, r) => n + r.requests, 0)} API request(s); nothing shipped\n`,
+      );
     } else if (store?.data.job) {
       if (!failed) store.data.job.completed_at = new Date(clock.now()).toISOString();
       await store.save();
-      io.stdout.write(failed ? `backfill ${key} stopped with errors; run the same command again to resume\n` : `backfill ${key} complete: ${store.data.job.events} events in [${since}, ${until})\n`);
+      io.stdout.write(
+        failed
+          ? `backfill ${key} stopped with errors; run the same command again to resume\n`
+          : `backfill ${key} complete: ${store.data.job.events} events in [${since}, ${until})\n`,
+      );
     }
     return failed ? 1 : 0;
   } finally {

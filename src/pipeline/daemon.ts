@@ -29,10 +29,23 @@ export interface DaemonOptions {
 export async function runDaemon(config: Config, logger: Logger, options: DaemonOptions = {}): Promise<number> {
   const clock = options.clock ?? realClock;
   const startedAt = clock.now();
-  const store = await StateStore.open(config.state.path, { recoverFromBackup: options.recoverFromBackup, onNotice: (m) => logger.warn(m) });
-  const accounts = config.cloudflare.accounts.map((a) => ({ id: a.id, label: accountLabel(a), retentionMs: a.retention }));
+  const store = await StateStore.open(config.state.path, {
+    recoverFromBackup: options.recoverFromBackup,
+    onNotice: (m) => logger.warn(m),
+  });
+  const accounts = config.cloudflare.accounts.map((a) => ({
+    id: a.id,
+    label: accountLabel(a),
+    retentionMs: a.retention,
+  }));
   const limiter = persistentLimiter(config, store, logger, clock);
-  const metrics = new Metrics({ state: () => store.data, accounts, outputs: config.outputs.map((o) => o.name), cooldownEndsAt: () => limiter.cooldownEndsAt, now: () => clock.now() });
+  const metrics = new Metrics({
+    state: () => store.data,
+    accounts,
+    outputs: config.outputs.map((o) => o.name),
+    cooldownEndsAt: () => limiter.cooldownEndsAt,
+    now: () => clock.now(),
+  });
   const client = createClient(config, limiter, logger, clock, (status) => {
     metrics.apiRequests.inc({ status: String(status) });
     if (status === 429) metrics.rateLimited.inc();
@@ -51,7 +64,9 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
     if (signals === 1) {
-      logger.info(`${signal}: stopping; the running batches finish and commit first (at most ${formatDuration(config.daemon.shutdown_timeout)})`);
+      logger.info(
+        `${signal}: stopping; the running batches finish and commit first (at most ${formatDuration(config.daemon.shutdown_timeout)})`,
+      );
       requestStop(signal);
       return;
     }
@@ -67,7 +82,18 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
   // The daemon honours the rests a previous run saved: a restart must not hammer a dead output.
   const services = roundServices(config, clock, store.data, true);
   const pollAll = async (): Promise<void> => {
-    await pollEveryAccount({ config, client, state: store, outputs, logger, clock, signal: abort.signal, cancel: cancelDeliveries.signal, onResult: (result) => metrics.recordPoll(result), ...services });
+    await pollEveryAccount({
+      config,
+      client,
+      state: store,
+      outputs,
+      logger,
+      clock,
+      signal: abort.signal,
+      cancel: cancelDeliveries.signal,
+      onResult: (result) => metrics.recordPoll(result),
+      ...services,
+    });
     watchLag();
   };
 
@@ -80,9 +106,15 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
         if (!cursor) continue;
         const lag = now - msOf(cursor.checkpoint);
         if (lag > account.retentionMs * 0.75) {
-          logger.error(`output ${output.name} is ${formatDuration(lag)} behind for account ${account.label}, close to Cloudflare's retention of ${formatDuration(account.retentionMs)}: events older than that are gone for good. Fix the output, or backfill what is left.`, { output: output.name, account: account.label });
+          logger.error(
+            `output ${output.name} is ${formatDuration(lag)} behind for account ${account.label}, close to Cloudflare's retention of ${formatDuration(account.retentionMs)}: events older than that are gone for good. Fix the output, or backfill what is left.`,
+            { output: output.name, account: account.label },
+          );
         } else if (lag > config.daemon.alert_lag) {
-          logger.warn(`output ${output.name} is ${formatDuration(lag)} behind for account ${account.label} (alert_lag ${formatDuration(config.daemon.alert_lag)})`, { output: output.name, account: account.label });
+          logger.warn(
+            `output ${output.name} is ${formatDuration(lag)} behind for account ${account.label} (alert_lag ${formatDuration(config.daemon.alert_lag)})`,
+            { output: output.name, account: account.label },
+          );
         }
       }
     }
@@ -90,7 +122,10 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
 
   const runPoll = (): Promise<void> => {
     if (running) {
-      if (!overlapLogged) logger.debug('the previous poll is still running; skipping this tick (said once: polls slower than the schedule are normal during catch-up)');
+      if (!overlapLogged)
+        logger.debug(
+          'the previous poll is still running; skipping this tick (said once: polls slower than the schedule are normal during catch-up)',
+        );
       overlapLogged = true;
       return running;
     }
@@ -118,9 +153,20 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
       const { listen, token, max_connections } = config.metrics;
       const exposure = exposureWarning(listen, token);
       if (exposure !== undefined) logger.warn(exposure);
-      server = await startOpsServer(listen, metrics.registry, () =>
-        healthReport({ state: store.data, accounts, outputs: outputs.map((o) => o.name), alertLagMs: config.daemon.alert_lag, nowMs: clock.now(), startedAtMs: startedAt }),
-      { token, maxConnections: max_connections });
+      server = await startOpsServer(
+        listen,
+        metrics.registry,
+        () =>
+          healthReport({
+            state: store.data,
+            accounts,
+            outputs: outputs.map((o) => o.name),
+            alertLagMs: config.daemon.alert_lag,
+            nowMs: clock.now(),
+            startedAtMs: startedAt,
+          }),
+        { token, maxConnections: max_connections },
+      );
       logger.info(`metrics and health on http://${config.metrics.listen.host}:${server.port}/metrics and /healthz`);
     }
     // node-cron's own logger would warn at every skipped tick; its words go to debug (overlaps: once, above).
@@ -129,15 +175,26 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
       warn: (message: string) => {
         if (!/overlap/i.test(message)) logger.debug(`node-cron: ${message}`);
       },
-      error: (message: string | Error) => logger.error(`node-cron: ${message instanceof Error ? message.message : message}`),
-      debug: (message: string | Error) => logger.debug(`node-cron: ${message instanceof Error ? message.message : message}`),
+      error: (message: string | Error) =>
+        logger.error(`node-cron: ${message instanceof Error ? message.message : message}`),
+      debug: (message: string | Error) =>
+        logger.debug(`node-cron: ${message instanceof Error ? message.message : message}`),
     };
-    const task = schedule(config.poll.schedule, () => runPoll(), { noOverlap: true, name: 'cf-access-shipper poll', logger: cronLogger });
+    const task = schedule(config.poll.schedule, () => runPoll(), {
+      noOverlap: true,
+      name: 'cf-access-shipper poll',
+      logger: cronLogger,
+    });
     task.on('execution:overlap', () => {
-      if (!overlapLogged) logger.debug('the previous poll is still running at the next tick; skipping it (said once: polls slower than the schedule are normal during catch-up)');
+      if (!overlapLogged)
+        logger.debug(
+          'the previous poll is still running at the next tick; skipping it (said once: polls slower than the schedule are normal during catch-up)',
+        );
       overlapLogged = true;
     });
-    logger.info(`running: ${accounts.length} account(s) → ${outputs.map((o) => o.name).join(', ')}, schedule "${config.poll.schedule}"`);
+    logger.info(
+      `running: ${accounts.length} account(s) → ${outputs.map((o) => o.name).join(', ')}, schedule "${config.poll.schedule}"`,
+    );
     options.onReady?.(server ? { metricsPort: server.port } : {});
     void runPoll();
     const signal = await stopRequested;
@@ -155,7 +212,9 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
     ]);
     stopWaiting.abort();
     if (timedOut) {
-      logger.error(`shutdown_timeout (${formatDuration(config.daemon.shutdown_timeout)}) passed with batches unconfirmed; exiting without committing them (they are sent again at the next start)`);
+      logger.error(
+        `shutdown_timeout (${formatDuration(config.daemon.shutdown_timeout)}) passed with batches unconfirmed; exiting without committing them (they are sent again at the next start)`,
+      );
       exitCode = 1;
       // Waits are cancelled: the lanes settle at once, saving what was confirmed, and outputs close.
       cancelDeliveries.abort();

@@ -16,9 +16,14 @@ export interface DeliverOptions {
 
 const MAX_PROGRESS_RETRIES = 100;
 
-export type DeliverOutcome = { status: 'delivered'; rejected: RejectedRecord[] } | { status: 'failed'; error: Error; fatal: boolean };
+export type DeliverOutcome =
+  { status: 'delivered'; rejected: RejectedRecord[] } | { status: 'failed'; error: Error; fatal: boolean };
 
-export async function deliverWithRetry(output: { name: string; sink: Sink }, records: readonly OutputRecord[], options: DeliverOptions): Promise<DeliverOutcome> {
+export async function deliverWithRetry(
+  output: { name: string; sink: Sink },
+  records: readonly OutputRecord[],
+  options: DeliverOptions,
+): Promise<DeliverOutcome> {
   let lastError: Error = new Error('no attempt made');
   // Attempts that got part of the batch through do not count: a busy peer that takes a little
   // each time is slow, not down. Bounded, so a peer that never takes the rest still fails the batch.
@@ -35,8 +40,13 @@ export async function deliverWithRetry(output: { name: string; sink: Sink }, rec
     if (!counted) free--;
     if ((counted && attempt + 1 >= options.attempts) || options.signal?.aborted) break;
     const delay = Math.max(result.retryAfterMs ?? 0, options.backoff(counted ? attempt : 0));
-    const which = counted ? `retry ${attempt + 1}/${options.attempts - 1}` : 'part of the batch got through; retrying the rest';
-    options.logger.warn(`output ${output.name}: delivery failed (${result.error.message}); ${which} in ${Math.round(delay / 100) / 10} s`, { output: output.name });
+    const which = counted
+      ? `retry ${attempt + 1}/${options.attempts - 1}`
+      : 'part of the batch got through; retrying the rest';
+    options.logger.warn(
+      `output ${output.name}: delivery failed (${result.error.message}); ${which} in ${Math.round(delay / 100) / 10} s`,
+      { output: output.name },
+    );
     try {
       await options.clock.sleep(delay, options.signal);
     } catch {

@@ -108,7 +108,14 @@ class FormattedOnRead implements OutputRecord {
 }
 
 export type PageDelivery =
-  | { ok: true; selected: Row[]; records: readonly OutputRecord[]; shipped: number; deadLettered: number; position: SinkState | undefined }
+  | {
+      ok: true;
+      selected: Row[];
+      records: readonly OutputRecord[];
+      shipped: number;
+      deadLettered: number;
+      position: SinkState | undefined;
+    }
   | { ok: false; error: Error; fatal: boolean };
 
 export interface LaneDeps {
@@ -271,7 +278,8 @@ export class OutputLane {
   }
 
   private async attempt(selected: Row[], accountId: string): Promise<PageDelivery> {
-    if (selected.length === 0) return { ok: true, selected, records: [], shipped: 0, deadLettered: 0, position: this.runtime.sink.position() };
+    if (selected.length === 0)
+      return { ok: true, selected, records: [], shipped: 0, deadLettered: 0, position: this.runtime.sink.position() };
     const format = this.runtime.format;
     const records: OutputRecord[] = selected.map((row) => new FormattedOnRead(row, accountId, format));
     const outcome = await deliverWithRetry(this.runtime, records, {
@@ -288,17 +296,40 @@ export class OutputLane {
     if (outcome.rejected.length > 0) {
       const path = this.deps.deadLetterPath?.(this.name);
       if (path === undefined) {
-        return { ok: false, error: new Error(`output ${this.name}: ${outcome.rejected.length} record(s) rejected and no dead-letter file configured`), fatal: true };
+        return {
+          ok: false,
+          error: new Error(
+            `output ${this.name}: ${outcome.rejected.length} record(s) rejected and no dead-letter file configured`,
+          ),
+          fatal: true,
+        };
       }
       try {
         await writeDeadLetters(path, this.name, outcome.rejected, this.deps.clock.now());
       } catch (error) {
         const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-        return { ok: false, error: new Error(`output ${this.name}: ${outcome.rejected.length} record(s) rejected by the peer, and the dead-letter file ${path} cannot be written (${reason}); the batch is offered again later`, { cause: error }), fatal: false };
+        return {
+          ok: false,
+          error: new Error(
+            `output ${this.name}: ${outcome.rejected.length} record(s) rejected by the peer, and the dead-letter file ${path} cannot be written (${reason}); the batch is offered again later`,
+            { cause: error },
+          ),
+          fatal: false,
+        };
       }
-      this.deps.logger.warn(`output ${this.name}: ${outcome.rejected.length} record(s) rejected by the peer (${outcome.rejected[0]?.reason ?? ''}); written to ${path}`, { output: this.name });
+      this.deps.logger.warn(
+        `output ${this.name}: ${outcome.rejected.length} record(s) rejected by the peer (${outcome.rejected[0]?.reason ?? ''}); written to ${path}`,
+        { output: this.name },
+      );
     }
-    return { ok: true, selected, records, shipped: selected.length - outcome.rejected.length, deadLettered: outcome.rejected.length, position };
+    return {
+      ok: true,
+      selected,
+      records,
+      shipped: selected.length - outcome.rejected.length,
+      deadLettered: outcome.rejected.length,
+      position,
+    };
   }
 
   /** Applies a delivered page, in page order; rejected records are passed too, so they never block the stream. */
@@ -338,7 +369,8 @@ export class OutputLane {
 
   /** FIFO slots: a released slot is handed straight to the next waiter, so batches start in page order. */
   private async slot<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.concurrency || this.waiting.length > 0) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.running >= this.concurrency || this.waiting.length > 0)
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
     else this.running++;
     try {
       return await task();

@@ -38,7 +38,11 @@ export class OutputSchedule {
     if (!honourSaved) return;
     for (const [name, saved] of Object.entries(state?.output_retry ?? {})) {
       if (saved.config !== undefined && saved.config !== fingerprints.get(name)) continue;
-      this.failing.set(name, { failures: saved.failures, retryAtMs: Date.parse(saved.retry_at), stopped: saved.stopped });
+      this.failing.set(name, {
+        failures: saved.failures,
+        retryAtMs: Date.parse(saved.retry_at),
+        stopped: saved.stopped,
+      });
     }
   }
 
@@ -68,7 +72,13 @@ export class OutputSchedule {
     if (!this.state) return;
     const failure = this.failing.get(name);
     const saved = Object.fromEntries(Object.entries(this.state.output_retry ?? {}).filter(([other]) => other !== name));
-    if (failure) saved[name] = { failures: failure.failures, retry_at: new Date(failure.retryAtMs).toISOString(), stopped: failure.stopped, config: this.fingerprints.get(name) };
+    if (failure)
+      saved[name] = {
+        failures: failure.failures,
+        retry_at: new Date(failure.retryAtMs).toISOString(),
+        stopped: failure.stopped,
+        config: this.fingerprints.get(name),
+      };
     this.state.output_retry = saved;
   }
 }

@@ -106,19 +106,42 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
   const stateAccount = accountState(deps.state.data, account.id);
   const tally = newTally();
   const result: AccountPollResult = {
-    account: account.label, since: undefined, until: plan.until, pages: 0, requests: 0, fetched: 0, outOfWindow: 0, swept: undefined, unreadable: [],
-    shipped: {}, deadLettered: {}, duplicates: {}, failedOutputs: {}, stoppedOutputs: [], behindOutputs: [],
+    account: account.label,
+    since: undefined,
+    until: plan.until,
+    pages: 0,
+    requests: 0,
+    fetched: 0,
+    outOfWindow: 0,
+    swept: undefined,
+    unreadable: [],
+    shipped: {},
+    deadLettered: {},
+    duplicates: {},
+    failedOutputs: {},
+    stoppedOutputs: [],
+    behindOutputs: [],
   };
   const saver = new LaneSaver(stateAccount, deps);
   const laneDeps = {
-    logger: deps.logger, clock: deps.clock, deliveryAttempts: deps.deliveryAttempts ?? 5, signal: deps.signal, cancel: deps.cancel, deadLetterPath: deps.deadLetterPath,
+    logger: deps.logger,
+    clock: deps.clock,
+    deliveryAttempts: deps.deliveryAttempts ?? 5,
+    signal: deps.signal,
+    cancel: deps.cancel,
+    deadLetterPath: deps.deadLetterPath,
     onCommit: (lane: OutputLane) => saver.committed(lane),
   };
   let lanes = deps.outputs.map((runtime) => {
     const saved = stateAccount.outputs[runtime.name];
     // Patience matters only beside other outputs: alone, a slow output holds back no one.
     const patience = deps.outputs.length > 1 ? deps.slowOutputWaitMs : undefined;
-    const cursor = new OutputCursor(saved?.checkpoint ?? plan.initialCheckpoint, plan.overlapMs, saved, deps.state.dedup?.index(account.id, runtime.name));
+    const cursor = new OutputCursor(
+      saved?.checkpoint ?? plan.initialCheckpoint,
+      plan.overlapMs,
+      saved,
+      deps.state.dedup?.index(account.id, runtime.name),
+    );
     return new OutputLane(runtime, cursor, laneDeps, patience);
   });
   if (deps.catchUp && lanes.length > 1) {
@@ -132,11 +155,22 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
   }
 
   const ctx: ReadContext = {
-    account, recordAccountId: plainString(account.id), client: deps.client, budget: deps.budget, logger: deps.logger, clock: deps.clock,
-    pageSize: deps.pageSize, signal: deps.signal, onPage: deps.onPage, onInvalidEvent: deps.onInvalidEvent,
+    account,
+    recordAccountId: plainString(account.id),
+    client: deps.client,
+    budget: deps.budget,
+    logger: deps.logger,
+    clock: deps.clock,
+    pageSize: deps.pageSize,
+    signal: deps.signal,
+    onPage: deps.onPage,
+    onInvalidEvent: deps.onInvalidEvent,
     halted: () => saver.error !== undefined,
   };
-  const since = lanes.length === 0 ? plan.initialCheckpoint : lanes.map((l) => l.cursor.checkpoint).reduce((a, b) => (a < b ? a : b));
+  const since =
+    lanes.length === 0
+      ? plan.initialCheckpoint
+      : lanes.map((l) => l.cursor.checkpoint).reduce((a, b) => (a < b ? a : b));
   result.since = since;
   let read = false;
   if (since < plan.until) {
@@ -145,7 +179,8 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
     const fresh = await readRange(since, plan.until, lanes, ctx, tally, plan.settleMs ?? 0);
     result.until = fresh.until;
     if (fresh.error) result.error = fresh.error;
-    for (const lane of lanes) if (fresh.complete && lane.takesPages) lane.mark((cursor) => cursor.readThrough(since, fresh.until));
+    for (const lane of lanes)
+      if (fresh.complete && lane.takesPages) lane.mark((cursor) => cursor.readThrough(since, fresh.until));
     await Promise.all(lanes.map((lane) => lane.drained()));
   }
   // Then the settled part of the overlap, when enough of it has not been swept yet.
@@ -163,7 +198,13 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
   }
   // Deliveries already under way finish and commit, in order, even after an error or a stop.
   await Promise.all(lanes.map((lane) => lane.drained()));
-  Object.assign(result, { pages: tally.pages, requests: tally.requests, fetched: tally.fetched, outOfWindow: tally.outOfWindow, unreadable: tally.unreadable });
+  Object.assign(result, {
+    pages: tally.pages,
+    requests: tally.requests,
+    fetched: tally.fetched,
+    outOfWindow: tally.outOfWindow,
+    unreadable: tally.unreadable,
+  });
 
   for (const lane of lanes) {
     result.shipped[lane.name] = lane.shipped;
@@ -180,7 +221,14 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
   if (result.error) {
     stateAccount.last_error = errorRecord(now, result.error);
   } else if (read && !deps.signal?.aborted) {
-    stateAccount.last_poll = { at: now, since, until: result.until, fetched: result.fetched, requests: result.requests, duration_ms: deps.clock.now() - started };
+    stateAccount.last_poll = {
+      at: now,
+      since,
+      until: result.until,
+      fetched: result.fetched,
+      requests: result.requests,
+      duration_ms: deps.clock.now() - started,
+    };
     delete stateAccount.last_error;
   }
   saver.recordAll(lanes, read && !result.error);
@@ -191,7 +239,8 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
     stateAccount.last_error = errorRecord(new Date(deps.clock.now()).toISOString(), saveError);
   }
   // Outputs the read left behind catch up on their own now, from what was just saved.
-  if (!result.error && !deps.signal?.aborted) for (const lane of lanes) if (!lane.failed && !lane.attached) deps.catchUp?.(lane.runtime);
+  if (!result.error && !deps.signal?.aborted)
+    for (const lane of lanes) if (!lane.failed && !lane.attached) deps.catchUp?.(lane.runtime);
   return result;
 }
 
@@ -278,7 +327,10 @@ class LaneSaver {
     // new file's: the restart cut-back would look at the wrong file.
     const current = lane.runtime.sink.position()?.file;
     const committed = lane.position?.file;
-    const rotated = current !== undefined && committed !== undefined && (current.ino !== committed.ino || current.dev !== committed.dev);
+    const rotated =
+      current !== undefined &&
+      committed !== undefined &&
+      (current.ino !== committed.ino || current.dev !== committed.dev);
     if (lane.positionChanged && lane.position && !rotated) deps.state.data.sinks[lane.name] = lane.position;
     lane.positionChanged = false;
   }

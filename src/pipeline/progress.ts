@@ -56,7 +56,8 @@ export class Progress {
     const to = msOf(this.options.until);
     const at = this.position === '' ? from : msOf(this.position);
     const fraction = to > from ? Math.min(1, Math.max(0, (at - from) / (to - from))) : 1;
-    const eta = fraction > 0 && fraction < 1 ? formatDuration((elapsed / fraction) * (1 - fraction)) : fraction >= 1 ? '0s' : '?';
+    const eta =
+      fraction > 0 && fraction < 1 ? formatDuration((elapsed / fraction) * (1 - fraction)) : fraction >= 1 ? '0s' : '?';
     return `backfill: ${this.events} events, ${this.pages} pages, ${rate}/s, ${(fraction * 100).toFixed(1)}% of the range, ETA ${eta}`;
   }
 }

@@ -68,20 +68,37 @@ export interface RangeRead {
  * Reads `[since, until)` into `lanes`. `settleMs` set: `until` is also bounded by the API's clock
  * (minus the settle time). Errors of the API end the read and are returned, not thrown.
  */
-export async function readRange(since: string, until: string, lanes: readonly OutputLane[], ctx: ReadContext, tally: ReadTally, settleMs?: number): Promise<RangeRead> {
+export async function readRange(
+  since: string,
+  until: string,
+  lanes: readonly OutputLane[],
+  ctx: ReadContext,
+  tally: ReadTally,
+  settleMs?: number,
+): Promise<RangeRead> {
   const { account } = ctx;
   const pager = new AccessPager<Row>({ since, pageSize: ctx.pageSize, traits: ctx.client.traits });
   const request = async (query: PageQuery): Promise<{ query: PageQuery; response: Page }> => {
     for (;;) {
       try {
         const response = await ctx.client.fetchPage({
-          accountId: account.id, accountLabel: account.label, since: apiTime(query.since, 'down'), until: apiTime(until, 'up'),
-          page: query.page, perPage: query.perPage, limit: query.limit, signal: ctx.signal, budget: ctx.budget,
+          accountId: account.id,
+          accountLabel: account.label,
+          since: apiTime(query.since, 'down'),
+          until: apiTime(until, 'up'),
+          page: query.page,
+          perPage: query.perPage,
+          limit: query.limit,
+          signal: ctx.signal,
+          budget: ctx.budget,
         });
         return { query, response };
       } catch (error) {
         if (!(error instanceof CloudflareParameterError) || !pager.refusedSize(query)) throw error;
-        ctx.logger.info(`account ${account.label}: the API takes only page sizes 1, 5, 10, 20, 25, 50, 100 and 1000 (it refused per_page=${query.perPage}, limit=${query.limit}); using those from now on`, { account: account.label });
+        ctx.logger.info(
+          `account ${account.label}: the API takes only page sizes 1, 5, 10, 20, 25, 50, 100 and 1000 (it refused per_page=${query.perPage}, limit=${query.limit}); using those from now on`,
+          { account: account.label },
+        );
         tally.requests++;
         query = pager.next();
       }
@@ -92,7 +109,8 @@ export async function readRange(since: string, until: string, lanes: readonly Ou
     promise.catch(() => undefined); // awaited below; a prefetch failing before then must not be "unhandled"
     return promise;
   };
-  const wanted = (): boolean => ctx.halted?.() !== true && (lanes.length === 0 || lanes.some((lane) => lane.takesPages));
+  const wanted = (): boolean =>
+    ctx.halted?.() !== true && (lanes.length === 0 || lanes.some((lane) => lane.takesPages));
 
   if (since >= until) return { complete: true, until };
   try {
@@ -105,7 +123,10 @@ export async function readRange(since: string, until: string, lanes: readonly Ou
       const rows = timedRows(response.events, since, until, ctx, tally);
       const outcome = pager.accept(query, rows, response.events.length);
       if (outcome.learnedIgnoresPage) {
-        ctx.logger.warn(`account ${account.label}: the API ignores the page parameter (it reads only limit, as before 2025); reading by created_at alone from now on`, { account: account.label });
+        ctx.logger.warn(
+          `account ${account.label}: the API ignores the page parameter (it reads only limit, as before 2025); reading by created_at alone from now on`,
+          { account: account.label },
+        );
       }
       if (outcome.unreadable) {
         tally.unreadable.push(outcome.unreadable);
@@ -129,7 +150,10 @@ export async function readRange(since: string, until: string, lanes: readonly Ou
             lane.push(fresh, pageMax, ctx.recordAccountId);
           } else if (room === 'out of patience') {
             lane.attached = false;
-            ctx.logger.warn(`output ${lane.name} (account ${account.label}) is slower than the others; it is left behind and catches up in its own reads`, { output: lane.name, account: account.label });
+            ctx.logger.warn(
+              `output ${lane.name} (account ${account.label}) is slower than the others; it is left behind and catches up in its own reads`,
+              { output: lane.name, account: account.label },
+            );
           }
         }
         ctx.onPage?.({ account: account.label, fetched: fresh.length, position: pageMax });
@@ -156,13 +180,22 @@ function boundByApiClock(until: string, response: Page, settleMs: number, ctx: R
   if (bound >= until) return until;
   if (!tally.skewWarned && aheadAtMost - 500 > SKEW_WARNING_MS) {
     tally.skewWarned = true;
-    ctx.logger.warn(`account ${ctx.account.label}: this host's clock is about ${Math.round((aheadAtMost - 500) / 1000)} s ahead of the Cloudflare API's; the read window ends by the API's clock (fix NTP on this host)`, { account: ctx.account.label });
+    ctx.logger.warn(
+      `account ${ctx.account.label}: this host's clock is about ${Math.round((aheadAtMost - 500) / 1000)} s ahead of the Cloudflare API's; the read window ends by the API's clock (fix NTP on this host)`,
+      { account: ctx.account.label },
+    );
   }
   return bound;
 }
 
 /** Parses times, keeps the half-open range `[since, until)` and drops rows without a valid time. */
-function timedRows(events: readonly AccessEvent[], since: string, until: string, ctx: ReadContext, tally: ReadTally): Row[] {
+function timedRows(
+  events: readonly AccessEvent[],
+  since: string,
+  until: string,
+  ctx: ReadContext,
+  tally: ReadTally,
+): Row[] {
   const rows: Row[] = [];
   for (const event of events) {
     const ts = typeof event.created_at === 'string' ? parseTimestamp(event.created_at) : undefined;

@@ -28,15 +28,25 @@ export function accountLabel(account: { id: string; name?: string | undefined })
 }
 
 export function describePoll(result: AccountPollResult): string {
-  const shipped = Object.entries(result.shipped).map(([name, n]) => `${name}=${n}`).join(' ');
+  const shipped = Object.entries(result.shipped)
+    .map(([name, n]) => `${name}=${n}`)
+    .join(' ');
   const duplicates = Object.values(result.duplicates).reduce((a, b) => a + b, 0);
-  const dead = Object.entries(result.deadLettered).filter(([, n]) => n > 0).map(([name, n]) => `${name}=${n}`).join(' ');
-  const fresh = result.since === undefined || result.since >= result.until ? 'nothing new to read' : `window [${result.since}, ${result.until})`;
+  const dead = Object.entries(result.deadLettered)
+    .filter(([, n]) => n > 0)
+    .map(([name, n]) => `${name}=${n}`)
+    .join(' ');
+  const fresh =
+    result.since === undefined || result.since >= result.until
+      ? 'nothing new to read'
+      : `window [${result.since}, ${result.until})`;
   const window = result.swept ? `${fresh}, swept the overlap [${result.swept.from}, ${result.swept.to})` : fresh;
   return (
     `account ${result.account}: ${window}, fetched ${result.fetched} in ${result.pages} page(s) / ${result.requests} request(s), ` +
     `shipped ${shipped || 'none'}${duplicates > 0 ? `, ${duplicates} already shipped (overlap) skipped` : ''}${dead ? `, dead-lettered ${dead}` : ''}` +
-    (result.unreadable.length > 0 ? `, ${result.unreadable.length} millisecond(s) with more events than one response could not be read in full` : '')
+    (result.unreadable.length > 0
+      ? `, ${result.unreadable.length} millisecond(s) with more events than one response could not be read in full`
+      : '')
   );
 }
 
@@ -67,26 +77,51 @@ export interface PollRound {
 }
 
 /** The parts of a round that outlive it: the retry schedule, the catch-ups and their budget. */
-export function roundServices(config: Config, clock: Clock, state?: StateData, honourSavedRests = false): Pick<PollRound, 'schedule' | 'catchUps' | 'catchUpBudget'> {
+export function roundServices(
+  config: Config,
+  clock: Clock,
+  state?: StateData,
+  honourSavedRests = false,
+): Pick<PollRound, 'schedule' | 'catchUps' | 'catchUpBudget'> {
   const { requests, per, catch_up_percent } = config.cloudflare.rate_limit;
   return {
-    schedule: new OutputSchedule(state, honourSavedRests, new Map(config.outputs.map((o) => [o.name, createHash('sha256').update(JSON.stringify(o)).digest('hex').slice(0, 16)]))),
+    schedule: new OutputSchedule(
+      state,
+      honourSavedRests,
+      new Map(
+        config.outputs.map((o) => [o.name, createHash('sha256').update(JSON.stringify(o)).digest('hex').slice(0, 16)]),
+      ),
+    ),
     catchUps: new CatchUps(),
-    catchUpBudget: new RateLimiter({ requests: Math.max(1, Math.floor((requests * catch_up_percent) / 100)), perMs: per, clock }),
+    catchUpBudget: new RateLimiter({
+      requests: Math.max(1, Math.floor((requests * catch_up_percent) / 100)),
+      perMs: per,
+      clock,
+    }),
   };
 }
 
 function windowPlan(config: Config, now: number): WindowPlan {
   return {
-    until: canonicalFromMs(now - config.poll.settle), initialCheckpoint: canonicalFromMs(now - config.poll.initial_lookback),
-    overlapMs: config.poll.overlap, settleMs: config.poll.settle, sweepEveryMs: config.poll.sweep_every,
+    until: canonicalFromMs(now - config.poll.settle),
+    initialCheckpoint: canonicalFromMs(now - config.poll.initial_lookback),
+    overlapMs: config.poll.overlap,
+    settleMs: config.poll.settle,
+    sweepEveryMs: config.poll.sweep_every,
   };
 }
 
 function pollDeps(round: PollRound, outputs: readonly OutputRuntime[]): PollDeps {
   const { config } = round;
   return {
-    client: round.client, state: round.state, outputs, logger: round.logger, clock: round.clock, pageSize: config.cloudflare.page_size, signal: round.signal, cancel: round.cancel,
+    client: round.client,
+    state: round.state,
+    outputs,
+    logger: round.logger,
+    clock: round.clock,
+    pageSize: config.cloudflare.page_size,
+    signal: round.signal,
+    cancel: round.cancel,
     slowOutputWaitMs: config.poll.slow_output_wait,
     deadLetterPath: (output) => deadLetterPath(config.state.path, output),
     onInvalidEvent: logInvalidEvent(round.logger),
@@ -97,9 +132,15 @@ function pollDeps(round: PollRound, outputs: readonly OutputRuntime[]): PollDeps
 function startCatchUp(round: PollRound, account: AccountConfig, output: OutputRuntime): void {
   const label = accountLabel(account);
   round.catchUps.launch(account.id, output.name, async () => {
-    round.logger.info(`output ${output.name} (account ${label}) is behind the other outputs: it catches up in its own reads, within ${round.config.cloudflare.rate_limit.catch_up_percent}% of the API budget`, { output: output.name, account: label });
+    round.logger.info(
+      `output ${output.name} (account ${label}) is behind the other outputs: it catches up in its own reads, within ${round.config.cloudflare.rate_limit.catch_up_percent}% of the API budget`,
+      { output: output.name, account: label },
+    );
     const started = round.clock.now();
-    const result = await pollAccount({ id: account.id, label }, windowPlan(round.config, started), { ...pollDeps(round, [output]), budget: round.catchUpBudget });
+    const result = await pollAccount({ id: account.id, label }, windowPlan(round.config, started), {
+      ...pollDeps(round, [output]),
+      budget: round.catchUpBudget,
+    });
     report(round, result, started, 'catch-up: ');
   });
 }
@@ -113,7 +154,10 @@ function report(round: PollRound, result: AccountPollResult, started: number, pr
   let ok = true;
   if (result.error) {
     ok = false;
-    logger.error(`account ${label}: ${result.error.message}`, { account: label, code: (result.error as { code?: string }).code });
+    logger.error(`account ${label}: ${result.error.message}`, {
+      account: label,
+      code: (result.error as { code?: string }).code,
+    });
   }
   const stopped = new Set(result.stoppedOutputs);
   for (const name of Object.keys(result.shipped)) {
@@ -125,7 +169,10 @@ function report(round: PollRound, result: AccountPollResult, started: number, pr
     ok = false;
     const failure = round.schedule.failed(name, stopped.has(name), clock.now());
     const next = `tried again in ${formatDuration(failure.retryAtMs - clock.now())} (failure ${failure.failures} in a row${failure.stopped ? '; it needs its configuration fixed' : ''})`;
-    logger.error(`output ${name} (account ${label}): ${error.message}; its checkpoint stays at the last delivered batch; ${next}`, { output: name, account: label });
+    logger.error(
+      `output ${name} (account ${label}): ${error.message}; its checkpoint stays at the last delivered batch; ${next}`,
+      { output: name, account: label },
+    );
   }
   if (!ok) round.failed = true;
   return ok;
@@ -142,7 +189,9 @@ export async function pollEveryAccount(round: PollRound): Promise<boolean> {
   let ok = true;
   for (const account of config.cloudflare.accounts) {
     if (round.signal?.aborted) break;
-    const outputs = round.outputs.filter((o) => !round.schedule.resting(o.name, now) && !round.catchUps.isRunning(account.id, o.name));
+    const outputs = round.outputs.filter(
+      (o) => !round.schedule.resting(o.name, now) && !round.catchUps.isRunning(account.id, o.name),
+    );
     if (outputs.length === 0 && round.outputs.length > 0) continue;
     const started = clock.now();
     const result = await pollAccount({ id: account.id, label: accountLabel(account) }, windowPlan(config, now), {
@@ -157,7 +206,10 @@ export async function pollEveryAccount(round: PollRound): Promise<boolean> {
 /** Returns the exit code: 0 when every account and output succeeded, else 1. */
 export async function runOnce(config: Config, logger: Logger, options: RunOnceOptions = {}): Promise<number> {
   const clock = options.clock ?? realClock;
-  const store = await StateStore.open(config.state.path, { recoverFromBackup: options.recoverFromBackup, onNotice: (m) => logger.warn(m) });
+  const store = await StateStore.open(config.state.path, {
+    recoverFromBackup: options.recoverFromBackup,
+    onNotice: (m) => logger.warn(m),
+  });
   let ok: boolean;
   try {
     const limiter = persistentLimiter(config, store, logger, clock);
@@ -165,7 +217,16 @@ export async function runOnce(config: Config, logger: Logger, options: RunOnceOp
     const outputs = await openOutputs(config, store, logger);
     const stopHangup = reopenOnHangup(outputs, logger, store);
     try {
-      const round: PollRound = { config, client, state: store, outputs, logger, clock, signal: options.signal, ...roundServices(config, clock, store.data) };
+      const round: PollRound = {
+        config,
+        client,
+        state: store,
+        outputs,
+        logger,
+        clock,
+        signal: options.signal,
+        ...roundServices(config, clock, store.data),
+      };
       ok = await pollEveryAccount(round);
       await round.catchUps.idle();
       if (round.failed) ok = false;

@@ -18,12 +18,19 @@ import type { OutputRuntime } from '../sink/output-runtime.js';
 export function cloudflareAuth(config: Config): CloudflareAuth {
   const cf = config.cloudflare;
   if (cf.api_token !== undefined) return { kind: 'token', token: cf.api_token };
-  if (cf.auth_key !== undefined && cf.auth_email !== undefined) return { kind: 'key', email: cf.auth_email, key: cf.auth_key };
+  if (cf.auth_key !== undefined && cf.auth_email !== undefined)
+    return { kind: 'key', email: cf.auth_email, key: cf.auth_key };
   throw new ShipperError('ERR_CONFIG', 'no Cloudflare credentials configured', { exitCode: 78 });
 }
 
 /** A limiter whose cooldowns are saved in `store`, starting with the one a previous run saved. */
-export function persistentLimiter(config: Config, store: StateHolder, logger: Logger, clock: Clock = realClock, alsoRespect?: StateData): RateLimiter {
+export function persistentLimiter(
+  config: Config,
+  store: StateHolder,
+  logger: Logger,
+  clock: Clock = realClock,
+  alsoRespect?: StateData,
+): RateLimiter {
   const limiter = new RateLimiter({
     requests: config.cloudflare.rate_limit.requests,
     perMs: config.cloudflare.rate_limit.per,
@@ -39,16 +46,25 @@ export function persistentLimiter(config: Config, store: StateHolder, logger: Lo
   for (const api of [store.data.api, alsoRespect?.api]) {
     const saved = api?.cooldown_until === undefined ? NaN : Date.parse(api.cooldown_until);
     if (saved > clock.now() && saved > limiter.cooldownEndsAt) {
-      logger.warn(`a previous run hit the Cloudflare rate limit; waiting until ${new Date(saved).toISOString()} before calling the API`);
+      logger.warn(
+        `a previous run hit the Cloudflare rate limit; waiting until ${new Date(saved).toISOString()} before calling the API`,
+      );
       limiter.coolDown(saved, api?.cooldown_reason ?? 'saved cooldown');
     }
   }
   return limiter;
 }
 
-export function createClient(config: Config, limiter: RateLimiter, logger: Logger, clock: Clock = realClock, onResponse?: (status: number) => void): CloudflareClient {
+export function createClient(
+  config: Config,
+  limiter: RateLimiter,
+  logger: Logger,
+  clock: Clock = realClock,
+  onResponse?: (status: number) => void,
+): CloudflareClient {
   const route = cloudflareRoute(config);
-  if (route.kind === 'proxy') logger.info(`Cloudflare API ${new URL(config.cloudflare.base_url).origin} ${describeRoute(route)}`);
+  if (route.kind === 'proxy')
+    logger.info(`Cloudflare API ${new URL(config.cloudflare.base_url).origin} ${describeRoute(route)}`);
   return new CloudflareClient({
     ...(onResponse ? { onResponse } : {}),
     baseUrl: config.cloudflare.base_url,
@@ -59,12 +75,21 @@ export function createClient(config: Config, limiter: RateLimiter, logger: Logge
     clock,
     userAgent: `cf-access-shipper/${VERSION}`,
     onRetry: ({ account, attempt, delayMs, reason }) => {
-      logger.warn(`Cloudflare API, account ${account}: ${reason}; retry ${attempt} in ${Math.round(delayMs / 100) / 10} s`, { account });
+      logger.warn(
+        `Cloudflare API, account ${account}: ${reason}; retry ${attempt} in ${Math.round(delayMs / 100) / 10} s`,
+        { account },
+      );
     },
   });
 }
 
-export async function openOutputs(config: Config, store: StateStore, logger: Logger, only?: readonly string[], hooks?: SinkHooks): Promise<OutputRuntime[]> {
+export async function openOutputs(
+  config: Config,
+  store: StateStore,
+  logger: Logger,
+  only?: readonly string[],
+  hooks?: SinkHooks,
+): Promise<OutputRuntime[]> {
   const outputs = buildOutputs(config, logger, only, hooks, store.path);
   const opened: OutputRuntime[] = [];
   try {
@@ -102,7 +127,12 @@ export async function closeOutputs(outputs: readonly OutputRuntime[], logger: Lo
  * SIGHUP reopens file outputs (logrotate) and runs `alsoReopen` (the daemon's log file); returns
  * a function that removes the handler.
  */
-export function reopenOnHangup(outputs: readonly OutputRuntime[], logger: Logger, store?: StateHolder, alsoReopen?: () => void): () => void {
+export function reopenOnHangup(
+  outputs: readonly OutputRuntime[],
+  logger: Logger,
+  store?: StateHolder,
+  alsoReopen?: () => void,
+): () => void {
   const handler = (): void => {
     logger.info(alsoReopen ? 'SIGHUP: reopening file outputs and the log file' : 'SIGHUP: reopening file outputs');
     alsoReopen?.();

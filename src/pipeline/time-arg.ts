@@ -10,5 +10,7 @@ export function parseTimeArg(flag: string, text: string, nowMs: number): string 
   if (canonical !== undefined) return canonical;
   const ago = parseDuration(trimmed.replace(/^-/, '').replace(/\s*ago$/, ''));
   if (ago !== undefined) return canonicalFromMs(nowMs - ago);
-  throw new UsageError(`${flag} must be an RFC 3339 time (2024-05-01T00:00:00Z), "now", or a duration ago such as 7d or 36h; got "${text}"`);
+  throw new UsageError(
+    `${flag} must be an RFC 3339 time (2024-05-01T00:00:00Z), "now", or a duration ago such as 7d or 36h; got "${text}"`,
+  );
 }

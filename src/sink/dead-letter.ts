@@ -11,12 +11,19 @@ export function deadLetterPath(statePath: string, output: string): string {
   return join(dirname(statePath), 'dead-letter', `${output}.ndjson`);
 }
 
-export async function writeDeadLetters(path: string, output: string, rejected: readonly RejectedRecord[], nowMs: number): Promise<void> {
+export async function writeDeadLetters(
+  path: string,
+  output: string,
+  rejected: readonly RejectedRecord[],
+  nowMs: number,
+): Promise<void> {
   if (rejected.length === 0) return;
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const at = new Date(nowMs).toISOString();
   const text = rejected
-    .map(({ record, reason }) => JSON.stringify({ at, output, account_id: record.accountId, reason, record: record.text, event: record.event }))
+    .map(({ record, reason }) =>
+      JSON.stringify({ at, output, account_id: record.accountId, reason, record: record.text, event: record.event }),
+    )
     .join('\n');
   const handle = await fs.open(path, 'a', 0o600);
   try {

@@ -20,14 +20,23 @@ export interface SinkHooks {
 }
 
 /** `statePath`: the state file the outputs' own journals sit beside (HEC's pending acks). */
-export function buildSink(output: OutputConfig, config: Config, logger: Logger, hooks: SinkHooks = {}, statePath?: string): Sink {
+export function buildSink(
+  output: OutputConfig,
+  config: Config,
+  logger: Logger,
+  hooks: SinkHooks = {},
+  statePath?: string,
+): Sink {
   switch (output.type) {
     case 'stdout':
       return new StdoutSink(output.name);
     case 'file':
       return new FileSink(output.name, output.path, {
         onTruncate: ({ path, from, to }) => {
-          logger.warn(`output ${output.name}: removed ${from - to} bytes at the end of ${path} that were written but not committed before the last stop; they are shipped again now`, { output: output.name });
+          logger.warn(
+            `output ${output.name}: removed ${from - to} bytes at the end of ${path} that were written but not committed before the last stop; they are shipped again now`,
+            { output: output.name },
+          );
         },
       });
     case 'splunk_hec':
@@ -55,7 +64,17 @@ export function buildFormatter(output: OutputConfig, config: Config): OutputRunt
   return recordFormatter(output.format, options);
 }
 
-export function buildOutputs(config: Config, logger: Logger, only?: readonly string[], hooks: SinkHooks = {}, statePath?: string): OutputRuntime[] {
+export function buildOutputs(
+  config: Config,
+  logger: Logger,
+  only?: readonly string[],
+  hooks: SinkHooks = {},
+  statePath?: string,
+): OutputRuntime[] {
   const selected = only && only.length > 0 ? config.outputs.filter((o) => only.includes(o.name)) : config.outputs;
-  return selected.map((output) => ({ name: output.name, sink: buildSink(output, config, logger, hooks, statePath), format: buildFormatter(output, config) }));
+  return selected.map((output) => ({
+    name: output.name,
+    sink: buildSink(output, config, logger, hooks, statePath),
+    format: buildFormatter(output, config),
+  }));
 }

@@ -78,7 +78,13 @@ export class FileSink implements Sink {
         await this.handle.sync();
       }
     } catch (error) {
-      return { status: 'retry', error: new Error(`cannot cut ${this.path} back to its last complete batch (${before} bytes): ${(error as Error).message}; nothing more is written until it can`, { cause: error }) };
+      return {
+        status: 'retry',
+        error: new Error(
+          `cannot cut ${this.path} back to its last complete batch (${before} bytes): ${(error as Error).message}; nothing more is written until it can`,
+          { cause: error },
+        ),
+      };
     }
     try {
       let written = 0;
@@ -93,7 +99,10 @@ export class FileSink implements Sink {
       // Take back a partial write so the retry appends whole lines; if that fails too, the next
       // write cuts it off before writing (see above).
       await this.handle.truncate(before).catch(() => undefined);
-      return { status: 'retry', error: new Error(`cannot write ${this.path}: ${(error as Error).message}`, { cause: error }) };
+      return {
+        status: 'retry',
+        error: new Error(`cannot write ${this.path}: ${(error as Error).message}`, { cause: error }),
+      };
     }
   }
 

@@ -201,7 +201,14 @@ export class AckBook {
     for (const entry of this.entries.values()) {
       const ids = entry.ids.filter((id) => this.byId.get(id) === entry);
       lines.push(JSON.stringify({ q: entry.seq, b: entry.base, t: entry.sentAt, i: ids }));
-      if (entry.ackId !== undefined) lines.push(JSON.stringify(entry.cookie === undefined ? { q: entry.seq, k: entry.ackId } : { q: entry.seq, k: entry.ackId, c: entry.cookie }));
+      if (entry.ackId !== undefined)
+        lines.push(
+          JSON.stringify(
+            entry.cookie === undefined
+              ? { q: entry.seq, k: entry.ackId }
+              : { q: entry.seq, k: entry.ackId, c: entry.cookie },
+          ),
+        );
       if (entry.state === 'confirmed') lines.push(JSON.stringify({ q: entry.seq, ok: 1 }));
       if (entry.state === 'maybe') lines.push(JSON.stringify({ q: entry.seq, cut: 1 }));
     }

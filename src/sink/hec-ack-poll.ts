@@ -50,7 +50,9 @@ export async function pollAcks(entries: readonly AckEntry[], options: AckPollOpt
     first = false;
     const fatal = await queryOnce(waiting, options, (p) => (problem = p));
     if (fatal) return { status: 'fatal', reason: fatal };
-    waiting = waiting.filter((e) => e.state === 'pending' && (options.timeoutMs === 0 || Date.now() - e.sentAt < options.timeoutMs));
+    waiting = waiting.filter(
+      (e) => e.state === 'pending' && (options.timeoutMs === 0 || Date.now() - e.sentAt < options.timeoutMs),
+    );
     if (options.timeoutMs === 0) break;
   }
   const left = entries.filter((e) => e.state === 'pending').length;
@@ -58,7 +60,11 @@ export async function pollAcks(entries: readonly AckEntry[], options: AckPollOpt
 }
 
 /** One /ack query per (URL, cookie); marks what came back true. Returns a reason when the output must stop. */
-async function queryOnce(waiting: readonly AckEntry[], options: AckPollOptions, onProblem: (problem: string) => void): Promise<string | undefined> {
+async function queryOnce(
+  waiting: readonly AckEntry[],
+  options: AckPollOptions,
+  onProblem: (problem: string) => void,
+): Promise<string | undefined> {
   const groups = new Map<string, AckEntry[]>();
   for (const entry of waiting) {
     const key = `${entry.base}\n${entry.cookie ?? ''}`;
@@ -72,7 +78,13 @@ async function queryOnce(waiting: readonly AckEntry[], options: AckPollOptions, 
     if (!sample || !target) continue;
     try {
       const headers: Record<string, string> = sample.cookie ? { cookie: sample.cookie } : {};
-      const response = await hecRequest({ ...target.endpoint, agents: target.agents }, '/services/collector/ack', 'POST', Buffer.from(JSON.stringify({ acks: group.map((e) => e.ackId) })), headers);
+      const response = await hecRequest(
+        { ...target.endpoint, agents: target.agents },
+        '/services/collector/ack',
+        'POST',
+        Buffer.from(JSON.stringify({ acks: group.map((e) => e.ackId) })),
+        headers,
+      );
       const body = parseHecBody(response.body) as { acks?: Record<string, boolean> };
       if (response.statusCode !== 200 || !body.acks) {
         const verdict = classifyHecResponse({ status: response.statusCode, body: response.body }, options.key);

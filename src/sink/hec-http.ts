@@ -73,19 +73,42 @@ export function hecUrls(config: Pick<SplunkHecOutputConfig, 'url'>): string[] {
 }
 
 /** The endpoint of one of an output's URLs; `tls` is what `readTlsFiles` read for it. */
-export function hecEndpoint(name: string, config: SplunkHecOutputConfig, tls: TlsFiles = {}, url: string = hecUrls(config)[0] ?? '', env: Readonly<Record<string, string | undefined>> = process.env): HecEndpoint {
+export function hecEndpoint(
+  name: string,
+  config: SplunkHecOutputConfig,
+  tls: TlsFiles = {},
+  url: string = hecUrls(config)[0] ?? '',
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): HecEndpoint {
   const base = hecBase(url);
   const route = hecRoute({ name, proxy: config.proxy }, base, env);
-  return { base, token: config.token, channel: config.channel ?? stableChannel(name, base), timeoutMs: config.request_timeout, verify: config.tls.verify, tls, route };
+  return {
+    base,
+    token: config.token,
+    channel: config.channel ?? stableChannel(name, base),
+    timeoutMs: config.request_timeout,
+    verify: config.tls.verify,
+    tls,
+    route,
+  };
 }
 
 /** Keep-alive agents on the endpoint's route, with a connection for each of `maxSockets` requests in flight. */
-export function keepAliveAgents(maxSockets: number, route: ProxyRoute = { kind: 'direct', why: 'no proxy set' }): { http: HttpAgent; https: HttpsAgent } {
+export function keepAliveAgents(
+  maxSockets: number,
+  route: ProxyRoute = { kind: 'direct', why: 'no proxy set' },
+): { http: HttpAgent; https: HttpsAgent } {
   return routeAgents(route, maxSockets);
 }
 
 /** One request to HEC with the token and the channel, a timeout for the whole exchange and no retries (callers decide). */
-export function hecRequest(endpoint: HecEndpoint, path: string, method: 'GET' | 'POST', body?: Buffer | string, extraHeaders: Record<string, string> = {}): Promise<HecHttpResponse> {
+export function hecRequest(
+  endpoint: HecEndpoint,
+  path: string,
+  method: 'GET' | 'POST',
+  body?: Buffer | string,
+  extraHeaders: Record<string, string> = {},
+): Promise<HecHttpResponse> {
   const url = new URL(`${endpoint.base}${path}`);
   const secure = url.protocol === 'https:';
   const payload = body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body) : body;
@@ -120,10 +143,17 @@ export function hecRequest(endpoint: HecEndpoint, path: string, method: 'GET' | 
       response.on('error', fail);
       response.on('end', () => {
         clearTimeout(timer);
-        resolve({ statusCode: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') });
+        resolve({
+          statusCode: response.statusCode ?? 0,
+          headers: response.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
       });
     });
-    const timer = setTimeout(() => request.destroy(new HecTimeoutError(`${endpoint.base}${path}`, endpoint.timeoutMs)), endpoint.timeoutMs);
+    const timer = setTimeout(
+      () => request.destroy(new HecTimeoutError(`${endpoint.base}${path}`, endpoint.timeoutMs)),
+      endpoint.timeoutMs,
+    );
     function fail(error: Error): void {
       clearTimeout(timer);
       reject(new HecConnectionError(written, error));

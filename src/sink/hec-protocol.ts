@@ -29,7 +29,7 @@ interface HecBody {
 export function parseHecBody(body: string): HecBody {
   try {
     const value: unknown = JSON.parse(body);
-    return typeof value === 'object' && value !== null ? (value) : {};
+    return typeof value === 'object' && value !== null ? value : {};
   } catch {
     return {};
   }
@@ -46,18 +46,33 @@ export function classifyHecResponse(response: HecResponse, outputKey: string): H
   }
   switch (code) {
     case 1:
-      return { kind: 'fatal', reason: `${what}. The HEC token is disabled: enable it in Splunk (Settings → Data inputs → HTTP Event Collector) or set ${outputKey}.token` };
+      return {
+        kind: 'fatal',
+        reason: `${what}. The HEC token is disabled: enable it in Splunk (Settings → Data inputs → HTTP Event Collector) or set ${outputKey}.token`,
+      };
     case 2:
     case 3:
     case 4:
-      return { kind: 'fatal', reason: `${what}. Splunk does not accept the token: check ${outputKey}.token (or token_file)` };
+      return {
+        kind: 'fatal',
+        reason: `${what}. Splunk does not accept the token: check ${outputKey}.token (or token_file)`,
+      };
     case 7:
-      return { kind: 'fatal', reason: `${what}. The index does not exist or the token may not write to it: fix ${outputKey}.index or the token's allowed indexes` };
+      return {
+        kind: 'fatal',
+        reason: `${what}. The index does not exist or the token may not write to it: fix ${outputKey}.index or the token's allowed indexes`,
+      };
     case 10:
     case 11:
-      return { kind: 'fatal', reason: `${what}. Splunk wants a valid request channel (indexer acknowledgement is on for this token): check ${outputKey}.channel (a GUID) and ${outputKey}.ack` };
+      return {
+        kind: 'fatal',
+        reason: `${what}. Splunk wants a valid request channel (indexer acknowledgement is on for this token): check ${outputKey}.channel (a GUID) and ${outputKey}.ack`,
+      };
     case 14:
-      return { kind: 'fatal', reason: `${what}. Indexer acknowledgement is disabled for this token: set ${outputKey}.ack to auto or false, or enable it on the token` };
+      return {
+        kind: 'fatal',
+        reason: `${what}. Indexer acknowledgement is disabled for this token: set ${outputKey}.ack to auto or false, or enable it on the token`,
+      };
     case 16:
       return { kind: 'fatal', reason: `${what}. Check ${outputKey}.url` };
     case 5:
@@ -65,7 +80,9 @@ export function classifyHecResponse(response: HecResponse, outputKey: string): H
     case 12:
     case 13:
     case 15:
-      return body['invalid-event-number'] === undefined ? { kind: 'reject', reason: what } : { kind: 'reject', reason: what, invalidEventNumber: body['invalid-event-number'] };
+      return body['invalid-event-number'] === undefined
+        ? { kind: 'reject', reason: what }
+        : { kind: 'reject', reason: what, invalidEventNumber: body['invalid-event-number'] };
     case 8:
     case 9:
     case 18:
@@ -75,13 +92,23 @@ export function classifyHecResponse(response: HecResponse, outputKey: string): H
     default:
       break;
   }
-  if (response.status === 413) return { kind: 'split', reason: `${what} (batch larger than the server's max_content_length)` };
-  if (response.status === 429 || response.status === 408 || response.status >= 500) return { kind: 'retry', reason: what };
+  if (response.status === 413)
+    return { kind: 'split', reason: `${what} (batch larger than the server's max_content_length)` };
+  if (response.status === 429 || response.status === 408 || response.status >= 500)
+    return { kind: 'retry', reason: what };
   if (response.status === 407) {
-    return { kind: 'fatal', reason: `${what}. The HTTP proxy on the way to HEC wants credentials (or refused them): put them in ${outputKey}.proxy or HTTP_PROXY/HTTPS_PROXY as http://user:password@host:port` };
+    return {
+      kind: 'fatal',
+      reason: `${what}. The HTTP proxy on the way to HEC wants credentials (or refused them): put them in ${outputKey}.proxy or HTTP_PROXY/HTTPS_PROXY as http://user:password@host:port`,
+    };
   }
-  if (response.status === 401 || response.status === 403) return { kind: 'fatal', reason: `${what}. Check ${outputKey}.token` };
-  if (response.status === 404) return { kind: 'fatal', reason: `${what}. No HEC endpoint at this address: check ${outputKey}.url (the base URL, e.g. https://splunk:8088)` };
+  if (response.status === 401 || response.status === 403)
+    return { kind: 'fatal', reason: `${what}. Check ${outputKey}.token` };
+  if (response.status === 404)
+    return {
+      kind: 'fatal',
+      reason: `${what}. No HEC endpoint at this address: check ${outputKey}.url (the base URL, e.g. https://splunk:8088)`,
+    };
   return { kind: 'fatal', reason: `${what}. Unexpected answer from HEC: check ${outputKey}.url` };
 }
 
@@ -123,19 +150,31 @@ export function envelopeText(envelope: HecEnvelope): string {
  * One event in HEC's JSON form; the record text is embedded, not re-parsed. `constant` is
  * `envelopeText(envelope)`, computed once per output.
  */
-export function hecEvent(record: OutputRecord, envelope: HecEnvelope, constant: string = envelopeText(envelope)): string {
+export function hecEvent(
+  record: OutputRecord,
+  envelope: HecEnvelope,
+  constant: string = envelopeText(envelope),
+): string {
   const parts = hecEventParts(record, envelope, constant);
   return parts.head + parts.event + parts.tail;
 }
 
 /** `hecEvent` in three parts, written one after the other without joining them (see encodeBatches). */
-function hecEventParts(record: OutputRecord, envelope: HecEnvelope, constant: string): { head: string; event: string; tail: string } {
+function hecEventParts(
+  record: OutputRecord,
+  envelope: HecEnvelope,
+  constant: string,
+): { head: string; event: string; tail: string } {
   const time = epochSecondsText(record.epochMs, record.time);
   const text = record.text; // read once: a record may format its text on each read
   // A CEF line rarely holds a character JSON must escape; quoting it directly is cheaper.
   const quote = !envelope.eventIsJson && !NEEDS_JSON_ESCAPE.test(text);
   const event = envelope.eventIsJson || quote ? text : JSON.stringify(text);
-  return { head: `{"time":${time}${constant},"event":${quote ? '"' : ''}`, event, tail: accountTail(record.accountId, quote) };
+  return {
+    head: `{"time":${time}${constant},"event":${quote ? '"' : ''}`,
+    event,
+    tail: accountTail(record.accountId, quote),
+  };
 }
 
 let tailAccount: string | undefined;
@@ -168,7 +207,14 @@ export interface Chunk {
  * Encodes `records[i]` for each i of `indices` into request bodies of at most `maxEvents`
  * events and `maxBytes` bytes (uncompressed), one chunk at a time.
  */
-export function* encodeBatches(records: readonly OutputRecord[], indices: readonly number[], envelope: HecEnvelope, constant: string, maxEvents: number, maxBytes: number): Generator<Chunk> {
+export function* encodeBatches(
+  records: readonly OutputRecord[],
+  indices: readonly number[],
+  envelope: HecEnvelope,
+  constant: string,
+  maxEvents: number,
+  maxBytes: number,
+): Generator<Chunk> {
   let buffer = Buffer.allocUnsafe(64 * 1024);
   let used = 0;
   let current: number[] = [];
@@ -207,7 +253,12 @@ export function* encodeBatches(records: readonly OutputRecord[], indices: readon
 export function sliceChunk(chunk: Chunk, from: number, to: number): Chunk {
   const start = from === 0 ? 0 : (chunk.ends[from - 1] ?? 0) + 1;
   const end = chunk.ends[to - 1] ?? start;
-  return { records: chunk.records, indices: chunk.indices.slice(from, to), body: chunk.body.subarray(start, end), ends: chunk.ends.slice(from, to).map((e) => e - start) };
+  return {
+    records: chunk.records,
+    indices: chunk.indices.slice(from, to),
+    body: chunk.body.subarray(start, end),
+    ends: chunk.ends.slice(from, to).map((e) => e - start),
+  };
 }
 
 /** A GUID derived from the output's name and URL: stable across restarts, distinct per output. */

@@ -20,7 +20,15 @@ import { AckBook, type AckEntry } from './hec-ack-book.js';
 import { HecConnectionError, hecEndpoint, hecRequest, hecUrls } from './hec-http.js';
 import { proxyRefusedIn } from '../net/proxy-agent.js';
 import { describeRoute } from '../net/proxy.js';
-import { type Chunk, classifyHecResponse, defaultSourcetype, encodeBatches, envelopeText, type HecEnvelope, sliceChunk } from './hec-protocol.js';
+import {
+  type Chunk,
+  classifyHecResponse,
+  defaultSourcetype,
+  encodeBatches,
+  envelopeText,
+  type HecEnvelope,
+  sliceChunk,
+} from './hec-protocol.js';
 import { pollAcks } from './hec-ack-poll.js';
 import { HecTarget, pickTarget } from './hec-targets.js';
 import { isCertificateError } from './syslog-connection.js';
@@ -89,19 +97,29 @@ export class SplunkHecSink implements Sink {
     for (const target of this.targets) {
       target.endpoint.tls = tls;
       if (target.base.startsWith('http:')) {
-        this.options.logger.warn(`output ${this.name}: ${target.base} is plain http — the HEC token and events travel unencrypted`, { output: this.name });
+        this.options.logger.warn(
+          `output ${this.name}: ${target.base} is plain http — the HEC token and events travel unencrypted`,
+          { output: this.name },
+        );
       }
     }
     for (const target of this.targets) {
       const route = target.endpoint.route;
-      if (route?.kind === 'proxy') this.options.logger.info(`output ${this.name}: ${target.base} ${describeRoute(route)}`, { output: this.name });
+      if (route?.kind === 'proxy')
+        this.options.logger.info(`output ${this.name}: ${target.base} ${describeRoute(route)}`, { output: this.name });
     }
     if (!this.config.tls.verify) {
-      this.options.logger.warn(`output ${this.name}: TLS certificate verification is OFF (tls.verify: false) — anyone on the path can read and change events and capture the HEC token`, { output: this.name });
+      this.options.logger.warn(
+        `output ${this.name}: TLS certificate verification is OFF (tls.verify: false) — anyone on the path can read and change events and capture the HEC token`,
+        { output: this.name },
+      );
     }
     const restored = this.book.open();
     if (restored.pending + restored.maybe + restored.confirmed > 0) {
-      this.options.logger.info(`output ${this.name}: ${restored.pending} request(s) from the last run wait for their acknowledgement, ${restored.confirmed} were confirmed, ${restored.maybe} were cut in flight; events HEC has are not sent again`, { output: this.name });
+      this.options.logger.info(
+        `output ${this.name}: ${restored.pending} request(s) from the last run wait for their acknowledgement, ${restored.confirmed} were confirmed, ${restored.maybe} were cut in flight; events HEC has are not sent again`,
+        { output: this.name },
+      );
     }
     return Promise.resolve();
   }
@@ -114,7 +132,14 @@ export class SplunkHecSink implements Sink {
     const attempt: Attempt = { records, rejected: [], waits: new Set(), progressed: false };
     const toSend = this.sortOut(attempt);
     let failure: Failure | undefined;
-    for (const chunk of encodeBatches(records, toSend, this.envelope, this.envelopeText, this.config.batch.max_events, this.config.batch.max_bytes)) {
+    for (const chunk of encodeBatches(
+      records,
+      toSend,
+      this.envelope,
+      this.envelopeText,
+      this.config.batch.max_events,
+      this.config.batch.max_bytes,
+    )) {
       failure = await this.sendChunk(chunk, attempt, true);
       if (failure) break;
     }
@@ -173,8 +198,16 @@ export class SplunkHecSink implements Sink {
   }
 
   private maybeDuplicated(count: number, reason: MaybeDuplicatedReason): void {
-    const why = reason === 'cut_in_flight' ? 'their request was cut after HEC may have read it' : reason === 'ack_timeout' ? `their ackId was not true after ${Math.round(this.config.ack_timeout / 1000)} s (ack_timeout)` : 'HEC indexed them before rejecting a later event, without an ackId';
-    this.options.logger.warn(`output ${this.name}: resending ${count} event(s) HEC may have indexed already (${why}); Splunk may hold them twice`, { output: this.name });
+    const why =
+      reason === 'cut_in_flight'
+        ? 'their request was cut after HEC may have read it'
+        : reason === 'ack_timeout'
+          ? `their ackId was not true after ${Math.round(this.config.ack_timeout / 1000)} s (ack_timeout)`
+          : 'HEC indexed them before rejecting a later event, without an ackId';
+    this.options.logger.warn(
+      `output ${this.name}: resending ${count} event(s) HEC may have indexed already (${why}); Splunk may hold them twice`,
+      { output: this.name },
+    );
     this.options.onMaybeDuplicated?.(count, reason);
   }
 
@@ -189,19 +222,35 @@ export class SplunkHecSink implements Sink {
       if (!target) break;
       const entry = this.book.sending(target.base, ids);
       const cookie = target.cookieHeader();
-      const headers: Record<string, string> = { ...(this.config.gzip ? { 'content-encoding': 'gzip' } : {}), ...(cookie ? { cookie } : {}) };
+      const headers: Record<string, string> = {
+        ...(this.config.gzip ? { 'content-encoding': 'gzip' } : {}),
+        ...(cookie ? { cookie } : {}),
+      };
       let response;
       target.inFlight++;
       try {
-        response = await hecRequest({ ...target.endpoint, agents: target.agents }, '/services/collector/event', 'POST', body, headers);
+        response = await hecRequest(
+          { ...target.endpoint, agents: target.agents },
+          '/services/collector/event',
+          'POST',
+          body,
+          headers,
+        );
       } catch (error) {
         const cause = error instanceof HecConnectionError ? error : new HecConnectionError(false, error as Error);
         const reason = cause.message.includes(cause.code) ? cause.message : `${cause.code}: ${cause.message}`;
         if (cause.mayHaveArrived) this.book.cut(entry);
         else this.book.drop(entry);
-        if (proxyRefusedIn(cause)?.code === 'ERR_PROXY_AUTH') return { status: 'fatal', error: new Error(`HEC ${target.base}: ${reason}`, { cause }) };
+        if (proxyRefusedIn(cause)?.code === 'ERR_PROXY_AUTH')
+          return { status: 'fatal', error: new Error(`HEC ${target.base}: ${reason}`, { cause }) };
         if (isCertificateError(cause)) {
-          return { status: 'fatal', error: new Error(`HEC ${target.base}: the server certificate is not trusted (${reason}); set ${this.key}.tls.ca_file to the CA that signed it`, { cause }) };
+          return {
+            status: 'fatal',
+            error: new Error(
+              `HEC ${target.base}: the server certificate is not trusted (${reason}); set ${this.key}.tls.ca_file to the CA that signed it`,
+              { cause },
+            ),
+          };
         }
         target.markDown(this.clock.now());
         lastFailure = { status: 'retry', error: new Error(`HEC ${target.base}: ${reason}`, { cause }) };
@@ -237,10 +286,16 @@ export class SplunkHecSink implements Sink {
   }
 
   /** 400 for bad events or 413: dead-letter the bad ones, send the rest. */
-  private async refused(chunk: Chunk, verdict: { kind: 'split' | 'reject'; reason: string; invalidEventNumber?: number }, attempt: Attempt, mayResendPrefix: boolean): Promise<Failure | undefined> {
+  private async refused(
+    chunk: Chunk,
+    verdict: { kind: 'split' | 'reject'; reason: string; invalidEventNumber?: number },
+    attempt: Attempt,
+    mayResendPrefix: boolean,
+  ): Promise<Failure | undefined> {
     const n = verdict.kind === 'reject' ? verdict.invalidEventNumber : undefined;
     const count = chunk.indices.length;
-    if (n !== undefined && n >= 0 && n < count) return this.rejectAt(chunk, n, verdict.reason, attempt, mayResendPrefix);
+    if (n !== undefined && n >= 0 && n < count)
+      return this.rejectAt(chunk, n, verdict.reason, attempt, mayResendPrefix);
     const only = count === 1 ? chunk.records[chunk.indices[0] ?? -1] : undefined;
     if (only) {
       attempt.rejected.push({ record: only, reason: verdict.reason });
@@ -256,7 +311,13 @@ export class SplunkHecSink implements Sink {
   }
 
   /** Event `n` is bad: dead-letter it; the prefix was indexed (resent once when only acks can confirm it); send the rest. */
-  private async rejectAt(chunk: Chunk, n: number, reason: string, attempt: Attempt, mayResendPrefix: boolean): Promise<Failure | undefined> {
+  private async rejectAt(
+    chunk: Chunk,
+    n: number,
+    reason: string,
+    attempt: Attempt,
+    mayResendPrefix: boolean,
+  ): Promise<Failure | undefined> {
     const bad = chunk.records[chunk.indices[n] ?? -1];
     if (bad) attempt.rejected.push({ record: bad, reason });
     if (n > 0) {
@@ -266,7 +327,12 @@ export class SplunkHecSink implements Sink {
         const failure = await this.sendChunk(prefix, attempt, false);
         if (failure) return failure;
       } else {
-        this.book.confirmed(this.book.sending('', prefix.indices.map((i) => chunk.records[i]?.id ?? '')));
+        this.book.confirmed(
+          this.book.sending(
+            '',
+            prefix.indices.map((i) => chunk.records[i]?.id ?? ''),
+          ),
+        );
       }
     }
     const count = chunk.indices.length;
@@ -274,12 +340,23 @@ export class SplunkHecSink implements Sink {
     return undefined;
   }
 
-  private accepted(target: HecTarget, entry: AckEntry, ackId: number | undefined, route: string, attempt: Attempt): Failure | undefined {
+  private accepted(
+    target: HecTarget,
+    entry: AckEntry,
+    ackId: number | undefined,
+    route: string,
+    attempt: Attempt,
+  ): Failure | undefined {
     if (ackId !== undefined) target.acksSeen = true;
     attempt.progressed = true;
     if (this.config.ack === true && ackId === undefined) {
       this.book.drop(entry);
-      return { status: 'fatal', error: new Error(`HEC accepted the batch without an ackId, but ${this.key}.ack is true: enable indexer acknowledgement on the token, or set ack to auto or false`) };
+      return {
+        status: 'fatal',
+        error: new Error(
+          `HEC accepted the batch without an ackId, but ${this.key}.ack is true: enable indexer acknowledgement on the token, or set ack to auto or false`,
+        ),
+      };
     }
     if (ackId !== undefined && this.config.ack !== false) {
       this.book.acked(entry, ackId, route || undefined);
@@ -307,12 +384,19 @@ export class SplunkHecSink implements Sink {
     });
     if (result.status === 'fatal') return { status: 'fatal', error: new Error(`HEC ack: ${result.reason}`) };
     if (result.status === 'stopped') {
-      return { status: 'retry', error: new Error(`HEC indexer acknowledgement: stopped waiting for ${result.waiting} request(s) at shutdown; the next start asks for them again before resending`) };
+      return {
+        status: 'retry',
+        error: new Error(
+          `HEC indexer acknowledgement: stopped waiting for ${result.waiting} request(s) at shutdown; the next start asks for them again before resending`,
+        ),
+      };
     }
     if (result.waiting > 0 && timeoutMs > 0) {
       return {
         status: 'retry',
-        error: new Error(`HEC indexer acknowledgement: ${result.waiting} request(s) not acknowledged after ${Math.round(timeoutMs / 1000)} s${result.problem ? ` (${result.problem})` : ''}; resending them (Splunk may index them twice)`),
+        error: new Error(
+          `HEC indexer acknowledgement: ${result.waiting} request(s) not acknowledged after ${Math.round(timeoutMs / 1000)} s${result.problem ? ` (${result.problem})` : ''}; resending them (Splunk may index them twice)`,
+        ),
       };
     }
     return undefined;

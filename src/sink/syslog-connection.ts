@@ -18,8 +18,16 @@ export interface ConnectOptions {
 
 /** Errors that a retry cannot fix: the server's certificate is not trusted or not for this host. */
 const CERT_ERRORS = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_GET_ISSUER_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_UNTRUSTED', 'CERT_REJECTED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
 ]);
 
 export function isCertificateError(error: unknown): boolean {
@@ -74,7 +82,11 @@ export class SyslogConnection {
         const ready = (): void => {
           if (settled) return;
           if (socket.destroyed) {
-            fail(new Error('the server closed the connection right after the TLS handshake (does it require a client certificate? see tls.cert_file)'));
+            fail(
+              new Error(
+                'the server closed the connection right after the TLS handshake (does it require a client certificate? see tls.cert_file)',
+              ),
+            );
             return;
           }
           settled = true;
@@ -85,7 +97,8 @@ export class SyslogConnection {
         // TLS 1.3: the server judges our certificate after our side of the handshake is done and
         // answers a refusal with an alert a round trip later. Wait that long (an error then rejects
         // through `fail`) so that a refused client is never taken for a working connection.
-        if (options.transport === 'tls' && (socket as TLSSocket).getProtocol() === 'TLSv1.3') setTimeout(ready, TLS13_SETTLE_MS);
+        if (options.transport === 'tls' && (socket as TLSSocket).getProtocol() === 'TLSv1.3')
+          setTimeout(ready, TLS13_SETTLE_MS);
         else ready();
       });
     });
@@ -116,7 +129,11 @@ export class SyslogConnection {
     if (this.dead) return Promise.reject(this.dead);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.die(new Error(`write timed out after ${timeoutMs} ms: the server accepts the connection but stopped reading (write_timeout)`));
+        this.die(
+          new Error(
+            `write timed out after ${timeoutMs} ms: the server accepts the connection but stopped reading (write_timeout)`,
+          ),
+        );
       }, timeoutMs);
       this.socket.write(data, (error) => {
         clearTimeout(timer);

@@ -94,7 +94,13 @@ function longestString(node: Json): StringRef | undefined {
  * Header + message within `maxBytes`. `headerWithoutSd` is used when the header (with its
  * structured data) would leave less than half the room for the message.
  */
-export function fitRecord(header: string, msg: string, kind: MessageKind, maxBytes: number, headerWithoutSd?: () => string): Fitted {
+export function fitRecord(
+  header: string,
+  msg: string,
+  kind: MessageKind,
+  maxBytes: number,
+  headerWithoutSd?: () => string,
+): Fitted {
   const full = header + msg;
   if (utf8Length(full) <= maxBytes) return { text: full, truncated: false };
   let head = header;

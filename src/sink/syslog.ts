@@ -88,7 +88,10 @@ export class SyslogSink implements Sink {
     if (this.config.transport === 'tls') {
       this.tls = readTlsFiles(this.name, this.config.tls);
       if (!this.config.tls.verify) {
-        this.options.logger.warn(`output ${this.name}: TLS certificate verification is OFF (tls.verify: false) — the syslog server is not authenticated`, { output: this.name });
+        this.options.logger.warn(
+          `output ${this.name}: TLS certificate verification is OFF (tls.verify: false) — the syslog server is not authenticated`,
+          { output: this.name },
+        );
       }
     }
     if (this.config.transport === 'udp') {
@@ -108,11 +111,14 @@ export class SyslogSink implements Sink {
   private record(record: OutputRecord): Parts {
     const context: EventContext = { accountId: record.accountId };
     const is5424 = this.config.rfc === 5424;
-    const header = is5424 ? this.header5424(record.event, context) : rfc3164Header(record.event, context, this.options.syslog);
+    const header = is5424
+      ? this.header5424(record.event, context)
+      : rfc3164Header(record.event, context, this.options.syslog);
     const msg = record.text; // read once: a record may format its text on each read
     // At most 3 bytes per UTF-16 unit: most records need no byte count to know they fit.
     if ((header.length + msg.length) * 3 <= this.maxBytes) return { header, msg, truncated: false };
-    const withoutSd = is5424 && this.options.syslog.structuredData ? () => this.header5424WithoutSd(record.event, context) : undefined;
+    const withoutSd =
+      is5424 && this.options.syslog.structuredData ? () => this.header5424WithoutSd(record.event, context) : undefined;
     const fitted = fitRecord(header, msg, this.config.format, this.maxBytes, withoutSd);
     return { header: fitted.text, msg: '', truncated: fitted.truncated };
   }
@@ -124,10 +130,17 @@ export class SyslogSink implements Sink {
     for (const part of parts) if (part.truncated) truncated++;
     if (truncated > 0) {
       this.options.onTruncated?.(truncated);
-      this.options.logger.warn(`output ${this.name}: ${truncated} record(s) longer than max_message_bytes (${this.maxBytes}) were shortened`, { output: this.name });
+      this.options.logger.warn(
+        `output ${this.name}: ${truncated} record(s) longer than max_message_bytes (${this.maxBytes}) were shortened`,
+        { output: this.name },
+      );
     }
     const result =
-      this.config.transport === 'udp' ? await this.sendUdp(parts) : this.config.transport === 'relp' ? await this.sendRelp(records, parts) : await this.sendStream(parts);
+      this.config.transport === 'udp'
+        ? await this.sendUdp(parts)
+        : this.config.transport === 'relp'
+          ? await this.sendRelp(records, parts)
+          : await this.sendStream(parts);
     if (result.status === 'delivered') this.failures = 0;
     return result;
   }
@@ -166,7 +179,8 @@ export class SyslogSink implements Sink {
   private async sendUdp(parts: Parts[]): Promise<DeliveryResult> {
     const socket = this.udp;
     const address = this.udpAddress;
-    if (!socket || address === undefined) return { status: 'retry', error: new Error(`output ${this.name} is not open`) };
+    if (!socket || address === undefined)
+      return { status: 'retry', error: new Error(`output ${this.name} is not open`) };
     try {
       for (const { header, msg } of parts) {
         const data = Buffer.from(header + msg, 'utf8');
@@ -216,7 +230,12 @@ export class SyslogSink implements Sink {
 
   private failure(error: Error): DeliveryResult {
     if (isCertificateError(error)) {
-      return { status: 'fatal', error: new Error(`output ${this.name}: the certificate of ${this.config.host}:${this.port} is not trusted (${(error as NodeJS.ErrnoException).code ?? ''}: ${error.message}); set tls.ca_file to the CA that signed it (and tls.servername if the name differs)`) };
+      return {
+        status: 'fatal',
+        error: new Error(
+          `output ${this.name}: the certificate of ${this.config.host}:${this.port} is not trusted (${(error as NodeJS.ErrnoException).code ?? ''}: ${error.message}); set tls.ca_file to the CA that signed it (and tls.servername if the name differs)`,
+        ),
+      };
     }
     this.dropConnection();
     return this.retry(error);
@@ -260,7 +279,10 @@ export class SyslogSink implements Sink {
     this.toResend.push(...lost);
     this.connection = undefined;
     if (lost.length > 0) {
-      this.options.logger.warn(`output ${this.name}: connection to ${this.config.host}:${this.port} lost (${error.message}); resending the last ${lost.reduce((n, w) => n + w.records, 0)} record(s) on reconnect`, { output: this.name });
+      this.options.logger.warn(
+        `output ${this.name}: connection to ${this.config.host}:${this.port} lost (${error.message}); resending the last ${lost.reduce((n, w) => n + w.records, 0)} record(s) on reconnect`,
+        { output: this.name },
+      );
     }
   }
 
@@ -274,7 +296,13 @@ export class SyslogSink implements Sink {
 
   private retry(error: Error): DeliveryResult {
     const delay = backoffDelay(this.failures++, { baseMs: 500, capMs: 30_000 });
-    return { status: 'retry', error: new Error(`syslog ${this.config.transport}://${this.config.host}:${this.port}: ${error.message}`, { cause: error }), retryAfterMs: delay };
+    return {
+      status: 'retry',
+      error: new Error(`syslog ${this.config.transport}://${this.config.host}:${this.port}: ${error.message}`, {
+        cause: error,
+      }),
+      retryAfterMs: delay,
+    };
   }
 
   position(): undefined {
@@ -304,12 +332,17 @@ export class SyslogSink implements Sink {
         await this.connectAndResend();
       } catch (error) {
         this.dropConnection();
-        this.options.logger.warn(`output ${this.name}: resend before closing failed (${(error as Error).message})`, { output: this.name });
+        this.options.logger.warn(`output ${this.name}: resend before closing failed (${(error as Error).message})`, {
+          output: this.name,
+        });
         await this.clock.sleep(backoffDelay(attempt, { baseMs: 500, capMs: 5000 }));
       }
     }
     if (this.toResend.length > 0) {
-      this.options.logger.error(`output ${this.name}: ${this.toResend.reduce((n, w) => n + w.records, 0)} record(s) written just before the connection dropped could not be resent before exit`, { output: this.name });
+      this.options.logger.error(
+        `output ${this.name}: ${this.toResend.reduce((n, w) => n + w.records, 0)} record(s) written just before the connection dropped could not be resent before exit`,
+        { output: this.name },
+      );
     }
     await this.connection?.end(2000);
     this.connection = undefined;

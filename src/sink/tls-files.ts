@@ -8,13 +8,19 @@ export interface TlsFiles {
   key?: Buffer;
 }
 
-export function readTlsFiles(output: string, tls: { ca_file?: string | undefined; cert_file?: string | undefined; key_file?: string | undefined }): TlsFiles {
+export function readTlsFiles(
+  output: string,
+  tls: { ca_file?: string | undefined; cert_file?: string | undefined; key_file?: string | undefined },
+): TlsFiles {
   const read = (key: string, path: string | undefined): Buffer | undefined => {
     if (path === undefined) return undefined;
     try {
       return readFileSync(path);
     } catch (error) {
-      throw new ConfigError(`output ${output}: tls.${key} ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); check the path and that this user may read it`, { code: 'ERR_CONFIG_TLS' });
+      throw new ConfigError(
+        `output ${output}: tls.${key} ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); check the path and that this user may read it`,
+        { code: 'ERR_CONFIG_TLS' },
+      );
     }
   };
   const files: TlsFiles = {};

@@ -131,7 +131,6 @@ export interface PageOutcome<R extends PagedRow> {
   unreadable?: UnreadableRun;
 }
 
-
 export class AccessPager<R extends PagedRow = PagedRow> {
   private since: string;
   /** Rows read after `since`, in the server's order (0 while the server ignores `page`). */
@@ -220,24 +219,35 @@ export class AccessPager<R extends PagedRow = PagedRow> {
     // How the server reads `since`: rows at exactly it came back (inclusive), or rows taken at it
     // did not come back on a page 1 that brought later ones (exclusive).
     if (atSince > 0) traits.sinceInclusive = true;
-    else if (traits.sinceInclusive === undefined && query.page === 1 && atSinceBefore > 0) traits.sinceInclusive = false;
+    else if (traits.sinceInclusive === undefined && query.page === 1 && atSinceBefore > 0)
+      traits.sinceInclusive = false;
     if (this.cutAt !== undefined && query.since === this.cutAt) {
       if (traits.sinceInclusive === false) outcome.unreadable = { millisecond: this.cutAt, read: atSinceBefore };
       this.cutAt = undefined;
     }
     // A page offset that brought back the first row taken after `since` was not applied.
     const offset = (query.page - 1) * query.perPage;
-    if (offset > 0 && !traits.ignoresPage && firstWasTaken && first !== undefined && earliestBefore !== undefined && first.time <= earliestBefore && reread > Math.max(0, knownBefore - offset)) {
+    if (
+      offset > 0 &&
+      !traits.ignoresPage &&
+      firstWasTaken &&
+      first !== undefined &&
+      earliestBefore !== undefined &&
+      first.time <= earliestBefore &&
+      reread > Math.max(0, knownBefore - offset)
+    ) {
       traits.ignoresPage = true;
       outcome.learnedIgnoresPage = true;
     }
     // A short response followed by more rows shows the server's cap.
-    if (this.lastShort !== undefined && outcome.fresh.length > 0 && this.lastShort > 0) this.provenCap = Math.min(this.provenCap, this.lastShort);
+    if (this.lastShort !== undefined && outcome.fresh.length > 0 && this.lastShort > 0)
+      this.provenCap = Math.min(this.provenCap, this.lastShort);
     this.lastShort = returned < query.limit ? returned : undefined;
     // A page shorter than asked may be the server's cap: offsets stay exact only with a size it
     // serves in full. (Without offsets, the size asked can stay.)
     if (outcome.learnedIgnoresPage) this.size = this.usableSize(this.options.pageSize);
-    else if (!traits.ignoresPage && returned > 0 && returned < query.perPage) this.size = this.usableSize(Math.min(this.size, returned));
+    else if (!traits.ignoresPage && returned > 0 && returned < query.perPage)
+      this.size = this.usableSize(Math.min(this.size, returned));
 
     if (traits.ignoresPage) {
       // Plain keyset: page 1 from the newest millisecond taken.
@@ -248,7 +258,10 @@ export class AccessPager<R extends PagedRow = PagedRow> {
           this.finished = true;
           return outcome;
         }
-        if (query.since < this.keyMs && (atSince > 0 || (first !== undefined && millisecondOf(first.time) < this.keyMs))) {
+        if (
+          query.since < this.keyMs &&
+          (atSince > 0 || (first !== undefined && millisecondOf(first.time) < this.keyMs))
+        ) {
           // Rows before the key's millisecond took room in the answer: ask again from the
           // millisecond itself. Rows at exactly its start came before the ones seen, so they are
           // taken, unless the answer ended among them: then a server that leaves `since` out cannot

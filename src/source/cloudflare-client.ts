@@ -8,7 +8,14 @@ import { proxyRefusal, proxyRefusedIn, routeAgents } from '../net/proxy-agent.js
 import type { ProxyRoute } from '../net/proxy.js';
 import { type AccessEvent, isAccessEvent } from '../format/event.js';
 import { newServerTraits, type ServerTraits } from './access-pager.js';
-import { type ApiErrorDetail, CloudflareAuthError, CloudflareParameterError, CloudflareProxyError, CloudflareRequestError, CloudflareUnavailableError } from './cloudflare-errors.js';
+import {
+  type ApiErrorDetail,
+  CloudflareAuthError,
+  CloudflareParameterError,
+  CloudflareProxyError,
+  CloudflareRequestError,
+  CloudflareUnavailableError,
+} from './cloudflare-errors.js';
 import { type Clock, RateLimiter, realClock } from './rate-limiter.js';
 import { backoffDelay, cooldownAfter429, tightestRateLimit } from './retry.js';
 
@@ -93,7 +100,10 @@ export class CloudflareClient {
 
   private headers(): Record<string, string> {
     const auth = this.options.auth;
-    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.options.userAgent ?? 'cf-access-shipper' };
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'user-agent': this.options.userAgent ?? 'cf-access-shipper',
+    };
     if (auth.kind === 'token') headers.authorization = `Bearer ${auth.token}`;
     else {
       headers['x-auth-email'] = auth.email;
@@ -118,8 +128,17 @@ export class CloudflareClient {
         lastProblem = error.message;
         lastError = error;
         if (attempt + 1 >= maxAttempts) break;
-        const delayMs = error.status === 429 ? Math.max(0, this.options.limiter.cooldownEndsAt - this.clock.now()) : backoffDelay(attempt, backoff);
-        this.options.onRetry?.({ account: request.accountLabel, attempt: attempt + 1, delayMs, reason: error.message, status: error.status });
+        const delayMs =
+          error.status === 429
+            ? Math.max(0, this.options.limiter.cooldownEndsAt - this.clock.now())
+            : backoffDelay(attempt, backoff);
+        this.options.onRetry?.({
+          account: request.accountLabel,
+          attempt: attempt + 1,
+          delayMs,
+          reason: error.message,
+          status: error.status,
+        });
         // After a 429 the limiter itself waits out the cooldown on the next take().
         if (error.status !== 429) await this.clock.sleep(delayMs, request.signal);
       }
@@ -152,7 +171,8 @@ export class CloudflareClient {
       if (request.signal?.aborted) throw error;
       this.options.onResponse?.(0);
       const refused = proxyRefusedIn(error);
-      if (refused?.code === 'ERR_PROXY_AUTH') throw new CloudflareProxyError(request.accountLabel, refused.message, { cause: error });
+      if (refused?.code === 'ERR_PROXY_AUTH')
+        throw new CloudflareProxyError(request.accountLabel, refused.message, { cause: error });
       if (refused) throw new Retryable(refused.message);
       if (error instanceof RequestError) throw new Retryable(`${error.code}: ${error.message}`);
       throw error;
@@ -161,7 +181,11 @@ export class CloudflareClient {
     const receivedAtMs = this.clock.now();
     this.options.onResponse?.(status);
     // Only a proxy answers 407 (an http base_url goes through it as a plain request).
-    if (status === 407 && this.proxy.kind === 'proxy') throw new CloudflareProxyError(request.accountLabel, proxyRefusal(407, response.statusMessage ?? '', this.proxy, new URL(url).host));
+    if (status === 407 && this.proxy.kind === 'proxy')
+      throw new CloudflareProxyError(
+        request.accountLabel,
+        proxyRefusal(407, response.statusMessage ?? '', this.proxy, new URL(url).host),
+      );
     const envelope = parseEnvelope(response.body);
     const errors = envelope?.errors ?? [];
     // Every answer says how much of the budget is left: slow down before it runs out.
@@ -175,16 +199,34 @@ export class CloudflareClient {
     if (status === 401 || status === 403 || (status >= 400 && errors.some((e) => AUTH_CODES.has(e.code)))) {
       throw new CloudflareAuthError(request.accountLabel, status, errors);
     }
-    if (status === 400 && errors.some((e) => e.code === 12091)) throw new CloudflareParameterError(request.accountLabel, { per_page: request.perPage, limit: request.limit ?? request.perPage }, errors);
-    if (status >= 500 || status === 408) throw new Retryable(`HTTP ${status}${errors.length ? ` (${errors.map((e) => e.code).join(', ')})` : ''}`, status);
+    if (status === 400 && errors.some((e) => e.code === 12091))
+      throw new CloudflareParameterError(
+        request.accountLabel,
+        { per_page: request.perPage, limit: request.limit ?? request.perPage },
+        errors,
+      );
+    if (status >= 500 || status === 408)
+      throw new Retryable(`HTTP ${status}${errors.length ? ` (${errors.map((e) => e.code).join(', ')})` : ''}`, status);
     if (status >= 400) throw new CloudflareRequestError(request.accountLabel, status, errors);
-    if (!envelope) throw new Retryable(`HTTP ${status} with a body that is not JSON (${JSON.stringify(response.body.slice(0, 60))}…)`, status);
-    if (envelope.success !== true) throw new Retryable(`HTTP ${status} but success is not true (${errors.map((e) => `${e.code}: ${e.message}`).join('; ') || 'no errors given'})`, status);
+    if (!envelope)
+      throw new Retryable(
+        `HTTP ${status} with a body that is not JSON (${JSON.stringify(response.body.slice(0, 60))}…)`,
+        status,
+      );
+    if (envelope.success !== true)
+      throw new Retryable(
+        `HTTP ${status} but success is not true (${errors.map((e) => `${e.code}: ${e.message}`).join('; ') || 'no errors given'})`,
+        status,
+      );
     if (!Array.isArray(envelope.result)) throw new Retryable(`HTTP ${status} but "result" is not a list`, status);
     const bad = envelope.result.findIndex((row) => !isAccessEvent(row));
     if (bad !== -1) throw new Retryable(`HTTP ${status} but result[${bad}] is not an event object`, status);
     const date = typeof response.headers.date === 'string' ? Date.parse(response.headers.date) : NaN;
-    return { events: envelope.result as AccessEvent[], receivedAtMs, ...(Number.isNaN(date) ? {} : { serverDateMs: date }) };
+    return {
+      events: envelope.result as AccessEvent[],
+      receivedAtMs,
+      ...(Number.isNaN(date) ? {} : { serverDateMs: date }),
+    };
   }
 }
 
@@ -203,7 +245,10 @@ function parseEnvelope(body: string): Envelope | undefined {
   }
   if (!isAccessEvent(raw)) return undefined;
   const errors = Array.isArray(raw.errors)
-    ? raw.errors.filter(isAccessEvent).map((e) => ({ code: typeof e.code === 'number' ? e.code : Number(e.code), message: typeof e.message === 'string' ? e.message : JSON.stringify(e.message) }))
+    ? raw.errors.filter(isAccessEvent).map((e) => ({
+        code: typeof e.code === 'number' ? e.code : Number(e.code),
+        message: typeof e.message === 'string' ? e.message : JSON.stringify(e.message),
+      }))
     : [];
   return { success: raw.success, errors, result: raw.result };
 }

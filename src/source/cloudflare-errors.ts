@@ -27,8 +27,12 @@ export class CloudflareAuthError extends ShipperError {
 /** A request Cloudflare rejects as such (400, 404 …): retrying the same request cannot help. */
 export class CloudflareRequestError extends ShipperError {
   constructor(accountLabel: string, status: number, errors: readonly ApiErrorDetail[]) {
-    const hint = status === 404 || errors.some((e) => e.code === 7003) ? ' Check the account id and cloudflare.base_url.' : '';
-    super('ERR_CF_REQUEST', `Cloudflare rejected the Access logs request for account ${accountLabel} (HTTP ${status}, ${describeApiErrors(errors)}).${hint}`);
+    const hint =
+      status === 404 || errors.some((e) => e.code === 7003) ? ' Check the account id and cloudflare.base_url.' : '';
+    super(
+      'ERR_CF_REQUEST',
+      `Cloudflare rejected the Access logs request for account ${accountLabel} (HTTP ${status}, ${describeApiErrors(errors)}).${hint}`,
+    );
   }
 }
 
@@ -64,6 +68,10 @@ export class CloudflareParameterError extends ShipperError {
 /** The HTTP proxy refused the credentials (407), or wants some: retrying cannot help. */
 export class CloudflareProxyError extends ShipperError {
   constructor(accountLabel: string, detail: string, options: { cause?: unknown } = {}) {
-    super('ERR_CF_PROXY', `Cloudflare Access logs request for account ${accountLabel} failed at the HTTP proxy: ${detail}`, options);
+    super(
+      'ERR_CF_PROXY',
+      `Cloudflare Access logs request for account ${accountLabel} failed at the HTTP proxy: ${detail}`,
+      options,
+    );
   }
 }

@@ -62,7 +62,9 @@ function toItem(text: string, line: number): ReadItem {
 }
 
 /** `input`: a stream, or a synchronous source of chunks (see cli/input-chunks.ts). */
-export async function* readEventBatches(input: AsyncIterable<Buffer | string> | Iterable<Buffer | string>): AsyncGenerator<ReadItem[]> {
+export async function* readEventBatches(
+  input: AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
+): AsyncGenerator<ReadItem[]> {
   const decoder = new StringDecoder('utf8');
   const iterator = Symbol.asyncIterator in input ? input[Symbol.asyncIterator]() : input[Symbol.iterator]();
   let head = '';
@@ -147,7 +149,13 @@ async function* readDocument(chunks: AsyncIterable<string>): AsyncGenerator<Read
     const { kind, fields } = splitter.end();
     if (batch.length > 0) yield batch;
     if (kind === 'envelope' && fields.get('success') === 'false') {
-      yield [{ kind: 'error', line: 1, message: `the API response reports failure: ${fields.get('errors') ?? 'no errors given'}` }];
+      yield [
+        {
+          kind: 'error',
+          line: 1,
+          message: `the API response reports failure: ${fields.get('errors') ?? 'no errors given'}`,
+        },
+      ];
     }
   } catch (error) {
     if (batch.length > 0) yield batch;

@@ -101,17 +101,37 @@ export class JsonElementSplitter {
         continue;
       }
       // A primitive element (number, true, null) ends at a delimiter at its own depth.
-      if (this.inElement && !this.elementIsString && this.depth === this.elementDepth && (c === Ch.Comma || c === Ch.CloseBracket || isWhitespace(c))) {
+      if (
+        this.inElement &&
+        !this.elementIsString &&
+        this.depth === this.elementDepth &&
+        (c === Ch.Comma || c === Ch.CloseBracket || isWhitespace(c))
+      ) {
         this.finishElement(chunk, elementStart, i);
         elementStart = -1;
       }
-      if (this.depth === this.elementDepth && !this.inElement && !isWhitespace(c) && c !== Ch.Comma && c !== Ch.CloseBracket) {
+      if (
+        this.depth === this.elementDepth &&
+        !this.inElement &&
+        !isWhitespace(c) &&
+        c !== Ch.Comma &&
+        c !== Ch.CloseBracket
+      ) {
         this.inElement = true;
         this.elementIsString = c === Ch.Quote;
         this.elementLine = this.line;
         elementStart = i;
       }
-      if (this.topKind === 'object' && this.depth === 1 && this.currentKey !== undefined && this.currentKey !== 'result' && !this.fieldParts && !isWhitespace(c) && c !== Ch.Comma && c !== Ch.CloseBrace) {
+      if (
+        this.topKind === 'object' &&
+        this.depth === 1 &&
+        this.currentKey !== undefined &&
+        this.currentKey !== 'result' &&
+        !this.fieldParts &&
+        !isWhitespace(c) &&
+        c !== Ch.Comma &&
+        c !== Ch.CloseBrace
+      ) {
         this.fieldParts = [];
         this.fieldLength = 0;
         this.fieldKey = this.currentKey;
@@ -132,7 +152,12 @@ export class JsonElementSplitter {
             this.topKind = c === Ch.OpenBracket ? 'array' : 'object';
             if (this.topKind === 'array') this.elementDepth = 1;
             else this.keepWhole(chunk.slice(i));
-          } else if (this.depth === 1 && this.topKind === 'object' && c === Ch.OpenBracket && this.currentKey === 'result') {
+          } else if (
+            this.depth === 1 &&
+            this.topKind === 'object' &&
+            c === Ch.OpenBracket &&
+            this.currentKey === 'result'
+          ) {
             this.elementDepth = 2;
           }
           this.depth++;
@@ -162,7 +187,8 @@ export class JsonElementSplitter {
           if (this.topKind === 'object' && this.depth === 1) this.currentKey = undefined;
           break;
         default:
-          if (this.depth === 0 && !isWhitespace(c)) throw new JsonSplitError('expected a JSON array or object', this.line);
+          if (this.depth === 0 && !isWhitespace(c))
+            throw new JsonSplitError('expected a JSON array or object', this.line);
       }
       // A top-level field value ends at the comma or brace that closes it.
       if (this.fieldParts && this.depth <= 1 && (c === Ch.Comma || (c === Ch.CloseBrace && this.depth === 0))) {
@@ -179,7 +205,8 @@ export class JsonElementSplitter {
   end(): { kind: 'array' | 'envelope' | 'single' | 'empty'; fields: Map<string, string> } {
     if (this.inElement && !this.elementIsString && this.depth === this.elementDepth) this.finishElement('', -1, 0);
     if (this.topKind === undefined) return { kind: 'empty', fields: this.fields };
-    if (this.depth !== 0 || this.inString) throw new JsonSplitError('unexpected end of input: the JSON document is incomplete', this.line);
+    if (this.depth !== 0 || this.inString)
+      throw new JsonSplitError('unexpected end of input: the JSON document is incomplete', this.line);
     if (this.topKind === 'array') return { kind: 'array', fields: this.fields };
     if (!this.sawEnvelopeKey) {
       this.emit({ text: this.wholeParts.join(''), line: 1 });
@@ -195,7 +222,11 @@ export class JsonElementSplitter {
       return;
     }
     this.wholeLength += text.length;
-    if (this.wholeLength > MAX_SINGLE_OBJECT) throw new JsonSplitError(`a single JSON object over ${MAX_SINGLE_OBJECT >> 20} MiB without a "result" array is not an event`, this.line);
+    if (this.wholeLength > MAX_SINGLE_OBJECT)
+      throw new JsonSplitError(
+        `a single JSON object over ${MAX_SINGLE_OBJECT >> 20} MiB without a "result" array is not an event`,
+        this.line,
+      );
     this.wholeParts.push(text);
   }
 

@@ -123,7 +123,10 @@ export class RateLimiter {
     const now = this.clock.now();
     const elapsed = now - this.updatedAt;
     if (elapsed > 0) {
-      this.tokens = Math.min(this.options.requests, this.tokens + (elapsed * this.options.requests) / this.options.perMs);
+      this.tokens = Math.min(
+        this.options.requests,
+        this.tokens + (elapsed * this.options.requests) / this.options.perMs,
+      );
       this.updatedAt = now;
     }
   }

@@ -72,7 +72,12 @@ export function tightestRateLimit(headers: Headers): { remaining: number; resetM
       const t = /(?:^|;)\s*t=(\d+)/.exec(item);
       if (!r || !t) continue;
       const candidate = { remaining: Number(r[1]), resetMs: Math.min(MAX_SERVER_WAIT_MS, Number(t[1]) * 1000) };
-      if (!tightest || candidate.remaining < tightest.remaining || (candidate.remaining === tightest.remaining && candidate.resetMs > tightest.resetMs)) tightest = candidate;
+      if (
+        !tightest ||
+        candidate.remaining < tightest.remaining ||
+        (candidate.remaining === tightest.remaining && candidate.resetMs > tightest.resetMs)
+      )
+        tightest = candidate;
     }
   }
   if (tightest) return tightest;
@@ -91,7 +96,8 @@ export function tightestRateLimit(headers: Headers): { remaining: number; resetM
  */
 export function cooldownAfter429(headers: Headers, nowMs: number): number {
   const retryAfterMs = headerValue(headers, 'retry-after-ms')?.trim();
-  const fromMs = retryAfterMs !== undefined && /^\d+(\.\d+)?$/.test(retryAfterMs) ? Math.round(Number(retryAfterMs)) : undefined;
+  const fromMs =
+    retryAfterMs !== undefined && /^\d+(\.\d+)?$/.test(retryAfterMs) ? Math.round(Number(retryAfterMs)) : undefined;
   const retryAfter = fromMs ?? parseRetryAfter(headerValue(headers, 'retry-after'), nowMs);
   const wait = retryAfter ?? tightestRateLimit(headers)?.resetMs ?? parseRateLimitReset(headers) ?? 5 * 60_000;
   return Math.min(MAX_SERVER_WAIT_MS, wait);

@@ -149,7 +149,11 @@ export class DedupLog {
     if (this.length > COMPACT_FROM_BYTES && this.length > 4 * this.liveBytes()) return this.compact();
     if (lines.length === 0) return { generation: this.generation, length: this.length };
     const data = lines.join('');
-    const handle = await fs.open(DedupLog.fileFor(this.statePath, this.generation), constants.O_WRONLY | constants.O_CREAT, 0o600);
+    const handle = await fs.open(
+      DedupLog.fileFor(this.statePath, this.generation),
+      constants.O_WRONLY | constants.O_CREAT,
+      0o600,
+    );
     try {
       // Past what the state recorded there may be a tail of a failed save: overwrite from the known end.
       await handle.truncate(this.length);
@@ -171,7 +175,8 @@ export class DedupLog {
     for (const name of readdirSync(dirname(this.statePath))) {
       if (!name.startsWith(prefix)) continue;
       const generation = Number(name.slice(prefix.length));
-      if (Number.isInteger(generation) && generation < position.generation - 1) rmSync(join(dirname(this.statePath), name), { force: true });
+      if (Number.isInteger(generation) && generation < position.generation - 1)
+        rmSync(join(dirname(this.statePath), name), { force: true });
     }
   }
 
@@ -183,7 +188,8 @@ export class DedupLog {
 
   private async compact(): Promise<JournalPosition> {
     const lines: string[] = [];
-    for (const [key, index] of this.indexes) for (const [time, hashes] of index.entries()) for (const hash of hashes) lines.push(`${key} a ${time} ${hash}\n`);
+    for (const [key, index] of this.indexes)
+      for (const [time, hashes] of index.entries()) for (const hash of hashes) lines.push(`${key} a ${time} ${hash}\n`);
     const data = lines.join('');
     const next = this.generation + 1;
     const handle = await fs.open(DedupLog.fileFor(this.statePath, next), 'w', 0o600);

@@ -5,7 +5,17 @@
  * gone — no such process, another boot, or the pid now belongs to a different process — is taken
  * over.
  */
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { ShipperError } from '../errors.js';
 
 export class StateLockedError extends ShipperError {
@@ -14,7 +24,10 @@ export class StateLockedError extends ShipperError {
     readonly holderPid: number,
     what: string,
   ) {
-    super('ERR_STATE_LOCKED', `${what} is in use by another cf-access-shipper process (pid ${holderPid}, lock file ${lockPath}); stop that process first, or use a different path`);
+    super(
+      'ERR_STATE_LOCKED',
+      `${what} is in use by another cf-access-shipper process (pid ${holderPid}, lock file ${lockPath}); stop that process first, or use a different path`,
+    );
   }
 }
 
@@ -111,7 +124,11 @@ export function acquireLock(lockPath: string, what = 'the state'): StateLock {
     } catch (error) {
       rmSync(tmp, { force: true });
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new ShipperError('ERR_STATE_LOCK', `cannot create the lock file ${lockPath} (${(error as Error).message}); check that the state directory exists and is writable`, { cause: error });
+        throw new ShipperError(
+          'ERR_STATE_LOCK',
+          `cannot create the lock file ${lockPath} (${(error as Error).message}); check that the state directory exists and is writable`,
+          { cause: error },
+        );
       }
     }
     const text = readOrEmpty(lockPath);

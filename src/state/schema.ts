@@ -37,7 +37,9 @@ export const accountStateSchema = z.object({
 
 export const sinkStateSchema = z.object({
   /** Where a file output's committed data ends; a longer file has an unconfirmed tail. */
-  file: z.object({ path: z.string(), dev: z.number(), ino: z.number(), size: z.number().int().nonnegative() }).optional(),
+  file: z
+    .object({ path: z.string(), dev: z.number(), ino: z.number(), size: z.number().int().nonnegative() })
+    .optional(),
 });
 
 export const jobInfoSchema = z.object({
@@ -60,9 +62,21 @@ export const stateSchema = z.object({
   api: z.object({ cooldown_until: isoTime.optional(), cooldown_reason: z.string().optional() }),
   job: jobInfoSchema.optional(),
   /** How much of the dedup journal (`<state>.dedup.<generation>`) this save covers. */
-  dedup_log: z.object({ generation: z.number().int().nonnegative(), length: z.number().int().nonnegative() }).optional(),
+  dedup_log: z
+    .object({ generation: z.number().int().nonnegative(), length: z.number().int().nonnegative() })
+    .optional(),
   /** Outputs resting after failures, and when they are tried again (see pipeline/output-schedule.ts). */
-  output_retry: z.record(z.string(), z.object({ failures: z.number().int().positive(), retry_at: isoTime, stopped: z.boolean(), config: z.string().optional() })).optional(),
+  output_retry: z
+    .record(
+      z.string(),
+      z.object({
+        failures: z.number().int().positive(),
+        retry_at: isoTime,
+        stopped: z.boolean(),
+        config: z.string().optional(),
+      }),
+    )
+    .optional(),
 });
 
 export type StateData = z.infer<typeof stateSchema>;

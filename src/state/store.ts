@@ -39,7 +39,9 @@ export function parseState(text: string): StateData {
   }
   const version = (raw as { version?: unknown } | null)?.version;
   if (typeof version === 'number' && version > 1) {
-    throw new Error(`it was written by a newer release of cf-access-shipper (state version ${version}; this release reads version 1): run that release, or move the file away to start over`);
+    throw new Error(
+      `it was written by a newer release of cf-access-shipper (state version ${version}; this release reads version 1): run that release, or move the file away to start over`,
+    );
   }
   const result = stateSchema.safeParse(raw);
   if (!result.success) {
@@ -59,9 +61,18 @@ class DurableJsonAdapter {
       text = await fs.readFile(this.path, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EISDIR') throw notAFile(this.path);
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new ShipperError('ERR_STATE_READ', `cannot read the state file ${this.path} (${(error as Error).message}); check its permissions`, { cause: error });
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new ShipperError(
+          'ERR_STATE_READ',
+          `cannot read the state file ${this.path} (${(error as Error).message}); check its permissions`,
+          { cause: error },
+        );
       if (existsSync(`${this.path}.bak`)) {
-        throw new StateCorruptError(this.path, `it is missing but ${this.path}.bak exists (was it deleted by hand?)`, true);
+        throw new StateCorruptError(
+          this.path,
+          `it is missing but ${this.path}.bak exists (was it deleted by hand?)`,
+          true,
+        );
       }
       return null;
     }
@@ -91,13 +102,27 @@ export interface OpenStateOptions {
 }
 
 function notAFile(path: string): ShipperError {
-  return new ShipperError('ERR_STATE_PATH', `state.path ${path} is a directory; set state.path to a file in it, for example ${path.replace(/\/+$/, '')}/state.json`);
+  return new ShipperError(
+    'ERR_STATE_PATH',
+    `state.path ${path} is a directory; set state.path to a file in it, for example ${path.replace(/\/+$/, '')}/state.json`,
+  );
 }
 
 function saveError(path: string, error: unknown): ShipperError {
   const code = (error as NodeJS.ErrnoException).code;
-  const hint = code === 'ENOSPC' ? 'the disk is full: free space there' : code === 'EMFILE' || code === 'ENFILE' ? 'the process ran out of file descriptors' : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'it is not writable: fix its permissions or the mount' : 'check the disk and permissions there';
-  return new ShipperError('ERR_STATE_SAVE', `cannot save the state file ${path} (${(error as Error).message}); ${hint}. Until a save succeeds, progress is kept in memory only`, { cause: error });
+  const hint =
+    code === 'ENOSPC'
+      ? 'the disk is full: free space there'
+      : code === 'EMFILE' || code === 'ENFILE'
+        ? 'the process ran out of file descriptors'
+        : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+          ? 'it is not writable: fix its permissions or the mount'
+          : 'check the disk and permissions there';
+  return new ShipperError(
+    'ERR_STATE_SAVE',
+    `cannot save the state file ${path} (${(error as Error).message}); ${hint}. Until a save succeeds, progress is kept in memory only`,
+    { cause: error },
+  );
 }
 
 /** Whether the state at `path` exists and parses (a recovery would only lose progress). */
@@ -118,9 +143,17 @@ export function prepareDirectory(path: string): void {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' || code === 'ENOTDIR') {
-      throw new ShipperError('ERR_STATE_PATH', `cannot create the state directory ${dir}: a file is in the way (a path above it is a file, not a directory); set state.path to a file in a directory`, { cause: error });
+      throw new ShipperError(
+        'ERR_STATE_PATH',
+        `cannot create the state directory ${dir}: a file is in the way (a path above it is a file, not a directory); set state.path to a file in a directory`,
+        { cause: error },
+      );
     }
-    throw new ShipperError('ERR_STATE_PATH', `cannot create the state directory ${dir} (${(error as Error).message}); create it, or set state.path elsewhere`, { cause: error });
+    throw new ShipperError(
+      'ERR_STATE_PATH',
+      `cannot create the state directory ${dir} (${(error as Error).message}); create it, or set state.path elsewhere`,
+      { cause: error },
+    );
   }
   if (existsSync(path) && statSync(path).isDirectory()) throw notAFile(path);
 }
@@ -132,14 +165,22 @@ export function prepareDirectory(path: string): void {
 export async function checkStatePath(path: string): Promise<'valid' | 'new'> {
   let dir = dirname(path);
   while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
-  if (!statSync(dir).isDirectory()) throw new ShipperError('ERR_STATE_PATH', `cannot create the state directory ${dirname(path)}: ${dir} is a file, not a directory; set state.path to a file in a directory`);
+  if (!statSync(dir).isDirectory())
+    throw new ShipperError(
+      'ERR_STATE_PATH',
+      `cannot create the state directory ${dirname(path)}: ${dir} is a file, not a directory; set state.path to a file in a directory`,
+    );
   if (existsSync(path) && statSync(path).isDirectory()) throw notAFile(path);
   const probe = join(dir, `.cf-access-shipper-check-${process.pid}`);
   try {
     await fs.writeFile(probe, '');
     await fs.rm(probe, { force: true });
   } catch (error) {
-    throw new ShipperError('ERR_STATE_PATH', `the state directory ${dir} is not writable (${(error as Error).message}); run would fail to save its checkpoints there`, { cause: error });
+    throw new ShipperError(
+      'ERR_STATE_PATH',
+      `the state directory ${dir} is not writable (${(error as Error).message}); run would fail to save its checkpoints there`,
+      { cause: error },
+    );
   }
   if (!existsSync(path)) return 'new';
   try {
@@ -178,7 +219,10 @@ export class StateStore implements StateHolder {
     const lock = options.readOnly ? undefined : acquireLock(`${path}.lock`);
     try {
       if (options.recoverFromBackup) {
-        if (isUsable(path)) options.onNotice?.(`--recover-from-backup: ${path} is usable, so it was left as it is (the flag only replaces an unusable state)`);
+        if (isUsable(path))
+          options.onNotice?.(
+            `--recover-from-backup: ${path} is usable, so it was left as it is (the flag only replaces an unusable state)`,
+          );
         else await restoreBackup(path);
       }
       const db = new Low<StateData>(new DurableJsonAdapter(path), emptyState());
@@ -231,12 +275,19 @@ async function restoreBackup(path: string): Promise<void> {
   try {
     text = readFileSync(bak, 'utf8');
   } catch (error) {
-    throw new ShipperError('ERR_STATE_NO_BACKUP', `--recover-from-backup: ${bak} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); move ${path} away to start over instead`, { cause: error });
+    throw new ShipperError(
+      'ERR_STATE_NO_BACKUP',
+      `--recover-from-backup: ${bak} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); move ${path} away to start over instead`,
+      { cause: error },
+    );
   }
   try {
     parseState(text);
   } catch (error) {
-    throw new ShipperError('ERR_STATE_NO_BACKUP', `--recover-from-backup: ${bak} is unusable too (${(error as Error).message}); move ${path} away to start over`);
+    throw new ShipperError(
+      'ERR_STATE_NO_BACKUP',
+      `--recover-from-backup: ${bak} is unusable too (${(error as Error).message}); move ${path} away to start over`,
+    );
   }
   if (existsSync(path)) await fs.rename(path, `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '')}`);
   await writeFileAtomic(path, text);

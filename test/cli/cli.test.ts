@@ -24,13 +24,33 @@ describe('cli', function () {
   it('convert: an API response file to RFC 5424 with the syslog options', async () => {
     const file = join(dir, 'response.json');
     writeFileSync(file, JSON.stringify({ success: true, errors: [], messages: [], result: [ALLOWED_LOGIN] }, null, 2));
-    const result = await runCli(['convert', '--format', 'rfc5424', '--input', file, '--facility', 'authpriv', '--app-name', 'cfa', '--hostname', 'h1', '--structured-data', '--message', 'json']);
+    const result = await runCli([
+      'convert',
+      '--format',
+      'rfc5424',
+      '--input',
+      file,
+      '--facility',
+      'authpriv',
+      '--app-name',
+      'cfa',
+      '--hostname',
+      'h1',
+      '--structured-data',
+      '--message',
+      'json',
+    ]);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /^<86>1 2024-05-01T10:00:00\.123456Z h1 cfa \d+ login \[cfaccess@32473 action="login" .*\] \{"user_email":"alice@example\.com"/);
+    assert.match(
+      result.stdout,
+      /^<86>1 2024-05-01T10:00:00\.123456Z h1 cfa \d+ login \[cfaccess@32473 action="login" .*\] \{"user_email":"alice@example\.com"/,
+    );
   });
 
   it('convert: malformed lines are reported with their number, skipped, and exit 1', async () => {
-    const result = await runCli(['convert', '--format', 'json'], { input: `${JSON.stringify(ALLOWED_LOGIN)}\n{oops\n\n${JSON.stringify(DENIED_IPV6)}\n` });
+    const result = await runCli(['convert', '--format', 'json'], {
+      input: `${JSON.stringify(ALLOWED_LOGIN)}\n{oops\n\n${JSON.stringify(DENIED_IPV6)}\n`,
+    });
     assert.equal(result.code, 1);
     assert.equal(result.stdout.trimEnd().split('\n').length, 2);
     assert.match(result.stderr, /^line 2: skipped: not valid JSON/m);
@@ -55,14 +75,20 @@ describe('cli', function () {
 
   it('validate: summary on success, 78 with the key path on error', async () => {
     const good = join(dir, 'good.yaml');
-    writeFileSync(good, 'cloudflare:\n  api_token: ${TOKEN}\n  account_id: 0123456789abcdef0123456789abcdef\noutputs:\n  - { name: out, type: file, path: /tmp/x.ndjson, format: cef }\n  - { name: udp, type: syslog, host: 127.0.0.1, transport: udp }\n');
+    writeFileSync(
+      good,
+      'cloudflare:\n  api_token: ${TOKEN}\n  account_id: 0123456789abcdef0123456789abcdef\noutputs:\n  - { name: out, type: file, path: /tmp/x.ndjson, format: cef }\n  - { name: udp, type: syslog, host: 127.0.0.1, transport: udp }\n',
+    );
     const ok = await runCli(['validate', '--config', good], { env: { TOKEN: 'sekrit-token-value' } });
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /output out: file \/tmp\/x\.ndjson, format cef/);
     assert.match(ok.stdout, /output udp: syslog udp:\/\/127\.0\.0\.1:514, .*fire-and-forget/);
     assert.doesNotMatch(ok.stdout, /sekrit/);
     const bad = join(dir, 'bad.yaml');
-    writeFileSync(bad, 'cloudflare:\n  api_token: sekrit-token-value\n  account_id: 0123\n  page_size: 5000\noutputs: []\n');
+    writeFileSync(
+      bad,
+      'cloudflare:\n  api_token: sekrit-token-value\n  account_id: 0123\n  page_size: 5000\noutputs: []\n',
+    );
     const failed = await runCli(['validate'], { env: { CF_ACCESS_SHIPPER_CONFIG: bad } });
     assert.equal(failed.code, 78);
     assert.match(failed.stderr, /cloudflare\.account_id: got 0123; must be a Cloudflare account id/);

@@ -14,7 +14,11 @@ const cefExtension = (event: AccessEvent) => parseCef(formatCef(event, {}, optio
 
 describe('format/cef', () => {
   it('writes ESC, NUL, TAB, DEL and C1 characters from event fields as visible characters, never raw', () => {
-    const line = formatCef({ user_email: 'a\u001b[31mred\u0000\t\u007f\u0085b', action: 'login\u001b]0;title\u0007' }, {}, options);
+    const line = formatCef(
+      { user_email: 'a\u001b[31mred\u0000\t\u007f\u0085b', action: 'login\u001b]0;title\u0007' },
+      {},
+      options,
+    );
     assert.match(line, /suser=a␛\[31mred␀␉␡\ufffdb/);
     assert.match(line, /act=login␛\]0;title␇/);
     // eslint-disable-next-line no-control-regex
@@ -43,20 +47,36 @@ describe('format/cef', () => {
 
   it('escapes header and extension per the standard', () => {
     const line = formatCef({ action: 'log|in\\x\n', allowed: true, user_email: 'a=b\\c\r\nd|e' }, {}, options);
-    assert.equal(line, 'CEF:0|Cloudflare|Access|1.2.3|log\\|in\\\\x-allowed|Access log\\|in\\\\x allowed|3|act=log|in\\\\x\\n outcome=success suser=a\\=b\\\\c\\r\\nd|e');
+    assert.equal(
+      line,
+      'CEF:0|Cloudflare|Access|1.2.3|log\\|in\\\\x-allowed|Access log\\|in\\\\x allowed|3|act=log|in\\\\x\\n outcome=success suser=a\\=b\\\\c\\r\\nd|e',
+    );
     const parsed = parseCef(line);
-    assert.deepEqual(parsed.extension.find(([k]) => k === 'suser'), ['suser', 'a=b\\c\r\nd|e']);
+    assert.deepEqual(
+      parsed.extension.find(([k]) => k === 'suser'),
+      ['suser', 'a=b\\c\r\nd|e'],
+    );
   });
 
   it('takes a missing allowed as the schema default false (denied); a value of another kind is unknown', () => {
-    assert.equal(formatCef({ action: 'login' }, {}, options), 'CEF:0|Cloudflare|Access|1.2.3|login-denied|Access login denied|6|act=login outcome=failure');
-    assert.equal(formatCef({ action: 'login', allowed: 'maybe' }, {}, options), 'CEF:0|Cloudflare|Access|1.2.3|login-unknown|Access login unknown|6|act=login');
+    assert.equal(
+      formatCef({ action: 'login' }, {}, options),
+      'CEF:0|Cloudflare|Access|1.2.3|login-denied|Access login denied|6|act=login outcome=failure',
+    );
+    assert.equal(
+      formatCef({ action: 'login', allowed: 'maybe' }, {}, options),
+      'CEF:0|Cloudflare|Access|1.2.3|login-unknown|Access login unknown|6|act=login',
+    );
   });
 
   it('maps purpose justification and temporary access (cs6, flexString1/2, cn1), and leaves them out when empty', () => {
     const event = {
-      action: 'login', allowed: true, purpose_justification_prompt: 'Why?', purpose_justification_response: 'INC-1 = on call',
-      temporary_access_approvers: ['a@example.com', 'b@example.com'], temporary_access_duration: 3600,
+      action: 'login',
+      allowed: true,
+      purpose_justification_prompt: 'Why?',
+      purpose_justification_response: 'INC-1 = on call',
+      temporary_access_approvers: ['a@example.com', 'b@example.com'],
+      temporary_access_duration: 3600,
     };
     assert.equal(
       formatCef(event, {}, options),
@@ -64,12 +84,26 @@ describe('format/cef', () => {
         'flexString1=Why? flexString1Label=Purpose Justification Prompt flexString2=a@example.com, b@example.com flexString2Label=Temporary Access Approvers ' +
         'cn1=3600 cn1Label=Temporary Access Duration Seconds',
     );
-    const empty = { action: 'login', allowed: true, purpose_justification_prompt: '', purpose_justification_response: '', temporary_access_approvers: [], temporary_access_duration: 0 };
-    assert.equal(formatCef(empty, {}, options), 'CEF:0|Cloudflare|Access|1.2.3|login-allowed|Access login allowed|3|act=login outcome=success');
+    const empty = {
+      action: 'login',
+      allowed: true,
+      purpose_justification_prompt: '',
+      purpose_justification_response: '',
+      temporary_access_approvers: [],
+      temporary_access_duration: 0,
+    };
+    assert.equal(
+      formatCef(empty, {}, options),
+      'CEF:0|Cloudflare|Access|1.2.3|login-allowed|Access login allowed|3|act=login outcome=success',
+    );
   });
 
   it('omits src for an address that is not an IP and keeps rt out for a bad timestamp', () => {
-    const line = formatCef({ ip_address: 'not-an-ip', created_at: 'yesterday', action: 'login', allowed: true }, {}, options);
+    const line = formatCef(
+      { ip_address: 'not-an-ip', created_at: 'yesterday', action: 'login', allowed: true },
+      {},
+      options,
+    );
     assert.equal(line, 'CEF:0|Cloudflare|Access|1.2.3|login-allowed|Access login allowed|3|act=login outcome=success');
   });
 
@@ -94,16 +128,84 @@ describe('format/cef', () => {
 
   describe('properties over arbitrary Unicode', () => {
     const tricky = fc.constantFrom('\\', '=', '|', '\n', '\r', ' ', '"', ']', 'a=', ' b=c', '\u2028', '\u0085');
-    const text = fc.string({ unit: fc.oneof(tricky, fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 60 });
-    const fields = ['user_email', 'ip_address', 'app_uid', 'app_domain', 'app_name', 'app_type', 'action', 'connection', 'country', 'ray_id', 'user_id'] as const;
-    const eventArb = fc.record(Object.fromEntries(fields.map((f) => [f, text])) as Record<(typeof fields)[number], fc.Arbitrary<string>>, { requiredKeys: [] });
+    const text = fc.string({
+      unit: fc.oneof(tricky, fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })),
+      maxLength: 60,
+    });
+    const fields = [
+      'user_email',
+      'ip_address',
+      'app_uid',
+      'app_domain',
+      'app_name',
+      'app_type',
+      'action',
+      'connection',
+      'country',
+      'ray_id',
+      'user_id',
+    ] as const;
+    const eventArb = fc.record(
+      Object.fromEntries(fields.map((f) => [f, text])) as Record<(typeof fields)[number], fc.Arbitrary<string>>,
+      { requiredKeys: [] },
+    );
     const limits: Record<string, number> = {
-      act: 63, suser: 1023, suid: 1023, dhost: 1023, request: 1023, externalId: 40, cs1: 4000, cs2: 4000, cs3: 4000, cs4: 4000, cs5: 4000,
+      act: 63,
+      suser: 1023,
+      suid: 1023,
+      dhost: 1023,
+      request: 1023,
+      externalId: 40,
+      cs1: 4000,
+      cs2: 4000,
+      cs3: 4000,
+      cs4: 4000,
+      cs5: 4000,
     };
     const source: Record<string, string> = {
-      act: 'action', suser: 'user_email', suid: 'user_id', request: 'app_domain', externalId: 'ray_id', cs1: 'app_uid', cs2: 'connection', cs3: 'country', cs4: 'app_type', cs5: 'app_name',
+      act: 'action',
+      suser: 'user_email',
+      suid: 'user_id',
+      request: 'app_domain',
+      externalId: 'ray_id',
+      cs1: 'app_uid',
+      cs2: 'connection',
+      cs3: 'country',
+      cs4: 'app_type',
+      cs5: 'app_name',
     };
-    const allowedKeys = new Set(['rt', 'act', 'outcome', 'suser', 'suid', 'src', 'c6a2', 'c6a2Label', 'dhost', 'request', 'externalId', 'cs1', 'cs1Label', 'cs2', 'cs2Label', 'cs3', 'cs3Label', 'cs4', 'cs4Label', 'cs5', 'cs5Label', 'cs6', 'cs6Label', 'flexString1', 'flexString1Label', 'flexString2', 'flexString2Label', 'cn1', 'cn1Label', 'deviceExternalId']);
+    const allowedKeys = new Set([
+      'rt',
+      'act',
+      'outcome',
+      'suser',
+      'suid',
+      'src',
+      'c6a2',
+      'c6a2Label',
+      'dhost',
+      'request',
+      'externalId',
+      'cs1',
+      'cs1Label',
+      'cs2',
+      'cs2Label',
+      'cs3',
+      'cs3Label',
+      'cs4',
+      'cs4Label',
+      'cs5',
+      'cs5Label',
+      'cs6',
+      'cs6Label',
+      'flexString1',
+      'flexString1Label',
+      'flexString2',
+      'flexString2Label',
+      'cn1',
+      'cn1Label',
+      'deviceExternalId',
+    ]);
 
     it('is one line with exactly 7 header fields, and every value parses back to the original', () => {
       fc.assert(
@@ -120,7 +222,8 @@ describe('format/cef', () => {
           for (const [key, value] of parsed.extension) {
             assert.ok(allowedKeys.has(key), `unexpected key ${key}`);
             const field = source[key];
-            if (field !== undefined) assert.equal(value, pictureControls(truncateUtf8(event[field] as string, limits[key]!)), key);
+            if (field !== undefined)
+              assert.equal(value, pictureControls(truncateUtf8(event[field] as string, limits[key]!)), key);
           }
           for (const [key, field] of Object.entries(source)) {
             if (event[field] !== undefined) assert.ok(keys.includes(key), `missing ${key}`);
@@ -132,7 +235,10 @@ describe('format/cef', () => {
 
     it('matches a plain pair-by-pair reference, with every field present or some missing (property)', () => {
       const value = (v: string, max: number) => escapeCefValue(truncateUtf8(v, max));
-      const reference = (event: Record<string, string | boolean | undefined>, accountId: string | undefined): string => {
+      const reference = (
+        event: Record<string, string | boolean | undefined>,
+        accountId: string | undefined,
+      ): string => {
         const pairs: string[] = [];
         const ms = typeof event.created_at === 'string' ? epochMillis(event.created_at) : undefined;
         if (ms !== undefined) pairs.push(`rt=${ms}`);
@@ -141,7 +247,8 @@ describe('format/cef', () => {
           if (typeof v === 'string') pairs.push(`${key}=${value(v, max)}`);
         };
         add('act', 'action', 63);
-        if (typeof event.allowed === 'boolean' || event.allowed === undefined) pairs.push(`outcome=${event.allowed === true ? 'success' : 'failure'}`);
+        if (typeof event.allowed === 'boolean' || event.allowed === undefined)
+          pairs.push(`outcome=${event.allowed === true ? 'success' : 'failure'}`);
         add('suser', 'user_email', 1023);
         add('suid', 'user_id', 1023);
         const ip = typeof event.ip_address === 'string' ? event.ip_address.trim() : undefined;
@@ -153,33 +260,83 @@ describe('format/cef', () => {
           pairs.push(`request=${value(event.app_domain, 1023)}`);
         }
         add('externalId', 'ray_id', 40);
-        const labels = [['cs1', 'app_uid', 'App UID'], ['cs2', 'connection', 'Identity Provider'], ['cs3', 'country', 'Country'], ['cs4', 'app_type', 'App Type'], ['cs5', 'app_name', 'App Name']];
+        const labels = [
+          ['cs1', 'app_uid', 'App UID'],
+          ['cs2', 'connection', 'Identity Provider'],
+          ['cs3', 'country', 'Country'],
+          ['cs4', 'app_type', 'App Type'],
+          ['cs5', 'app_name', 'App Name'],
+        ];
         for (const [key, field, label] of labels) {
           const v = event[field!];
           if (typeof v === 'string') pairs.push(`${key}=${value(v, 4000)}`, `${key}Label=${label}`);
         }
         const response = event.purpose_justification_response;
-        if (typeof response === 'string' && response !== '') pairs.push(`cs6=${value(response, 4000)}`, 'cs6Label=Purpose Justification');
+        if (typeof response === 'string' && response !== '')
+          pairs.push(`cs6=${value(response, 4000)}`, 'cs6Label=Purpose Justification');
         const prompt = event.purpose_justification_prompt;
-        if (typeof prompt === 'string' && prompt !== '') pairs.push(`flexString1=${value(prompt, 1023)}`, 'flexString1Label=Purpose Justification Prompt');
+        if (typeof prompt === 'string' && prompt !== '')
+          pairs.push(`flexString1=${value(prompt, 1023)}`, 'flexString1Label=Purpose Justification Prompt');
         if (accountId !== undefined) pairs.push(`deviceExternalId=${value(accountId, 255)}`);
         return pairs.join(' ');
       };
-      const realistic = fc.record({
-        created_at: fc.constantFrom('2024-05-01T10:00:03.13536Z', '2024-05-01T10:00:03Z', 'not a time'),
-        allowed: fc.boolean(),
-        ip_address: fc.oneof(fc.constantFrom('198.51.100.7', '2001:db8::1', ' 203.0.113.9 ', 'fe80::1%eth0', '::ffff:1.2.3.4'), text),
-        app_domain: fc.oneof(fc.constantFrom('app.example.com/admin', 'https://x.example.com:8443/p', '/only/path'), text),
-        ...Object.fromEntries(['user_email', 'app_uid', 'app_name', 'app_type', 'action', 'connection', 'country', 'ray_id', 'user_id', 'purpose_justification_prompt', 'purpose_justification_response'].map((f) => [f, fc.oneof(text, fc.constant(''))])),
-      }, { requiredKeys: [] });
-      const everyField = realistic.map((e) => ({ created_at: '2024-05-01T10:00:03.13536Z', allowed: true, action: 'login', user_email: 'a@b', user_id: 'u', ip_address: '198.51.100.7', app_domain: 'app.example.com/x', ray_id: 'r', app_uid: 'x', connection: 'okta', country: 'de', app_type: 'saas', app_name: 'n', ...e }));
+      const realistic = fc.record(
+        {
+          created_at: fc.constantFrom('2024-05-01T10:00:03.13536Z', '2024-05-01T10:00:03Z', 'not a time'),
+          allowed: fc.boolean(),
+          ip_address: fc.oneof(
+            fc.constantFrom('198.51.100.7', '2001:db8::1', ' 203.0.113.9 ', 'fe80::1%eth0', '::ffff:1.2.3.4'),
+            text,
+          ),
+          app_domain: fc.oneof(
+            fc.constantFrom('app.example.com/admin', 'https://x.example.com:8443/p', '/only/path'),
+            text,
+          ),
+          ...Object.fromEntries(
+            [
+              'user_email',
+              'app_uid',
+              'app_name',
+              'app_type',
+              'action',
+              'connection',
+              'country',
+              'ray_id',
+              'user_id',
+              'purpose_justification_prompt',
+              'purpose_justification_response',
+            ].map((f) => [f, fc.oneof(text, fc.constant(''))]),
+          ),
+        },
+        { requiredKeys: [] },
+      );
+      const everyField = realistic.map((e) => ({
+        created_at: '2024-05-01T10:00:03.13536Z',
+        allowed: true,
+        action: 'login',
+        user_email: 'a@b',
+        user_id: 'u',
+        ip_address: '198.51.100.7',
+        app_domain: 'app.example.com/x',
+        ray_id: 'r',
+        app_uid: 'x',
+        connection: 'okta',
+        country: 'de',
+        app_type: 'saas',
+        app_name: 'n',
+        ...e,
+      }));
       const format = cefFormatter(options);
       fc.assert(
-        fc.property(fc.oneof(realistic, everyField), fc.option(fc.constantFrom(ACCOUNT, 'a=b\\c'), { nil: undefined }), (event, accountId) => {
-          const expected = reference(event, accountId);
-          assert.equal(cefExtensionText(event as AccessEvent, { accountId }), expected);
-          assert.ok(format(event, { accountId }).endsWith(`|${expected}`));
-        }),
+        fc.property(
+          fc.oneof(realistic, everyField),
+          fc.option(fc.constantFrom(ACCOUNT, 'a=b\\c'), { nil: undefined }),
+          (event, accountId) => {
+            const expected = reference(event, accountId);
+            assert.equal(cefExtensionText(event as AccessEvent, { accountId }), expected);
+            assert.ok(format(event, { accountId }).endsWith(`|${expected}`));
+          },
+        ),
         { numRuns: 1000 },
       );
     });
@@ -188,7 +345,10 @@ describe('format/cef', () => {
       fc.assert(
         fc.property(text, (value) => {
           const parsed = parseCef(formatCef({ user_email: value }, {}, options));
-          assert.deepEqual(parsed.extension, [['outcome', 'failure'], ['suser', pictureControls(value)]]);
+          assert.deepEqual(parsed.extension, [
+            ['outcome', 'failure'],
+            ['suser', pictureControls(value)],
+          ]);
         }),
         { numRuns: 1000 },
       );
@@ -200,7 +360,13 @@ describe('format/cef cefFormatter', () => {
   it('gives the same lines as formatCef (header cache)', async () => {
     const { cefFormatter } = await import('../../src/format/cef.js');
     const format = cefFormatter(options);
-    for (const event of [ALLOWED_LOGIN, DENIED_IPV6, { ...ALLOWED_LOGIN, allowed: false }, ALLOWED_LOGIN, { action: 'a|b' }]) {
+    for (const event of [
+      ALLOWED_LOGIN,
+      DENIED_IPV6,
+      { ...ALLOWED_LOGIN, allowed: false },
+      ALLOWED_LOGIN,
+      { action: 'a|b' },
+    ]) {
       assert.equal(format(event, { accountId: ACCOUNT }), formatCef(event, { accountId: ACCOUNT }, options));
     }
   });
@@ -215,13 +381,28 @@ describe('format/cef with a pre-parsed time', () => {
 
 describe('format/cef plainValues hint', () => {
   it('gives the same line as without the hint whenever the JSON text had no backslash and no "=" (property)', () => {
-    const text = fc.string({ unit: fc.oneof(fc.constantFrom('=', '\\', '\n', '|', ' ', '"'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 30 });
+    const text = fc.string({
+      unit: fc.oneof(
+        fc.constantFrom('=', '\\', '\n', '|', ' ', '"'),
+        fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+      ),
+      maxLength: 30,
+    });
     fc.assert(
-      fc.property(fc.record({ user_email: text, action: text, app_name: text, ray_id: text, country: text }, { requiredKeys: [] }), (event) => {
-        const json = JSON.stringify(event);
-        const plain = !json.includes('\\') && !json.includes('=');
-        assert.equal(formatCef(event, { accountId: 'a=b', plainValues: plain }, options), formatCef(event, { accountId: 'a=b' }, options));
-      }),
+      fc.property(
+        fc.record(
+          { user_email: text, action: text, app_name: text, ray_id: text, country: text },
+          { requiredKeys: [] },
+        ),
+        (event) => {
+          const json = JSON.stringify(event);
+          const plain = !json.includes('\\') && !json.includes('=');
+          assert.equal(
+            formatCef(event, { accountId: 'a=b', plainValues: plain }, options),
+            formatCef(event, { accountId: 'a=b' }, options),
+          );
+        },
+      ),
       { numRuns: 1000 },
     );
   });

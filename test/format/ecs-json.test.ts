@@ -22,15 +22,28 @@ describe('format/ecs', () => {
       '@timestamp': '2024-05-01T10:00:00.123456789Z',
       ecs: { version: '8.11.0' },
       event: {
-        kind: 'event', category: ['authentication'], type: ['start'], dataset: 'cloudflare.access_request',
-        action: 'login', outcome: 'success', id: '187d944c61940c77',
+        kind: 'event',
+        category: ['authentication'],
+        type: ['start'],
+        dataset: 'cloudflare.access_request',
+        action: 'login',
+        outcome: 'success',
+        id: '187d944c61940c77',
       },
       user: { email: 'alice@example.com', id: '166befbb-00e3-5e20-bd6e-27245723949f' },
       source: { ip: '198.51.100.7', geo: { country_iso_code: 'US' } },
       url: { original: 'wiki.example.com/admin', domain: 'wiki.example.com', path: '/admin' },
       observer: { vendor: 'Cloudflare', product: 'Access', type: 'zero-trust' },
       cloud: { provider: 'cloudflare', account: { id: ACCOUNT } },
-      cloudflare: { access: { app_uid: 'df7e2w5f-02b7-4d9d-af26-8d1988fca630', app_name: 'Wiki', app_type: 'self_hosted', allowed: true, connection: 'okta' } },
+      cloudflare: {
+        access: {
+          app_uid: 'df7e2w5f-02b7-4d9d-af26-8d1988fca630',
+          app_name: 'Wiki',
+          app_type: 'self_hosted',
+          allowed: true,
+          connection: 'okta',
+        },
+      },
     });
   });
 

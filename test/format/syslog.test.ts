@@ -7,13 +7,24 @@ import { parseRfc5424 } from '../support/rfc5424-parser.js';
 import { ACCOUNT, ALLOWED_LOGIN, DENIED_IPV6 } from '../support/sample-events.js';
 
 const options: SyslogOptions = {
-  facility: 16, severity: { allowed: 6, denied: 4 }, appName: 'cf-access', hostname: 'shipper01', procId: '4242', structuredData: false,
+  facility: 16,
+  severity: { allowed: 6, denied: 4 },
+  appName: 'cf-access',
+  hostname: 'shipper01',
+  procId: '4242',
+  structuredData: false,
 };
 
 describe('format/syslog RFC 5424', () => {
   it('builds the header from the event (golden)', () => {
-    assert.equal(formatRfc5424(ALLOWED_LOGIN, {}, 'MSG', options), '<134>1 2024-05-01T10:00:00.123456Z shipper01 cf-access 4242 login - MSG');
-    assert.equal(formatRfc5424(DENIED_IPV6, {}, 'M', options), '<132>1 2024-05-01T10:00:01Z shipper01 cf-access 4242 login - M');
+    assert.equal(
+      formatRfc5424(ALLOWED_LOGIN, {}, 'MSG', options),
+      '<134>1 2024-05-01T10:00:00.123456Z shipper01 cf-access 4242 login - MSG',
+    );
+    assert.equal(
+      formatRfc5424(DENIED_IPV6, {}, 'M', options),
+      '<132>1 2024-05-01T10:00:01Z shipper01 cf-access 4242 login - M',
+    );
   });
 
   it('keeps up to 6 fractional digits as the source had them, in UTC', () => {
@@ -26,7 +37,9 @@ describe('format/syslog RFC 5424', () => {
 
   it('limits HOSTNAME, APP-NAME and MSGID to printable ASCII and their lengths', () => {
     const line = formatRfc5424({ action: 'lögin with spaces and a very long action name indeed' }, {}, 'm', {
-      ...options, hostname: 'h'.repeat(300), appName: 'app name ü'.repeat(10),
+      ...options,
+      hostname: 'h'.repeat(300),
+      appName: 'app name ü'.repeat(10),
     });
     const parsed = parseRfc5424(line);
     assert.equal(parsed.hostname.length, 255);
@@ -36,33 +49,64 @@ describe('format/syslog RFC 5424', () => {
   });
 
   it('adds structured data with escaped values (golden)', () => {
-    const line = formatRfc5424({ action: 'login', allowed: true, user_email: 'a"b\\c]d' }, { accountId: ACCOUNT }, 'MSG', { ...options, structuredData: true });
-    assert.equal(line, `<134>1 - shipper01 cf-access 4242 login [cfaccess@32473 action="login" allowed="true" user_email="a\\"b\\\\c\\]d" account_id="${ACCOUNT}"] MSG`);
+    const line = formatRfc5424(
+      { action: 'login', allowed: true, user_email: 'a"b\\c]d' },
+      { accountId: ACCOUNT },
+      'MSG',
+      { ...options, structuredData: true },
+    );
+    assert.equal(
+      line,
+      `<134>1 - shipper01 cf-access 4242 login [cfaccess@32473 action="login" allowed="true" user_email="a\\"b\\\\c\\]d" account_id="${ACCOUNT}"] MSG`,
+    );
     assert.deepEqual(parseRfc5424(line).sd[0]!.params[2], ['user_email', 'a"b\\c]d']);
   });
 
   it('adds purpose justification and temporary access as SD params when set, and leaves them out when empty', () => {
-    const sd = (event: Record<string, unknown>) => parseRfc5424(formatRfc5424(event, {}, 'MSG', { ...options, structuredData: true })).sd;
+    const sd = (event: Record<string, unknown>) =>
+      parseRfc5424(formatRfc5424(event, {}, 'MSG', { ...options, structuredData: true })).sd;
     const set = sd({
-      action: 'login', purpose_justification_prompt: 'Why?', purpose_justification_response: 'INC-7 "urgent"',
-      temporary_access_approvers: ['a@example.com', 'b@example.com'], temporary_access_duration: 3600,
+      action: 'login',
+      purpose_justification_prompt: 'Why?',
+      purpose_justification_response: 'INC-7 "urgent"',
+      temporary_access_approvers: ['a@example.com', 'b@example.com'],
+      temporary_access_duration: 3600,
     });
-    assert.deepEqual(set, [{ id: 'cfaccess@32473', params: [
-      ['action', 'login'], ['purpose_justification_prompt', 'Why?'], ['purpose_justification_response', 'INC-7 "urgent"'],
-      ['temporary_access_approvers', 'a@example.com, b@example.com'], ['temporary_access_duration', '3600'],
-    ] }]);
-    const empty = sd({ action: 'login', purpose_justification_prompt: '', purpose_justification_response: '', temporary_access_approvers: [], temporary_access_duration: 0 });
+    assert.deepEqual(set, [
+      {
+        id: 'cfaccess@32473',
+        params: [
+          ['action', 'login'],
+          ['purpose_justification_prompt', 'Why?'],
+          ['purpose_justification_response', 'INC-7 "urgent"'],
+          ['temporary_access_approvers', 'a@example.com, b@example.com'],
+          ['temporary_access_duration', '3600'],
+        ],
+      },
+    ]);
+    const empty = sd({
+      action: 'login',
+      purpose_justification_prompt: '',
+      purpose_justification_response: '',
+      temporary_access_approvers: [],
+      temporary_access_duration: 0,
+    });
     assert.deepEqual(empty, [{ id: 'cfaccess@32473', params: [['action', 'login']] }]);
   });
 
   it('SD values round-trip and no input creates a new line or a new param (property)', () => {
     const tricky = fc.constantFrom('"', '\\', ']', '[', '=', ' ', '\n', '\r', 'x="y"');
-    const text = fc.string({ unit: fc.oneof(tricky, fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 40 });
+    const text = fc.string({
+      unit: fc.oneof(tricky, fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })),
+      maxLength: 40,
+    });
     fc.assert(
       fc.property(text, text, text, (email, domain, action) => {
-        const line = recordFormatter('rfc5424', { cef: { version: '1', severity: { allowed: 3, denied: 6 } }, ecs: { includeOriginal: false }, syslog: { ...options, structuredData: true } })(
-          { user_email: email, app_domain: domain, action, allowed: false }, {},
-        );
+        const line = recordFormatter('rfc5424', {
+          cef: { version: '1', severity: { allowed: 3, denied: 6 } },
+          ecs: { includeOriginal: false },
+          syslog: { ...options, structuredData: true },
+        })({ user_email: email, app_domain: domain, action, allowed: false }, {});
         assert.ok(!/[\r\n]/.test(line));
         const parsed = parseRfc5424(line);
         const params = Object.fromEntries(parsed.sd[0]!.params);
@@ -84,12 +128,22 @@ describe('format/syslog RFC 5424', () => {
 
 describe('format/syslog RFC 3164', () => {
   it('uses the event time in UTC with a space-padded day (golden)', () => {
-    assert.equal(formatRfc3164(ALLOWED_LOGIN, {}, 'MSG', options), '<134>May  1 10:00:00 shipper01 cf-access[4242]: MSG');
-    assert.equal(formatRfc3164({ created_at: '2024-12-24T23:59:59+01:00', allowed: false }, {}, 'M', { ...options, procId: '-' }), '<132>Dec 24 22:59:59 shipper01 cf-access: M');
+    assert.equal(
+      formatRfc3164(ALLOWED_LOGIN, {}, 'MSG', options),
+      '<134>May  1 10:00:00 shipper01 cf-access[4242]: MSG',
+    );
+    assert.equal(
+      formatRfc3164({ created_at: '2024-12-24T23:59:59+01:00', allowed: false }, {}, 'M', { ...options, procId: '-' }),
+      '<132>Dec 24 22:59:59 shipper01 cf-access: M',
+    );
   });
 
   it('wraps the chosen message format', () => {
-    const opts = { cef: { version: '1', severity: { allowed: 3, denied: 6 } }, ecs: { includeOriginal: false }, syslog: options };
+    const opts = {
+      cef: { version: '1', severity: { allowed: 3, denied: 6 } },
+      ecs: { includeOriginal: false },
+      syslog: options,
+    };
     const line = recordFormatter('rfc3164', opts, 'json')(ALLOWED_LOGIN, {});
     assert.deepEqual(JSON.parse(line.slice(line.indexOf(': ') + 2)), ALLOWED_LOGIN);
   });

@@ -13,7 +13,15 @@ describe('format/time', () => {
   });
 
   it('rejects what is not RFC 3339', () => {
-    for (const bad of ['2014-13-01T00:00:00Z', '2014-02-30T00:00:00Z', '2014-01-01T24:00:00Z', '2014-01-01', '2014-01-01T00:00:00', '2014-01-01T00:00:00.1234567890Z', '']) {
+    for (const bad of [
+      '2014-13-01T00:00:00Z',
+      '2014-02-30T00:00:00Z',
+      '2014-01-01T24:00:00Z',
+      '2014-01-01',
+      '2014-01-01T00:00:00',
+      '2014-01-01T00:00:00.1234567890Z',
+      '',
+    ]) {
       assert.equal(parseTimestamp(bad), undefined, bad);
     }
   });
@@ -58,19 +66,33 @@ describe('format/text', () => {
 });
 
 describe('format/event appDomainHost', () => {
-  it('gives splitAppDomain\'s host for any text (property)', () => {
-    const piece = fc.oneof(fc.constantFrom('/', '?', '#', ':', '@', ' ', '\u00a0', '\u2028', '[', ']', 'a.b', 'https://', '8443'), fc.string({ unit: 'binary', maxLength: 3 }));
-    fc.assert(fc.property(fc.array(piece, { maxLength: 8 }), (parts) => {
-      const text = parts.join('');
-      assert.equal(appDomainHost(text), splitAppDomain(text).host, JSON.stringify(text));
-    }), { numRuns: 5000 });
+  it("gives splitAppDomain's host for any text (property)", () => {
+    const piece = fc.oneof(
+      fc.constantFrom('/', '?', '#', ':', '@', ' ', '\u00a0', '\u2028', '[', ']', 'a.b', 'https://', '8443'),
+      fc.string({ unit: 'binary', maxLength: 3 }),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }), (parts) => {
+        const text = parts.join('');
+        assert.equal(appDomainHost(text), splitAppDomain(text).host, JSON.stringify(text));
+      }),
+      { numRuns: 5000 },
+    );
   });
 });
 
 describe('format/event splitAppDomain', () => {
   it('splits host and path', () => {
-    assert.deepEqual(splitAppDomain('wiki.example.com/admin/x'), { host: 'wiki.example.com', path: '/admin/x', original: 'wiki.example.com/admin/x' });
-    assert.deepEqual(splitAppDomain('https://app.example.com:8443'), { host: 'app.example.com', path: undefined, original: 'https://app.example.com:8443' });
+    assert.deepEqual(splitAppDomain('wiki.example.com/admin/x'), {
+      host: 'wiki.example.com',
+      path: '/admin/x',
+      original: 'wiki.example.com/admin/x',
+    });
+    assert.deepEqual(splitAppDomain('https://app.example.com:8443'), {
+      host: 'app.example.com',
+      path: undefined,
+      original: 'https://app.example.com:8443',
+    });
     assert.equal(splitAppDomain('[2001:db8::1]:443/x').host, '2001:db8::1');
     assert.equal(splitAppDomain('*.example.com').host, '*.example.com');
   });
@@ -78,7 +100,10 @@ describe('format/event splitAppDomain', () => {
 
 describe('format/text plainString', () => {
   it('returns an equal string, whatever it holds (property)', () => {
-    fc.assert(fc.property(fc.string({ unit: 'binary' }), (text) => plainString(text) === text), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (text) => plainString(text) === text),
+      { numRuns: 500 },
+    );
     const key = 'a'.repeat(20) + String(Date.now()); // used as a key below, so V8 may make it a thin string
     const holder: Record<string, number> = { [key]: 1 };
     assert.equal(holder[key], 1);
@@ -89,18 +114,26 @@ describe('format/text plainString', () => {
 describe('format/time fast path', () => {
   it('agrees with Date for every Zulu shape the API sends (property)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: -2_000_000_000_000, max: 253_402_300_799_999 }), fc.integer({ min: 0, max: 9 }), fc.nat({ max: 999_999_999 }), (ms, digits, extra) => {
-        const iso = new Date(ms).toISOString();
-        if (iso.startsWith('+') || iso.startsWith('-') || iso.startsWith('00')) return;
-        const fracText = String((ms % 1000 + 1000) % 1000).padStart(3, '0') + String(extra).padStart(9, '0').slice(0, 6);
-        const text = `${iso.slice(0, 19)}${digits === 0 ? '' : `.${fracText.slice(0, digits)}`}Z`;
-        const ts = parseTimestamp(text)!;
-        const expectedMs = Math.floor(ms / 1000) * 1000 + (digits === 0 ? 0 : Math.floor(Number(fracText.slice(0, digits).padEnd(9, '0')) / 1e6));
-        assert.equal(ts.epochMs, expectedMs, text);
-        assert.equal(epochMillis(text), expectedMs, text);
-        assert.equal(ts.fractionDigits, digits);
-        assert.equal(canonicalize(text)!.slice(0, 19), iso.slice(0, 19));
-      }),
+      fc.property(
+        fc.integer({ min: -2_000_000_000_000, max: 253_402_300_799_999 }),
+        fc.integer({ min: 0, max: 9 }),
+        fc.nat({ max: 999_999_999 }),
+        (ms, digits, extra) => {
+          const iso = new Date(ms).toISOString();
+          if (iso.startsWith('+') || iso.startsWith('-') || iso.startsWith('00')) return;
+          const fracText =
+            String(((ms % 1000) + 1000) % 1000).padStart(3, '0') + String(extra).padStart(9, '0').slice(0, 6);
+          const text = `${iso.slice(0, 19)}${digits === 0 ? '' : `.${fracText.slice(0, digits)}`}Z`;
+          const ts = parseTimestamp(text)!;
+          const expectedMs =
+            Math.floor(ms / 1000) * 1000 +
+            (digits === 0 ? 0 : Math.floor(Number(fracText.slice(0, digits).padEnd(9, '0')) / 1e6));
+          assert.equal(ts.epochMs, expectedMs, text);
+          assert.equal(epochMillis(text), expectedMs, text);
+          assert.equal(ts.fractionDigits, digits);
+          assert.equal(canonicalize(text)!.slice(0, 19), iso.slice(0, 19));
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -111,8 +144,14 @@ describe('format/time fast path', () => {
       assert.equal(formatUtc({ epochMs: ms, subMsNanos: 0, fractionDigits: 3 }, 3), iso, String(ms));
       assert.equal(formatUtc({ epochMs: ms, subMsNanos: 0, fractionDigits: 0 }, 0), `${iso.slice(0, 19)}Z`);
     };
-    for (const ms of [-62_167_219_200_000, -1, 0, 951_782_400_000, 951_868_799_999, 4_107_542_400_000, 253_402_300_799_999]) check(ms);
-    fc.assert(fc.property(fc.integer({ min: -62_167_219_200_000, max: 253_402_300_799_999 }), (ms) => check(ms)), { numRuns: 5000 });
+    for (const ms of [
+      -62_167_219_200_000, -1, 0, 951_782_400_000, 951_868_799_999, 4_107_542_400_000, 253_402_300_799_999,
+    ])
+      check(ms);
+    fc.assert(
+      fc.property(fc.integer({ min: -62_167_219_200_000, max: 253_402_300_799_999 }), (ms) => check(ms)),
+      { numRuns: 5000 },
+    );
     // The same second twice in a row (the kept text) and a different one after it.
     check(1_714_557_600_123);
     check(1_714_557_600_999);
@@ -120,10 +159,19 @@ describe('format/time fast path', () => {
   });
 
   it('writes epoch milliseconds as String() does (property)', () => {
-    for (const ms of [0, 999, 1000, 1001, 1714557600000, 1714557600007, 2_147_483_647_999, 2_147_483_648_000, -1, -1500, 1.5, 253_402_300_799_999]) {
+    for (const ms of [
+      0, 999, 1000, 1001, 1714557600000, 1714557600007, 2_147_483_647_999, 2_147_483_648_000, -1, -1500, 1.5,
+      253_402_300_799_999,
+    ]) {
       assert.equal(epochMillisText(ms), String(ms), String(ms));
     }
-    fc.assert(fc.property(fc.integer({ min: -62_135_596_800_000, max: 253_402_300_799_999 }), (ms) => epochMillisText(ms) === String(ms)), { numRuns: 5000 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -62_135_596_800_000, max: 253_402_300_799_999 }),
+        (ms) => epochMillisText(ms) === String(ms),
+      ),
+      { numRuns: 5000 },
+    );
   });
 
   it('handles leap days, leap seconds and invalid days', () => {
@@ -141,7 +189,14 @@ describe('format/time fast path', () => {
     assert.equal(epochMillis('2024-05-01T10:00:03.Z'), undefined);
     assert.equal(epochMillis('2024-05-01T10:00:03.1234567891Z'), undefined);
     assert.equal(parseTimestamp('2024-05-01T10:00:03.999999999Z')?.subMsNanos, 999_999);
-    for (const text of ['2024-02-29T00:00:00Z', '2023-02-29T00:00:00Z', '2016-12-31T23:59:60Z', '2024-01-01T00:00:00.Z', '2024-01-01T00:00:00.1aZ', '2024-01-01T01:00:00+01:00']) {
+    for (const text of [
+      '2024-02-29T00:00:00Z',
+      '2023-02-29T00:00:00Z',
+      '2016-12-31T23:59:60Z',
+      '2024-01-01T00:00:00.Z',
+      '2024-01-01T00:00:00.1aZ',
+      '2024-01-01T01:00:00+01:00',
+    ]) {
       assert.equal(epochMillis(text), parseTimestamp(text)?.epochMs, text);
     }
   });

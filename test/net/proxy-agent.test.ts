@@ -23,7 +23,13 @@ const PASSWORD = 'pr0xy p@ss:word';
 const message = (r: DeliveryResult): string => ('error' in r ? r.error.message : '');
 let nextId = 0;
 const records = (n: number): OutputRecord[] =>
-  Array.from({ length: n }, (_, i) => ({ id: `p${nextId++}`, text: JSON.stringify({ ...ALLOWED_LOGIN, user_email: `p${i}@example.com` }), event: ALLOWED_LOGIN, epochMs: 1714557600123 + i, accountId: ACCOUNT }));
+  Array.from({ length: n }, (_, i) => ({
+    id: `p${nextId++}`,
+    text: JSON.stringify({ ...ALLOWED_LOGIN, user_email: `p${i}@example.com` }),
+    event: ALLOWED_LOGIN,
+    epochMs: 1714557600123 + i,
+    accountId: ACCOUNT,
+  }));
 
 describe('net/proxy-agent: the HEC output and the Cloudflare client through a real proxy', function () {
   this.timeout(30_000);
@@ -45,12 +51,22 @@ describe('net/proxy-agent: the HEC output and the Cloudflare client through a re
   });
 
   function hecSink(hec: HecSimulator, extra: Record<string, unknown>): SplunkHecSink {
-    const config = splunkHecOutput.parse({ name: 'splunk', type: 'splunk_hec', url: hec.url, token: hec.token, ack_poll_interval: '100ms', ...extra });
+    const config = splunkHecOutput.parse({
+      name: 'splunk',
+      type: 'splunk_hec',
+      url: hec.url,
+      token: hec.token,
+      ack_poll_interval: '100ms',
+      ...extra,
+    });
     return new SplunkHecSink('splunk', config, { logger });
   }
 
   it('HEC over https: a CONNECT tunnel with credentials, the indexer certificate verified end to end', async () => {
-    const hec = await new HecSimulator({ ack: true, tls: { key: pki.read(pki.serverKey), cert: pki.read(pki.serverCert) } }).start();
+    const hec = await new HecSimulator({
+      ack: true,
+      tls: { key: pki.read(pki.serverKey), cert: pki.read(pki.serverCert) },
+    }).start();
     try {
       const sink = hecSink(hec, { proxy: proxy.urlWith('shipper', PASSWORD), tls: { ca_file: pki.caCert } });
       await sink.open();
@@ -59,7 +75,9 @@ describe('net/proxy-agent: the HEC output and the Cloudflare client through a re
       await sink.close();
       assert.equal(hec.events.length, 40);
       const tunnels = proxy.connects();
-      console.log(`      40 events through ${tunnels.length} tunnel(s) to ${tunnels[0] ?? '-'}; ${hec.requests.length} requests (events and acks) kept alive through them`);
+      console.log(
+        `      40 events through ${tunnels.length} tunnel(s) to ${tunnels[0] ?? '-'}; ${hec.requests.length} requests (events and acks) kept alive through them`,
+      );
       assert.ok(tunnels.length >= 1 && tunnels.every((t) => t === `127.0.0.1:${hec.port}`));
       assert.ok(tunnels.length < hec.requests.length, 'tunnels are kept alive and reused');
       assert.doesNotMatch(logs, /pr0xy|p%40ss/);
@@ -69,7 +87,9 @@ describe('net/proxy-agent: the HEC output and the Cloudflare client through a re
   });
 
   it('HEC over https: an untrusted indexer certificate is refused through the tunnel too (the proxy cannot stand in)', async () => {
-    const hec = await new HecSimulator({ tls: { key: pki.read(pki.selfSignedKey), cert: pki.read(pki.selfSignedCert) } }).start();
+    const hec = await new HecSimulator({
+      tls: { key: pki.read(pki.selfSignedKey), cert: pki.read(pki.selfSignedCert) },
+    }).start();
     try {
       const sink = hecSink(hec, { proxy: proxy.urlWith('shipper', PASSWORD), tls: { ca_file: pki.caCert } });
       await sink.open();
@@ -85,11 +105,19 @@ describe('net/proxy-agent: the HEC output and the Cloudflare client through a re
   });
 
   it('HEC: 407 without credentials or with wrong ones stops the output with what to do, never showing the password', async () => {
-    const hec = await new HecSimulator({ tls: { key: pki.read(pki.serverKey), cert: pki.read(pki.serverCert) } }).start();
+    const hec = await new HecSimulator({
+      tls: { key: pki.read(pki.serverKey), cert: pki.read(pki.serverCert) },
+    }).start();
     try {
       for (const [url, expected] of [
-        [proxy.url, /the proxy http:\/\/127\.0\.0\.1:\d+ answered HTTP 407 Proxy Authentication Required for 127\.0\.0\.1:\d+: it wants credentials: put them in outputs\.splunk\.proxy/],
-        [proxy.urlWith('shipper', 'wrong-Secret-1'), /the proxy http:\/\/\*\*\*@127\.0\.0\.1:\d+ answered HTTP 407 .*it refused the credentials in outputs\.splunk\.proxy/],
+        [
+          proxy.url,
+          /the proxy http:\/\/127\.0\.0\.1:\d+ answered HTTP 407 Proxy Authentication Required for 127\.0\.0\.1:\d+: it wants credentials: put them in outputs\.splunk\.proxy/,
+        ],
+        [
+          proxy.urlWith('shipper', 'wrong-Secret-1'),
+          /the proxy http:\/\/\*\*\*@127\.0\.0\.1:\d+ answered HTTP 407 .*it refused the credentials in outputs\.splunk\.proxy/,
+        ],
       ] as const) {
         const sink = hecSink(hec, { proxy: url, tls: { ca_file: pki.caCert } });
         await sink.open();
@@ -108,7 +136,10 @@ describe('net/proxy-agent: the HEC output and the Cloudflare client through a re
         const result = await sink.deliver(records(1));
         await sink.close();
         assert.equal(result.status, 'fatal');
-        assert.match(message(result), /HTTP 407.*wants credentials \(or refused them\): put them in outputs\.splunk\.proxy/);
+        assert.match(
+          message(result),
+          /HTTP 407.*wants credentials \(or refused them\): put them in outputs\.splunk\.proxy/,
+        );
       } finally {
         await plain.stop();
       }
@@ -125,7 +156,10 @@ describe('net/proxy-agent: the HEC output and the Cloudflare client through a re
       assert.deepEqual(await sink.deliver(records(10)), { status: 'delivered' });
       await sink.close();
       assert.equal(hec.events.length, 10);
-      assert.ok(proxy.forwarded().some((u) => u === `${hec.url}/services/collector/event`), proxy.forwarded().join(' '));
+      assert.ok(
+        proxy.forwarded().some((u) => u === `${hec.url}/services/collector/event`),
+        proxy.forwarded().join(' '),
+      );
       assert.ok(proxy.forwarded().some((u) => u === `${hec.url}/services/collector/ack`));
       assert.deepEqual(proxy.connects(), []);
     } finally {
@@ -138,9 +172,24 @@ describe('net/proxy-agent: the HEC output and the Cloudflare client through a re
     try {
       const day = Date.parse('2024-05-02T00:00:00Z');
       api.addEvents(ACCOUNT_A, spreadEvents(30, day, day + 3600_000, 5));
-      const request = { accountId: ACCOUNT_A, accountLabel: 'a', since: '2024-05-02T00:00:00.000Z', until: '2024-05-02T02:00:00.000Z', page: 1, perPage: 1000 };
+      const request = {
+        accountId: ACCOUNT_A,
+        accountLabel: 'a',
+        since: '2024-05-02T00:00:00.000Z',
+        until: '2024-05-02T02:00:00.000Z',
+        page: 1,
+        perPage: 1000,
+      };
       const client = (url: string) =>
-        new CloudflareClient({ baseUrl: api.baseUrl, auth: { kind: 'token', token: api.token }, requestTimeoutMs: 5000, limiter: new RateLimiter({ requests: 100, perMs: 1000 }), maxAttempts: 3, backoff: { baseMs: 10, capMs: 20 }, proxy: proxyRoute(api.baseUrl, undefined, 'cloudflare.proxy', { HTTP_PROXY: url }) });
+        new CloudflareClient({
+          baseUrl: api.baseUrl,
+          auth: { kind: 'token', token: api.token },
+          requestTimeoutMs: 5000,
+          limiter: new RateLimiter({ requests: 100, perMs: 1000 }),
+          maxAttempts: 3,
+          backoff: { baseMs: 10, capMs: 20 },
+          proxy: proxyRoute(api.baseUrl, undefined, 'cloudflare.proxy', { HTTP_PROXY: url }),
+        });
       const good = client(proxy.urlWith('shipper', PASSWORD));
       const page = await good.fetchPage(request);
       good.close();
@@ -151,7 +200,10 @@ describe('net/proxy-agent: the HEC output and the Cloudflare client through a re
       const denied = client(proxy.url);
       await assert.rejects(denied.fetchPage(request), (error: Error & { code?: string }) => {
         assert.equal(error.code, 'ERR_CF_PROXY');
-        assert.match(error.message, /answered HTTP 407 .* it wants credentials: put them in HTTP_PROXY \(http:\/\/user:password@host:port/);
+        assert.match(
+          error.message,
+          /answered HTTP 407 .* it wants credentials: put them in HTTP_PROXY \(http:\/\/user:password@host:port/,
+        );
         return true;
       });
       denied.close();

@@ -12,8 +12,9 @@ interface UnixDgramSocket {
   close(): void;
 }
 const require = createRequire(import.meta.url);
-const unixDgram = require('unix-dgram') as { createSocket(type: 'unix_dgram', listener: (msg: Buffer) => void): UnixDgramSocket };
-
+const unixDgram = require('unix-dgram') as {
+  createSocket(type: 'unix_dgram', listener: (msg: Buffer) => void): UnixDgramSocket;
+};
 
 describe('run (the daemon): its own logs', function () {
   this.timeout(60_000);
@@ -33,17 +34,30 @@ describe('run (the daemon): its own logs', function () {
     socket.bind(socketPath);
     const logFile = join(dir, 'shipper.log');
     const config = writeConfig(dir, {
-      baseUrl: api.baseUrl, statePath: join(dir, 'state.json'),
+      baseUrl: api.baseUrl,
+      statePath: join(dir, 'state.json'),
       outputs: `  - { name: archive, type: file, path: ${join(dir, 'out.ndjson')}, format: json }`,
     });
-    writeFileSync(config, readFileSync(config, 'utf8').replace('poll:\n', 'poll:\n  schedule: "* * * * * *"\n').replace('log: { level: debug }', `log: { level: debug, file: ${logFile}, syslog: { path: ${socketPath}, facility: local3 } }`));
+    writeFileSync(
+      config,
+      readFileSync(config, 'utf8')
+        .replace('poll:\n', 'poll:\n  schedule: "* * * * * *"\n')
+        .replace(
+          'log: { level: debug }',
+          `log: { level: debug, file: ${logFile}, syslog: { path: ${socketPath}, facility: local3 } }`,
+        ),
+    );
     const child = spawnCli(['run', '--config', config]);
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const exit = once(child, 'exit');
     try {
       await waitFor(() => received.some((m) => m.includes('shipped archive=10')));
-      assert.match(received.find((m) => m.includes('shipped archive=10'))!, /^<15\d>/, 'local3 facility (19 × 8 = 152 + severity)');
+      assert.match(
+        received.find((m) => m.includes('shipped archive=10'))!,
+        /^<15\d>/,
+        'local3 facility (19 × 8 = 152 + severity)',
+      );
       await waitFor(() => existsSync(logFile) && readFileSync(logFile, 'utf8').includes('shipped archive=10'));
       renameSync(logFile, `${logFile}.1`);
       child.kill('SIGHUP');
@@ -68,10 +82,17 @@ describe('run (the daemon): its own logs', function () {
     const dir = tempDir();
     const out = join(dir, 'out.ndjson');
     const config = writeConfig(dir, {
-      baseUrl: api.baseUrl, statePath: join(dir, 'state.json'),
+      baseUrl: api.baseUrl,
+      statePath: join(dir, 'state.json'),
       outputs: `  - { name: archive, type: file, path: ${out}, format: json }`,
     });
-    writeFileSync(config, readFileSync(config, 'utf8').replace('log: { level: debug }', `log: { level: info, syslog: { path: ${join(dir, 'missing.sock')} } }`));
+    writeFileSync(
+      config,
+      readFileSync(config, 'utf8').replace(
+        'log: { level: debug }',
+        `log: { level: info, syslog: { path: ${join(dir, 'missing.sock')} } }`,
+      ),
+    );
     const child = spawnCli(['run', '--config', config]);
     const exit = once(child, 'exit');
     await waitFor(() => existsSync(out) && readFileSync(out, 'utf8').split('\n').length > 5);

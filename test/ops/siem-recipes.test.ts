@@ -39,12 +39,17 @@ describe('docs/siem recipes', () => {
     assert.equal(inputs['http://cf-access-shipper']!.useACK, '1');
     const report = props['cloudflare:access:cef']!['REPORT-cef']!.split(',').map((s) => s.trim());
     for (const name of report) assert.ok(transforms[name], `transform ${name} exists`);
-    const line = formatCef({ ...ALLOWED_LOGIN, app_name: 'Admin | Panel = x', user_email: 'a=b@example.com' }, { accountId: ACCOUNT }, cefOptions);
+    const line = formatCef(
+      { ...ALLOWED_LOGIN, app_name: 'Admin | Panel = x', user_email: 'a=b@example.com' },
+      { accountId: ACCOUNT },
+      cefOptions,
+    );
     const header = new RegExp(transforms.cloudflare_access_cef_header!.REGEX!).exec(line)!.groups!;
     assert.equal(header.signature_id, 'login-allowed');
     assert.equal(header.severity, '3');
     const pairs = new Map<string, string>();
-    for (const m of line.matchAll(new RegExp(transforms.cloudflare_access_cef_extension!.REGEX!, 'g'))) pairs.set(m[1]!, m[2]!);
+    for (const m of line.matchAll(new RegExp(transforms.cloudflare_access_cef_extension!.REGEX!, 'g')))
+      pairs.set(m[1]!, m[2]!);
     assert.equal(pairs.get('suser'), 'a\\=b@example.com');
     assert.equal(pairs.get('cs5'), 'Admin | Panel \\= x');
     assert.equal(pairs.get('cs5Label'), 'App Name');
@@ -66,8 +71,23 @@ describe('docs/siem recipes', () => {
 
   it('Logstash ECS pipeline parses, and its dissect + json steps recover the ECS document from an RFC 5424 line', () => {
     const config = parseLogstash(doc('logstash/cf-access-ecs.conf'));
-    const mapping = ((config.filter![0]!.settings.mapping as Record<string, string>).message)!;
-    const line = recordFormatter('rfc5424', { cef: cefOptions, ecs: { includeOriginal: false }, syslog: { facility: 16, severity: { allowed: 6, denied: 4 }, appName: 'cf-access', hostname: 'shipper01', procId: '42', structuredData: false } }, 'ecs')(ALLOWED_LOGIN, { accountId: ACCOUNT });
+    const mapping = (config.filter![0]!.settings.mapping as Record<string, string>).message!;
+    const line = recordFormatter(
+      'rfc5424',
+      {
+        cef: cefOptions,
+        ecs: { includeOriginal: false },
+        syslog: {
+          facility: 16,
+          severity: { allowed: 6, denied: 4 },
+          appName: 'cf-access',
+          hostname: 'shipper01',
+          procId: '42',
+          structuredData: false,
+        },
+      },
+      'ecs',
+    )(ALLOWED_LOGIN, { accountId: ACCOUNT });
     const fields = dissect(mapping, line)!;
     assert.equal(fields['[syslog][hostname]'], 'shipper01');
     const ecs = JSON.parse(fields['[@metadata][json]']!) as { user: { email: string }; event: { outcome: string } };
@@ -76,7 +96,9 @@ describe('docs/siem recipes', () => {
   });
 
   it('Elastic Agent CEF integration settings parse: TCP with rfc6587 framing on 9003, decode_cef', () => {
-    const policy = parseYaml(doc('elastic-agent/cef-integration.yml')) as { inputs: { type: string; streams: { host: string; framing?: string; processors: { decode_cef?: unknown }[] }[] }[] };
+    const policy = parseYaml(doc('elastic-agent/cef-integration.yml')) as {
+      inputs: { type: string; streams: { host: string; framing?: string; processors: { decode_cef?: unknown }[] }[] }[];
+    };
     const tcp = policy.inputs.find((i) => i.type === 'tcp')!;
     assert.equal(tcp.streams[0]!.host, '0.0.0.0:9003');
     assert.equal(tcp.streams[0]!.framing, 'rfc6587');

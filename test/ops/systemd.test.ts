@@ -37,11 +37,22 @@ describe('systemd units', function () {
   it('the daemon unit has the settings operations depend on', () => {
     const text = readFileSync(join(ROOT, 'systemd', 'cf-access-shipper.service'), 'utf8');
     for (const line of [
-      'Type=exec', 'ExecStartPre=/usr/local/bin/cf-access-shipper validate --config /etc/cf-access-shipper/config.yaml',
-      'ExecStart=/usr/local/bin/cf-access-shipper run --config /etc/cf-access-shipper/config.yaml', 'Restart=on-failure',
-      'RestartPreventExitStatus=78', 'DynamicUser=yes', 'StateDirectory=cf-access-shipper', 'LoadCredential=cf_api_token:',
-      'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'NoNewPrivileges=yes', 'CapabilityBoundingSet=\n',
-      'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX', 'SystemCallFilter=@system-service', 'UMask=0077',
+      'Type=exec',
+      'ExecStartPre=/usr/local/bin/cf-access-shipper validate --config /etc/cf-access-shipper/config.yaml',
+      'ExecStart=/usr/local/bin/cf-access-shipper run --config /etc/cf-access-shipper/config.yaml',
+      'Restart=on-failure',
+      'RestartPreventExitStatus=78',
+      'DynamicUser=yes',
+      'StateDirectory=cf-access-shipper',
+      'LoadCredential=cf_api_token:',
+      'ProtectSystem=strict',
+      'ProtectHome=yes',
+      'PrivateTmp=yes',
+      'NoNewPrivileges=yes',
+      'CapabilityBoundingSet=\n',
+      'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX',
+      'SystemCallFilter=@system-service',
+      'UMask=0077',
     ]) {
       assert.ok(text.includes(line), `has ${line.trim()}`);
     }

@@ -22,7 +22,9 @@ describe('backfill and status', function () {
     const out = join(dir, 'backfill.ndjson');
     const state = join(dir, 'state', 'state.json');
     const config = writeConfig(dir, {
-      baseUrl: sim.baseUrl, statePath: state, pageSize: 100,
+      baseUrl: sim.baseUrl,
+      statePath: state,
+      pageSize: 100,
       outputs: `  - { name: archive, type: file, path: ${out}, format: json }\n  - { name: console, type: stdout, format: cef }`,
     });
     return { dir, out, state, config };
@@ -50,7 +52,12 @@ describe('backfill and status', function () {
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stderr, /resuming/);
     assert.match(resumed.stdout, /complete: \d+ events/);
-    assert.deepEqual(exactlyOnceReport(readLines(out), inRange), { missing: 0, duplicated: 0, unexpected: 0, total: inRange.length });
+    assert.deepEqual(exactlyOnceReport(readLines(out), inRange), {
+      missing: 0,
+      duplicated: 0,
+      unexpected: 0,
+      total: inRange.length,
+    });
     assert.ok(!existsSync(state), 'the daemon state was not created');
     const requests = sim.requests.length;
     const again = await runCli(args);
@@ -66,7 +73,10 @@ describe('backfill and status', function () {
     assert.deepEqual(report.backfill_jobs[0]!.outputs, ['archive']);
     assert.equal(report.outputs[0]!.checkpoint, null);
     const text = await runCli(['status', '--config', config]);
-    assert.match(text.stdout, /backfill [0-9a-f]{16}: \[2024-05-01T02:00:00\.000000000Z, 2024-05-01T08:00:00\.000000000Z\) → archive: complete/);
+    assert.match(
+      text.stdout,
+      /backfill [0-9a-f]{16}: \[2024-05-01T02:00:00\.000000000Z, 2024-05-01T08:00:00\.000000000Z\) → archive: complete/,
+    );
   });
 
   it('--dry-run counts without shipping or saving; relative times work', async () => {
@@ -75,7 +85,10 @@ describe('backfill and status', function () {
     const { out, dir, config } = setup();
     const result = await runCli(['backfill', '--since', '2h', '--until', '1h', '--dry-run', '--config', config]);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /dry run: (79|80|81) events in \[.*\) across 1 account\(s\), 2 API request\(s\); nothing shipped/);
+    assert.match(
+      result.stdout,
+      /dry run: (79|80|81) events in \[.*\) across 1 account\(s\), 2 API request\(s\); nothing shipped/,
+    );
     assert.ok(!existsSync(out));
     assert.ok(!existsSync(join(dir, 'state', 'backfill')) || readdirSync(join(dir, 'state', 'backfill')).length === 0);
   });

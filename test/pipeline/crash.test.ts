@@ -5,7 +5,14 @@ import { AccessApiSimulator, clusterEvents, spreadEvents } from '../support/acce
 import { prng } from '../support/event-factory.js';
 import { collect, runCli, spawnCli } from '../support/cli.js';
 import { HecSimulator } from '../support/hec-simulator.js';
-import { ACCOUNT_A, countedMaybeDuplicated, exactlyOnceReport, readLines, tempDir, writeConfig } from '../support/harness.js';
+import {
+  ACCOUNT_A,
+  countedMaybeDuplicated,
+  exactlyOnceReport,
+  readLines,
+  tempDir,
+  writeConfig,
+} from '../support/harness.js';
 import type { AccessEvent } from '../../src/format/event.js';
 
 describe('crash safety: kill -9 at random moments', function () {
@@ -16,7 +23,11 @@ describe('crash safety: kill -9 at random moments', function () {
     const dir = tempDir();
     const out = join(dir, 'out.ndjson');
     const config = writeConfig(dir, {
-      baseUrl: sim.baseUrl, statePath: join(dir, 'state.json'), pageSize: 100, overlap: '10s', sweepEvery: '1s',
+      baseUrl: sim.baseUrl,
+      statePath: join(dir, 'state.json'),
+      pageSize: 100,
+      overlap: '10s',
+      sweepEvery: '1s',
       outputs: `  - { name: archive, type: file, path: ${out}, format: json }`,
     });
     const rand = prng(20241126);
@@ -52,7 +63,9 @@ describe('crash safety: kill -9 at random moments', function () {
       const final = await runCli(['run', '--once', '--config', config]);
       assert.equal(final.code, 0, final.stderr);
       const report = exactlyOnceReport(readLines(out), expected);
-      console.log(`      ${kills} kills, ${completedRuns} runs completed unkilled, ${report.total} lines for ${expected.length} events`);
+      console.log(
+        `      ${kills} kills, ${completedRuns} runs completed unkilled, ${report.total} lines for ${expected.length} events`,
+      );
       assert.ok(kills >= 20, `only ${kills} kills landed`);
       assert.deepEqual(report, { missing: 0, duplicated: 0, unexpected: 0, total: expected.length });
     } finally {
@@ -66,7 +79,9 @@ describe('crash safety: kill -9 at random moments', function () {
     const hec = await new HecSimulator({ ack: true, ackDelayMs: 400 }).start();
     const dir = tempDir();
     const config = writeConfig(dir, {
-      baseUrl: sim.baseUrl, statePath: join(dir, 'state.json'), pageSize: 1000,
+      baseUrl: sim.baseUrl,
+      statePath: join(dir, 'state.json'),
+      pageSize: 1000,
       outputs: `  - { name: splunk, type: splunk_hec, url: "${hec.url}", token: "${hec.token}", format: json, ack: true, ack_poll_interval: 100ms, batch: { max_events: 250 } }`,
     });
     const day = Date.parse('2024-05-03T00:00:00Z');
@@ -80,7 +95,8 @@ describe('crash safety: kill -9 at random moments', function () {
       for (let round = 0; round < 60; round++) {
         const child = spawnCli(args);
         const done = collect(child);
-        const timer = kills < 12 ? setTimeout(() => child.kill('SIGKILL'), 1000 + Math.floor(rand() * 2000)) : undefined;
+        const timer =
+          kills < 12 ? setTimeout(() => child.kill('SIGKILL'), 1000 + Math.floor(rand() * 2000)) : undefined;
         const result = await done;
         clearTimeout(timer);
         counted += countedMaybeDuplicated(result.stderr);
@@ -91,8 +107,13 @@ describe('crash safety: kill -9 at random moments', function () {
         assert.equal(result.code, 0, result.stderr.slice(-2000));
         if (/complete: \d+ events/.test(result.stdout)) break;
       }
-      const report = exactlyOnceReport(hec.events.map((e) => JSON.stringify(e.event)), events);
-      console.log(`      ${kills} kills: sent ${events.length}, indexed ${hec.events.length}, duplicated ${report.duplicated}, lost ${report.missing}; counted as maybe duplicated ${counted}`);
+      const report = exactlyOnceReport(
+        hec.events.map((e) => JSON.stringify(e.event)),
+        events,
+      );
+      console.log(
+        `      ${kills} kills: sent ${events.length}, indexed ${hec.events.length}, duplicated ${report.duplicated}, lost ${report.missing}; counted as maybe duplicated ${counted}`,
+      );
       assert.ok(kills >= 8, `only ${kills} kills landed`);
       assert.equal(report.missing, 0);
       assert.equal(report.unexpected, 0);

@@ -19,7 +19,15 @@ import { emptyState, type SinkState } from '../../src/state/schema.js';
 import { StateStore } from '../../src/state/store.js';
 import { AccessApiSimulator, spreadEvents } from '../support/access-api-simulator.js';
 import { collect, runCli, spawnCli } from '../support/cli.js';
-import { ACCOUNT_A, ACCOUNT_B, exactlyOnceReport, readLines, tempDir, waitFor, writeConfig } from '../support/harness.js';
+import {
+  ACCOUNT_A,
+  ACCOUNT_B,
+  exactlyOnceReport,
+  readLines,
+  tempDir,
+  waitFor,
+  writeConfig,
+} from '../support/harness.js';
 import { HecSimulator } from '../support/hec-simulator.js';
 import { QuietSink } from '../support/quiet-sink.js';
 
@@ -51,7 +59,13 @@ describe('failure paths that broke the guarantees', function () {
 
   beforeEach(async () => {
     sim = await new AccessApiSimulator().start();
-    client = new CloudflareClient({ baseUrl: sim.baseUrl, auth: { kind: 'token', token: sim.token }, requestTimeoutMs: 5000, limiter: new RateLimiter({ requests: 10_000, perMs: 1000 }), userAgent: 'test' });
+    client = new CloudflareClient({
+      baseUrl: sim.baseUrl,
+      auth: { kind: 'token', token: sim.token },
+      requestTimeoutMs: 5000,
+      limiter: new RateLimiter({ requests: 10_000, perMs: 1000 }),
+      userAgent: 'test',
+    });
   });
   afterEach(async () => {
     client.close();
@@ -59,22 +73,47 @@ describe('failure paths that broke the guarantees', function () {
   });
 
   function deps(sinks: Sink[], extra: Partial<PollDeps> = {}): PollDeps {
-    return { client, state: { data: emptyState(), save: () => Promise.resolve() }, outputs: sinks.map((sink) => ({ name: sink.name, sink, format: (e: AccessEvent) => JSON.stringify(e) })), logger, clock: realClock, pageSize: 100, deliveryAttempts: 1, ...extra };
+    return {
+      client,
+      state: { data: emptyState(), save: () => Promise.resolve() },
+      outputs: sinks.map((sink) => ({ name: sink.name, sink, format: (e: AccessEvent) => JSON.stringify(e) })),
+      logger,
+      clock: realClock,
+      pageSize: 100,
+      deliveryAttempts: 1,
+      ...extra,
+    };
   }
-  const plan = () => ({ until: canonical(Date.now()), initialCheckpoint: canonical(Date.now() - 3_600_000), overlapMs: 0 });
+  const plan = () => ({
+    until: canonical(Date.now()),
+    initialCheckpoint: canonical(Date.now() - 3_600_000),
+    overlapMs: 0,
+  });
 
   it('a dead-letter file that cannot be written fails the output (retried later), not the process', async () => {
     sim.addEvents(ACCOUNT_A, spreadEvents(50, Date.now() - 600_000, Date.now() - 1000, 1));
     const blocker = join(tempDir(), 'dead-letter');
     writeFileSync(blocker, 'a file where the dead-letter directory should be');
-    const sink = new ScriptedSink('splunk', 1, (_call, records) => Promise.resolve({ status: 'delivered', rejected: records.slice(0, 3).map((record) => ({ record, reason: 'invalid event' })) }));
+    const sink = new ScriptedSink('splunk', 1, (_call, records) =>
+      Promise.resolve({
+        status: 'delivered',
+        rejected: records.slice(0, 3).map((record) => ({ record, reason: 'invalid event' })),
+      }),
+    );
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     try {
-      const result = await pollAccount({ id: ACCOUNT_A, label: 'a' }, plan(), deps([sink], { deadLetterPath: () => join(blocker, 'splunk.ndjson') }));
+      const result = await pollAccount(
+        { id: ACCOUNT_A, label: 'a' },
+        plan(),
+        deps([sink], { deadLetterPath: () => join(blocker, 'splunk.ndjson') }),
+      );
       await new Promise((resolve) => setTimeout(resolve, 50));
-      assert.match(result.failedOutputs.splunk?.message ?? '', /dead-letter file .*splunk\.ndjson cannot be written \((ENOTDIR|EEXIST)\); the batch is offered again later/);
+      assert.match(
+        result.failedOutputs.splunk?.message ?? '',
+        /dead-letter file .*splunk\.ndjson cannot be written \((ENOTDIR|EEXIST)\); the batch is offered again later/,
+      );
       assert.equal(result.stoppedOutputs.length, 0, 'not a stop: the disk may be fixed');
       assert.deepEqual(unhandled, []);
     } finally {
@@ -95,9 +134,14 @@ describe('failure paths that broke the guarantees', function () {
     const result = await pollAccount({ id: ACCOUNT_A, label: 'a' }, plan(), deps([sink], { state }));
     const saved = state.data.accounts[ACCOUNT_A]?.outputs.hec;
     const second = sink.delivered.slice(100, 200).map((r) => r.event.created_at as string);
-    console.log(`      delivered ${sink.delivered.length} in ${sink.calls} calls; committed ${saved?.delivered ?? 0}; failed: ${result.failedOutputs.hec?.message ?? '-'}`);
+    console.log(
+      `      delivered ${sink.delivered.length} in ${sink.calls} calls; committed ${saved?.delivered ?? 0}; failed: ${result.failedOutputs.hec?.message ?? '-'}`,
+    );
     assert.equal(saved?.delivered, 200, 'batches 1 and 2 committed');
-    assert.ok(saved.checkpoint >= canonical(Date.parse(second.reduce((a, b) => (a > b ? a : b)))) , 'the checkpoint covers batch 2');
+    assert.ok(
+      saved.checkpoint >= canonical(Date.parse(second.reduce((a, b) => (a > b ? a : b)))),
+      'the checkpoint covers batch 2',
+    );
     assert.match(saved.last_error?.message ?? '', /index does not exist/);
   });
 
@@ -105,24 +149,46 @@ describe('failure paths that broke the guarantees', function () {
     // Older than the default settle time (2 min).
     sim.addEvents(ACCOUNT_A, spreadEvents(20, Date.now() - 600_000, Date.now() - 130_000, 3));
     sim.addEvents(ACCOUNT_B, spreadEvents(20, Date.now() - 600_000, Date.now() - 130_000, 4));
-    const { config } = parseConfigText(`cloudflare: { api_token: t, accounts: [{ id: ${ACCOUNT_A} }, { id: ${ACCOUNT_B} }] }\noutputs: [{ name: x, type: stdout }]\n`, 't', {});
+    const { config } = parseConfigText(
+      `cloudflare: { api_token: t, accounts: [{ id: ${ACCOUNT_A} }, { id: ${ACCOUNT_B} }] }\noutputs: [{ name: x, type: stdout }]\n`,
+      't',
+      {},
+    );
     const sink = new ScriptedSink('x', 1, () => Promise.resolve({ status: 'delivered' }));
     let saves = 0;
     const state = {
       data: emptyState(),
-      save: () => (++saves <= 3 ? Promise.reject(Object.assign(new Error('cannot save the state file /x/state.json (ENOSPC)'), { code: 'ENOSPC' })) : Promise.resolve()),
+      save: () =>
+        ++saves <= 3
+          ? Promise.reject(
+              Object.assign(new Error('cannot save the state file /x/state.json (ENOSPC)'), { code: 'ENOSPC' }),
+            )
+          : Promise.resolve(),
     };
-    const round = { config, client, state, outputs: [{ name: 'x', sink, format: (e: AccessEvent) => JSON.stringify(e) }], logger, clock: realClock, ...roundServices(config, realClock) };
+    const round = {
+      config,
+      client,
+      state,
+      outputs: [{ name: 'x', sink, format: (e: AccessEvent) => JSON.stringify(e) }],
+      logger,
+      clock: realClock,
+      ...roundServices(config, realClock),
+    };
     const ok = await pollEveryAccount(round);
     assert.equal(ok, false);
-    assert.ok(sim.requests.some((r) => r.account === ACCOUNT_B), 'account B was polled');
+    assert.ok(
+      sim.requests.some((r) => r.account === ACCOUNT_B),
+      'account B was polled',
+    );
     assert.equal(sink.delivered.length, 40);
     assert.match(state.data.accounts[ACCOUNT_A]?.last_error?.message ?? '', /ENOSPC/);
   });
 
   it('an output that fails on its very first poll has a last_error for status', async () => {
     sim.addEvents(ACCOUNT_A, spreadEvents(5, Date.now() - 600_000, Date.now() - 1000, 5));
-    const sink = new ScriptedSink('hec', 1, () => Promise.resolve({ status: 'fatal', error: new Error('HTTP 403, code 4: Invalid token') }));
+    const sink = new ScriptedSink('hec', 1, () =>
+      Promise.resolve({ status: 'fatal', error: new Error('HTTP 403, code 4: Invalid token') }),
+    );
     const state = { data: emptyState(), save: () => Promise.resolve() };
     await pollAccount({ id: ACCOUNT_A, label: 'a' }, plan(), deps([sink], { state }));
     const saved = state.data.accounts[ACCOUNT_A]?.outputs.hec;
@@ -135,10 +201,20 @@ describe('failure paths that broke the guarantees', function () {
     const path = join(dir, 'out.ndjson');
     const sink = new FileSink('archive', path);
     await sink.open(undefined);
-    const record = (n: number): OutputRecord => ({ text: `{"n":${n}}`, event: {}, epochMs: 0, accountId: 'a', id: `n${n}` });
+    const record = (n: number): OutputRecord => ({
+      text: `{"n":${n}}`,
+      event: {},
+      epochMs: 0,
+      accountId: 'a',
+      id: `n${n}`,
+    });
     assert.equal((await sink.deliver([record(1), record(2)])).status, 'delivered');
     // The next write fails halfway (ENOSPC) and taking it back fails as well.
-    const handle = (sink as unknown as { handle: { write: (...a: unknown[]) => Promise<unknown>; truncate: (n: number) => Promise<void> } }).handle;
+    const handle = (
+      sink as unknown as {
+        handle: { write: (...a: unknown[]) => Promise<unknown>; truncate: (n: number) => Promise<void> };
+      }
+    ).handle;
     const { write, truncate } = handle;
     handle.write = async (data: unknown) => {
       await write.call(handle, (data as Buffer).subarray(0, 5));
@@ -156,7 +232,7 @@ describe('failure paths that broke the guarantees', function () {
     assert.equal(position.file?.size, statSync(path).size, 'the size the state would save is the real end of the file');
   });
 
-  it('a commit racing SIGHUP rotation does not put the old file\'s position over the new file\'s', async () => {
+  it("a commit racing SIGHUP rotation does not put the old file's position over the new file's", async () => {
     sim.addEvents(ACCOUNT_A, spreadEvents(30, Date.now() - 600_000, Date.now() - 1000, 6));
     const dir = tempDir();
     const path = join(dir, 'out.ndjson');
@@ -166,7 +242,12 @@ describe('failure paths that broke the guarantees', function () {
     // Rotated (logrotate + SIGHUP) right after the batch was written, before its commit is saved.
     let stale: SinkState | undefined;
     const rotating: Sink = {
-      name: 'archive', exactlyOnce: true, concurrency: 1, open: () => Promise.resolve(), close: () => inner.close(), reopen: () => inner.reopen(),
+      name: 'archive',
+      exactlyOnce: true,
+      concurrency: 1,
+      open: () => Promise.resolve(),
+      close: () => inner.close(),
+      reopen: () => inner.reopen(),
       deliver: async (records) => {
         const result = await inner.deliver(records);
         stale = inner.position();
@@ -191,7 +272,12 @@ describe('failure paths that broke the guarantees', function () {
     const dir = tempDir();
     const out = join(dir, 'out.ndjson');
     const statePath = join(dir, 'state.json');
-    const configPath = writeConfig(dir, { baseUrl: sim.baseUrl, statePath, pageSize: 100, outputs: `  - { name: archive, type: file, path: ${out}, format: json }` });
+    const configPath = writeConfig(dir, {
+      baseUrl: sim.baseUrl,
+      statePath,
+      pageSize: 100,
+      outputs: `  - { name: archive, type: file, path: ${out}, format: json }`,
+    });
     const { config } = parseConfigText(readFileSync(configPath, 'utf8'), configPath, {});
     const expected: AccessEvent[] = [];
     const add = (n: number, seed: number): void => {
@@ -213,7 +299,13 @@ describe('failure paths that broke the guarantees', function () {
       get dedup() {
         return store.dedup;
       },
-      save: () => (failing ? (failedSaves++, Promise.reject(Object.assign(new Error(`cannot save the state file ${statePath} (ENOSPC)`), { code: 'ENOSPC' }))) : store.save()),
+      save: () =>
+        failing
+          ? (failedSaves++,
+            Promise.reject(
+              Object.assign(new Error(`cannot save the state file ${statePath} (ENOSPC)`), { code: 'ENOSPC' }),
+            ))
+          : store.save(),
     };
     let outputs = await openOutputs(config, store, logger);
     const services = roundServices(config, realClock);
@@ -237,11 +329,21 @@ describe('failure paths that broke the guarantees', function () {
     failing = false;
     store = await StateStore.open(statePath);
     outputs = await openOutputs(config, store, logger);
-    await pollEveryAccount({ config, client, state: holder, outputs, logger, clock: realClock, ...roundServices(config, realClock) });
+    await pollEveryAccount({
+      config,
+      client,
+      state: holder,
+      outputs,
+      logger,
+      clock: realClock,
+      ...roundServices(config, realClock),
+    });
     for (const output of outputs) await output.sink.close();
     await store.close();
     const final = exactlyOnceReport(readLines(out), expected);
-    console.log(`      ${failedSaves} failed saves; running: ${running.total} lines for ${running.total - running.duplicated} events (${running.duplicated} duplicated, ${running.missing} lost); after a crash and restart: ${final.total} lines for ${expected.length} events`);
+    console.log(
+      `      ${failedSaves} failed saves; running: ${running.total} lines for ${running.total - running.duplicated} events (${running.duplicated} duplicated, ${running.missing} lost); after a crash and restart: ${final.total} lines for ${expected.length} events`,
+    );
     assert.deepEqual(running, { missing: 0, duplicated: 0, unexpected: 0, total: shippedWhileRunning });
     assert.deepEqual(final, { missing: 0, duplicated: 0, unexpected: 0, total: expected.length });
   });
@@ -251,7 +353,11 @@ describe('state errors a user can act on', function () {
   this.timeout(60_000);
 
   function configAt(statePath: string): string {
-    return writeConfig(tempDir(), { baseUrl: 'http://127.0.0.1:9/client/v4', statePath, outputs: '  - { name: console, type: stdout }' });
+    return writeConfig(tempDir(), {
+      baseUrl: 'http://127.0.0.1:9/client/v4',
+      statePath,
+      outputs: '  - { name: console, type: stdout }',
+    });
   }
 
   it('a directory at the state path, a file where its directory should be, a state from a newer release: check and run say the same thing', async () => {
@@ -260,9 +366,18 @@ describe('state errors a user can act on', function () {
     writeFileSync(join(dir, 'plain-file'), '');
     writeFileSync(join(dir, 'newer.json'), JSON.stringify({ version: 2, accounts: {}, sinks: {}, api: {} }));
     const cases: [string, RegExp][] = [
-      [join(dir, 'state-dir'), /state\.path .*state-dir is a directory; set state\.path to a file in it, for example .*state-dir\/state\.json/],
-      [join(dir, 'plain-file', 'state.json'), /cannot create the state directory .*plain-file: .*is a file, not a directory/],
-      [join(dir, 'newer.json'), /written by a newer release of cf-access-shipper \(state version 2; this release reads version 1\)/],
+      [
+        join(dir, 'state-dir'),
+        /state\.path .*state-dir is a directory; set state\.path to a file in it, for example .*state-dir\/state\.json/,
+      ],
+      [
+        join(dir, 'plain-file', 'state.json'),
+        /cannot create the state directory .*plain-file: .*is a file, not a directory/,
+      ],
+      [
+        join(dir, 'newer.json'),
+        /written by a newer release of cf-access-shipper \(state version 2; this release reads version 1\)/,
+      ],
     ];
     for (const [statePath, message] of cases) {
       const config = configAt(statePath);
@@ -281,7 +396,11 @@ describe('state errors a user can act on', function () {
     try {
       const dir = tempDir();
       const statePath = join(dir, 'state.json');
-      const config = writeConfig(dir, { baseUrl: sim.baseUrl, statePath, outputs: `  - { name: archive, type: file, path: ${join(dir, 'out.ndjson')}, format: json }` });
+      const config = writeConfig(dir, {
+        baseUrl: sim.baseUrl,
+        statePath,
+        outputs: `  - { name: archive, type: file, path: ${join(dir, 'out.ndjson')}, format: json }`,
+      });
       sim.addEvents(ACCOUNT_A, spreadEvents(10, Date.now() - 600_000, Date.now() - 5000, 8));
       assert.equal((await runCli(['run', '--once', '--config', config])).code, 0);
       const after = Date.now();
@@ -292,9 +411,14 @@ describe('state errors a user can act on', function () {
       const recovered = await runCli(['run', '--once', '--recover-from-backup', '--config', config]);
       assert.equal(recovered.code, 0, recovered.stderr);
       assert.match(recovered.stderr, /--recover-from-backup: .*state\.json is usable, so it was left as it is/);
-      const now = JSON.parse(readFileSync(statePath, 'utf8')) as { accounts: Record<string, { outputs: { archive: { checkpoint: string } } }> };
+      const now = JSON.parse(readFileSync(statePath, 'utf8')) as {
+        accounts: Record<string, { outputs: { archive: { checkpoint: string } } }>;
+      };
       const was = JSON.parse(before) as typeof now;
-      assert.ok(now.accounts[ACCOUNT_A]!.outputs.archive.checkpoint >= was.accounts[ACCOUNT_A]!.outputs.archive.checkpoint, 'not rolled back');
+      assert.ok(
+        now.accounts[ACCOUNT_A]!.outputs.archive.checkpoint >= was.accounts[ACCOUNT_A]!.outputs.archive.checkpoint,
+        'not rolled back',
+      );
       assert.equal(readLines(join(dir, 'out.ndjson')).length, 20, 'nothing shipped twice');
     } finally {
       await sim.stop();
@@ -309,7 +433,8 @@ describe('state errors a user can act on', function () {
       const statePath = join(dir, 'state.json');
       sim.addEvents(ACCOUNT_A, spreadEvents(50, Date.now() - 600_000, Date.now() - 5000, 10));
       const config = writeConfig(dir, {
-        baseUrl: sim.baseUrl, statePath,
+        baseUrl: sim.baseUrl,
+        statePath,
         outputs: `  - { name: splunk, type: splunk_hec, url: "${hec.url}", token: "${hec.token}", ack: true, ack_timeout: 10m, ack_poll_interval: 100ms }`,
         extra: 'daemon: { shutdown_timeout: 2s }',
       });
@@ -323,12 +448,20 @@ describe('state errors a user can act on', function () {
       child.kill('SIGTERM');
       const result = await done;
       const seconds = (Date.now() - signalled) / 1000;
-      console.log(`      stopped ${seconds.toFixed(1)} s after SIGTERM (shutdown_timeout 2 s, ack_timeout 10 min), exit ${String(result.code)}`);
+      console.log(
+        `      stopped ${seconds.toFixed(1)} s after SIGTERM (shutdown_timeout 2 s, ack_timeout 10 min), exit ${String(result.code)}`,
+      );
       assert.equal(result.code, 1, result.stderr);
       assert.ok(seconds < 10, `the ack wait was cancelled (${seconds} s)`);
       assert.ok(!existsSync(`${statePath}.lock`), 'the lock is released');
-      const saved = JSON.parse(readFileSync(statePath, 'utf8')) as { accounts: Record<string, { outputs: Record<string, { delivered: number }> }> };
-      assert.equal(saved.accounts[ACCOUNT_A]?.outputs.splunk?.delivered ?? 0, 0, 'nothing unacknowledged was committed');
+      const saved = JSON.parse(readFileSync(statePath, 'utf8')) as {
+        accounts: Record<string, { outputs: Record<string, { delivered: number }> }>;
+      };
+      assert.equal(
+        saved.accounts[ACCOUNT_A]?.outputs.splunk?.delivered ?? 0,
+        0,
+        'nothing unacknowledged was committed',
+      );
       assert.match(stderr, /stopped waiting for 1 request\(s\) at shutdown/);
     } finally {
       await hec.stop();

@@ -22,7 +22,10 @@ describe('HEC: busy share and an outage mid-backfill', function () {
     await hec.stop();
   });
 
-  async function backfill(ack: boolean, cuts: number): Promise<{ report: ReturnType<typeof exactlyOnceReport>; counted: number; stderr: string }> {
+  async function backfill(
+    ack: boolean,
+    cuts: number,
+  ): Promise<{ report: ReturnType<typeof exactlyOnceReport>; counted: number; stderr: string }> {
     api = await new AccessApiSimulator({ latencyMs: 2 }).start();
     hec = await new HecSimulator({ ack, ackDelayMs: 30, busyEvery: 10 }).start();
     const day = Date.parse('2024-05-02T00:00:00Z');
@@ -30,10 +33,20 @@ describe('HEC: busy share and an outage mid-backfill', function () {
     api.addEvents(ACCOUNT_A, events);
     const dir = tempDir();
     const config = writeConfig(dir, {
-      baseUrl: api.baseUrl, statePath: join(dir, 'state.json'), pageSize: 1000,
+      baseUrl: api.baseUrl,
+      statePath: join(dir, 'state.json'),
+      pageSize: 1000,
       outputs: `  - { name: splunk, type: splunk_hec, url: "${hec.url}", token: "${hec.token}", format: json, ack: ${ack}, ack_poll_interval: 100ms, batch: { max_events: 250 } }`,
     });
-    const child = spawnCli(['backfill', '--since', '2024-05-02T00:00:00Z', '--until', '2024-05-02T12:00:00Z', '--config', config]);
+    const child = spawnCli([
+      'backfill',
+      '--since',
+      '2024-05-02T00:00:00Z',
+      '--until',
+      '2024-05-02T12:00:00Z',
+      '--config',
+      config,
+    ]);
     const done = collect(child);
     const port = hec.port;
     const requests = () => hec.requests.filter((r) => r.path === '/services/collector/event').length;
@@ -51,9 +64,14 @@ describe('HEC: busy share and an outage mid-backfill', function () {
     await hec.start(port);
     const result = await done;
     assert.equal(result.code, 0, result.stderr.slice(-3000));
-    const report = exactlyOnceReport(hec.events.map((e) => JSON.stringify(e.event)), events);
+    const report = exactlyOnceReport(
+      hec.events.map((e) => JSON.stringify(e.event)),
+      events,
+    );
     const counted = countedMaybeDuplicated(result.stderr);
-    console.log(`      ack ${ack}, ${cuts} cut: sent ${EVENTS}, indexed ${hec.events.length}, duplicated ${report.duplicated}, lost ${report.missing}; cut in flight ${hec.cutEvents}, counted as maybe duplicated ${counted}; busy answers ${hec.requests.filter((r) => r.code === 9).length}`);
+    console.log(
+      `      ack ${ack}, ${cuts} cut: sent ${EVENTS}, indexed ${hec.events.length}, duplicated ${report.duplicated}, lost ${report.missing}; cut in flight ${hec.cutEvents}, counted as maybe duplicated ${counted}; busy answers ${hec.requests.filter((r) => r.code === 9).length}`,
+    );
     assert.ok(/delivery failed .*(ECONNREFUSED|busy)/.test(result.stderr), 'the faults were hit');
     return { report, counted, stderr: result.stderr };
   }
@@ -65,7 +83,10 @@ describe('HEC: busy share and an outage mid-backfill', function () {
     // cut after it was sent, and the shipper cannot know HEC dropped it, so it counts it. That can
     // only be requests in flight at the outage (at most 8 of 250 events), never an ack timeout.
     assert.ok(counted <= 8 * 250, `counted ${counted}`);
-    assert.ok(!/HEC may have indexed already \((?!their request was cut)/.test(stderr), 'only cut requests are counted');
+    assert.ok(
+      !/HEC may have indexed already \((?!their request was cut)/.test(stderr),
+      'only cut requests are counted',
+    );
   });
 
   it('with acks and requests cut after indexing: those are the only duplicates, and every one is counted', async () => {
@@ -98,13 +119,24 @@ describe('HEC: several URLs', function () {
       api.addEvents(ACCOUNT_A, events);
       const dir = tempDir();
       const config = writeConfig(dir, {
-        baseUrl: api.baseUrl, statePath: join(dir, 'state.json'), pageSize: 1000,
+        baseUrl: api.baseUrl,
+        statePath: join(dir, 'state.json'),
+        pageSize: 1000,
         outputs: `  - { name: splunk, type: splunk_hec, url: ["${one.url}", "${two.url}"], token: "${one.token}", format: json, ack: true, ack_poll_interval: 100ms, batch: { max_events: 250 } }`,
       });
-      const child = spawnCli(['backfill', '--since', '2024-05-04T00:00:00Z', '--until', '2024-05-04T12:00:00Z', '--config', config]);
+      const child = spawnCli([
+        'backfill',
+        '--since',
+        '2024-05-04T00:00:00Z',
+        '--until',
+        '2024-05-04T12:00:00Z',
+        '--config',
+        config,
+      ]);
       const done = collect(child);
       const port = two.port;
-      while (two.requests.filter((r) => r.path === '/services/collector/event').length < 20) await new Promise((r) => setTimeout(r, 10));
+      while (two.requests.filter((r) => r.path === '/services/collector/event').length < 20)
+        await new Promise((r) => setTimeout(r, 10));
       await two.outage({ graceful: true });
       const whileDown = one.events.length;
       await new Promise((r) => setTimeout(r, 3000));
@@ -113,13 +145,19 @@ describe('HEC: several URLs', function () {
       const result = await done;
       assert.equal(result.code, 0, result.stderr.slice(-3000));
       const indexed = [...one.events, ...two.events];
-      const report = exactlyOnceReport(indexed.map((e) => JSON.stringify(e.event)), events);
-      console.log(`      sent ${events.length}, indexed ${indexed.length} (${one.events.length} + ${two.events.length}), duplicated ${report.duplicated}, lost ${report.missing}; ${oneDuringOutage} went to the first while the second was down`);
+      const report = exactlyOnceReport(
+        indexed.map((e) => JSON.stringify(e.event)),
+        events,
+      );
+      console.log(
+        `      sent ${events.length}, indexed ${indexed.length} (${one.events.length} + ${two.events.length}), duplicated ${report.duplicated}, lost ${report.missing}; ${oneDuringOutage} went to the first while the second was down`,
+      );
       assert.deepEqual(report, { missing: 0, duplicated: 0, unexpected: 0, total: events.length });
       assert.ok(oneDuringOutage > 0, 'the first indexer took the load during the outage');
       assert.ok(two.events.length > 0 && one.events.length > 0, 'both indexers got batches');
       // Every ack query went to the indexer that issued the id: no ackId was asked of the other.
-      for (const sim of [one, two]) assert.ok(sim.requests.filter((r) => r.path === '/services/collector/ack').every((r) => r.status === 200));
+      for (const sim of [one, two])
+        assert.ok(sim.requests.filter((r) => r.path === '/services/collector/ack').every((r) => r.status === 200));
     } finally {
       await api.stop();
       await one.stop();

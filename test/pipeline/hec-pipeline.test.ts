@@ -30,11 +30,17 @@ describe('pipeline into Splunk HEC', function () {
     const dir = tempDir();
     const file = join(dir, 'out.ndjson');
     const config = writeConfig(dir, {
-      baseUrl: api.baseUrl, statePath: join(dir, 'state.json'),
+      baseUrl: api.baseUrl,
+      statePath: join(dir, 'state.json'),
       outputs: `  - { name: splunk, type: splunk_hec, url: "${hec.url}", token: "${hec.token}", ack: true, ack_poll_interval: 100ms }\n  - { name: archive, type: file, path: ${file}, format: json }`,
     });
     assert.equal((await runCli(['run', '--once', '--config', config])).code, 0);
-    assert.deepEqual(exactlyOnceReport(hecLines(hec), events), { missing: 0, duplicated: 0, unexpected: 0, total: 300 });
+    assert.deepEqual(exactlyOnceReport(hecLines(hec), events), {
+      missing: 0,
+      duplicated: 0,
+      unexpected: 0,
+      total: 300,
+    });
     const port = hec.port;
     await hec.outage();
     const after = Date.now();
@@ -44,7 +50,12 @@ describe('pipeline into Splunk HEC', function () {
     const down = await runCli(['run', '--once', '--config', config]);
     assert.equal(down.code, 1);
     assert.match(down.stderr, /output splunk .*ECONNREFUSED/);
-    assert.deepEqual(exactlyOnceReport(readLines(file), [...events, ...more]), { missing: 0, duplicated: 0, unexpected: 0, total: 350 });
+    assert.deepEqual(exactlyOnceReport(readLines(file), [...events, ...more]), {
+      missing: 0,
+      duplicated: 0,
+      unexpected: 0,
+      total: 350,
+    });
     const status = JSON.parse((await runCli(['status', '--json', '--config', config])).stdout) as StatusReport;
     const splunk = status.outputs.find((o) => o.output === 'splunk')!;
     const archive = status.outputs.find((o) => o.output === 'archive')!;
@@ -54,7 +65,12 @@ describe('pipeline into Splunk HEC', function () {
     assert.match(splunk.last_error?.message ?? '', /ECONNREFUSED/);
     await hec.start(port);
     assert.equal((await runCli(['run', '--once', '--config', config])).code, 0);
-    assert.deepEqual(exactlyOnceReport(hecLines(hec), [...events, ...more]), { missing: 0, duplicated: 0, unexpected: 0, total: 350 });
+    assert.deepEqual(exactlyOnceReport(hecLines(hec), [...events, ...more]), {
+      missing: 0,
+      duplicated: 0,
+      unexpected: 0,
+      total: 350,
+    });
     assert.equal(readLines(file).length, 350, 'the file output re-sent nothing');
   });
 
@@ -66,7 +82,9 @@ describe('pipeline into Splunk HEC', function () {
     api.addEvents(ACCOUNT_A, events);
     const dir = tempDir();
     const config = writeConfig(dir, {
-      baseUrl: api.baseUrl, statePath: join(dir, 'state.json'), pageSize: 100,
+      baseUrl: api.baseUrl,
+      statePath: join(dir, 'state.json'),
+      pageSize: 100,
       outputs: `  - { name: splunk, type: splunk_hec, url: "${hec.url}", token: "${hec.token}", format: cef, ack: false }`,
     });
     const args = ['backfill', '--since', '2024-05-02T00:00:00Z', '--until', '2024-05-02T06:00:00Z', '--config', config];
@@ -74,7 +92,8 @@ describe('pipeline into Splunk HEC', function () {
     const done = collect(child);
     const port = hec.port;
     // Outage after ten batches, long enough to need several retries.
-    while (hec.requests.filter((r) => r.path === '/services/collector/event').length < 10) await new Promise((r) => setTimeout(r, 20));
+    while (hec.requests.filter((r) => r.path === '/services/collector/event').length < 10)
+      await new Promise((r) => setTimeout(r, 20));
     await hec.outage();
     await new Promise((r) => setTimeout(r, 2500));
     await hec.start(port);
@@ -99,18 +118,24 @@ describe('pipeline into Splunk HEC', function () {
     assert.ok(poisoned > 0);
     const dir = tempDir();
     const config = writeConfig(dir, {
-      baseUrl: api.baseUrl, statePath: join(dir, 'state.json'),
+      baseUrl: api.baseUrl,
+      statePath: join(dir, 'state.json'),
       outputs: `  - { name: splunk, type: splunk_hec, url: "${hec.url}", token: "${hec.token}" }`,
     });
     const result = await runCli(['run', '--once', '--config', config]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, new RegExp(`dead-lettered splunk=${poisoned}`));
     assert.equal(hec.events.length, 200 - poisoned);
-    const dead = readFileSync(join(dir, 'dead-letter', 'splunk.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string; event: AccessEvent; account_id: string });
+    const dead = readFileSync(join(dir, 'dead-letter', 'splunk.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { reason: string; event: AccessEvent; account_id: string });
     assert.equal(dead.length, poisoned);
     assert.match(dead[0]!.reason, /code 6: Invalid data format/);
     assert.ok(String(dead[0]!.event.user_email).startsWith('mallory@'));
-    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { accounts: Record<string, { outputs: Record<string, { dead_lettered: number }> }> };
+    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
+      accounts: Record<string, { outputs: Record<string, { dead_lettered: number }> }>;
+    };
     assert.equal(state.accounts[ACCOUNT_A]!.outputs.splunk!.dead_lettered, poisoned);
   });
 });

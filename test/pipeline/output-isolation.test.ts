@@ -33,7 +33,10 @@ describe('output isolation: one bad output never stalls or taxes the others', fu
       const dir = tempDir();
       const file = join(dir, 'out.ndjson');
       const config = writeConfig(dir, {
-        baseUrl: sim.baseUrl, statePath: join(dir, 'state.json'), pageSize: 1000, pollExtra: '  slow_output_wait: 2s',
+        baseUrl: sim.baseUrl,
+        statePath: join(dir, 'state.json'),
+        pageSize: 1000,
+        pollExtra: '  slow_output_wait: 2s',
         outputs: `  - { name: archive, type: file, path: ${file}, format: json }\n  - { name: relay, type: syslog, host: 127.0.0.1, port: ${peer.port}, transport: tcp, format: json, write_timeout: 1s }`,
       });
       const started = Date.now();
@@ -41,18 +44,28 @@ describe('output isolation: one bad output never stalls or taxes the others', fu
       const seconds = (Date.now() - started) / 1000;
       assert.equal(stalled.code, 1, stalled.stderr);
       assert.match(stalled.stderr, /output relay \(account .*\) is slower than the others; it is left behind/);
-      assert.match(stalled.stderr, /write timed out after 1000 ms: the server accepts the connection but stopped reading/);
+      assert.match(
+        stalled.stderr,
+        /write timed out after 1000 ms: the server accepts the connection but stopped reading/,
+      );
       const fileReport = exactlyOnceReport(readLines(file), events);
-      console.log(`      peer not reading: file output ${fileReport.total}/${events.length} in ${seconds.toFixed(1)} s, relay received ${peer.messages.length} before it stopped reading`);
+      console.log(
+        `      peer not reading: file output ${fileReport.total}/${events.length} in ${seconds.toFixed(1)} s, relay received ${peer.messages.length} before it stopped reading`,
+      );
       assert.deepEqual(fileReport, { missing: 0, duplicated: 0, unexpected: 0, total: events.length });
 
       peer.resume();
       const recovered = await runCli(['run', '--once', '--config', config]);
       assert.equal(recovered.code, 0, recovered.stderr);
-      assert.match(recovered.stderr, /output relay \(account .*\) is behind the other outputs: it catches up in its own reads/);
+      assert.match(
+        recovered.stderr,
+        /output relay \(account .*\) is behind the other outputs: it catches up in its own reads/,
+      );
       const relay = peer.jsonLines();
       const relayReport = exactlyOnceReport(relay, events);
-      console.log(`      after recovery: relay has ${unique(relay)} distinct of ${events.length} (${relayReport.missing} lost, ${relayReport.duplicated} resent twice), file output ${readLines(file).length}`);
+      console.log(
+        `      after recovery: relay has ${unique(relay)} distinct of ${events.length} (${relayReport.missing} lost, ${relayReport.duplicated} resent twice), file output ${readLines(file).length}`,
+      );
       assert.equal(relayReport.missing, 0);
       assert.equal(relayReport.unexpected, 0);
       assert.equal(readLines(file).length, events.length, 'the file output was sent nothing again');
@@ -61,7 +74,7 @@ describe('output isolation: one bad output never stalls or taxes the others', fu
     }
   });
 
-  it('a HEC token revoked for many polls: API requests per poll stay at the file output\'s need; HEC catches up once fixed, 0 lost, 0 duplicated', async () => {
+  it("a HEC token revoked for many polls: API requests per poll stay at the file output's need; HEC catches up once fixed, 0 lost, 0 duplicated", async () => {
     sim = await new AccessApiSimulator().start();
     const hec = await new HecSimulator({ ack: true, ackDelayMs: 20 }).start();
     try {
@@ -71,7 +84,9 @@ describe('output isolation: one bad output never stalls or taxes the others', fu
       const dir = tempDir();
       const file = join(dir, 'out.ndjson');
       const spec = (token: string) => ({
-        baseUrl: sim.baseUrl, statePath: join(dir, 'state.json'), pageSize: 1000,
+        baseUrl: sim.baseUrl,
+        statePath: join(dir, 'state.json'),
+        pageSize: 1000,
         outputs: `  - { name: archive, type: file, path: ${file}, format: json }\n  - { name: splunk, type: splunk_hec, url: "${hec.url}", token: "${token}", ack: true, ack_poll_interval: 100ms }`,
       });
       const config = writeConfig(dir, spec('00000000-0000-0000-0000-000000000000'));
@@ -91,10 +106,18 @@ describe('output isolation: one bad output never stalls or taxes the others', fu
       const first = await done;
       assert.equal(first.code, 0, first.stderr);
       const stoppedLines = (first.stderr.match(/output splunk \(account .*\): .*tried again in/g) ?? []).length;
-      console.log(`      token revoked: ${afterFirst} requests for the first poll (20,000 events), then ${steadyRequests} requests in ${steadyPolls} polls; "stopped" logged ${stoppedLines} time(s)`);
-      assert.ok(steadyRequests <= 2 * steadyPolls + 2, `${steadyRequests} requests in ${steadyPolls} polls: the dead output must not re-read its window every poll`);
+      console.log(
+        `      token revoked: ${afterFirst} requests for the first poll (20,000 events), then ${steadyRequests} requests in ${steadyPolls} polls; "stopped" logged ${stoppedLines} time(s)`,
+      );
+      assert.ok(
+        steadyRequests <= 2 * steadyPolls + 2,
+        `${steadyRequests} requests in ${steadyPolls} polls: the dead output must not re-read its window every poll`,
+      );
       assert.ok(stoppedLines <= 2, `the failure is logged once per retry, not per poll (${stoppedLines})`);
-      const status = JSON.parse((await runCli(['status', '--json', '--config', config])).stdout) as { outputs: { output: string; last_error: { message: string } | null }[]; output_retry?: Record<string, unknown> };
+      const status = JSON.parse((await runCli(['status', '--json', '--config', config])).stdout) as {
+        outputs: { output: string; last_error: { message: string } | null }[];
+        output_retry?: Record<string, unknown>;
+      };
       assert.match(status.outputs.find((o) => o.output === 'splunk')?.last_error?.message ?? '', /403/);
 
       // The token is fixed in the configuration: a restart tries the output at once and it catches up.
@@ -103,9 +126,16 @@ describe('output isolation: one bad output never stalls or taxes the others', fu
       assert.equal(fixed.code, 0, fixed.stderr);
       const hecLines = hec.events.map((e) => JSON.stringify(e.event));
       const report = exactlyOnceReport(hecLines, events);
-      console.log(`      token fixed: HEC indexed ${report.total} of ${events.length}, lost ${report.missing}, duplicated ${report.duplicated}; file output ${readLines(file).length}`);
+      console.log(
+        `      token fixed: HEC indexed ${report.total} of ${events.length}, lost ${report.missing}, duplicated ${report.duplicated}; file output ${readLines(file).length}`,
+      );
       assert.deepEqual(report, { missing: 0, duplicated: 0, unexpected: 0, total: events.length });
-      assert.deepEqual(exactlyOnceReport(readLines(file), events), { missing: 0, duplicated: 0, unexpected: 0, total: events.length });
+      assert.deepEqual(exactlyOnceReport(readLines(file), events), {
+        missing: 0,
+        duplicated: 0,
+        unexpected: 0,
+        total: events.length,
+      });
     } finally {
       await hec.stop();
     }

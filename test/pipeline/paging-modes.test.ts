@@ -25,11 +25,36 @@ interface Mode {
 
 const MODES: Mode[] = [
   { name: '(a) honours the page size', behaviour: { mode: 'honours' }, perResponse: PAGE, learning: 0 },
-  { name: '(b) at most 37 rows per response, offset by the size asked', behaviour: { mode: 'capped', cap: 37, offsetBy: 'asked' }, perResponse: 37, learning: 0 },
-  { name: '(b) at most 60 rows per response, offset by the rows served', behaviour: { mode: 'capped', cap: 60, offsetBy: 'served' }, perResponse: 60, learning: 0 },
-  { name: '(c) limit caps the whole result, per_page is the page size', behaviour: { mode: 'limit-total' }, perResponse: PAGE, learning: 0 },
-  { name: '(d) page and per_page ignored, limit only', behaviour: { mode: 'limit-only' }, perResponse: PAGE, learning: 0 },
-  { name: '(e) sizes outside 1, 5, 10, 20, 25, 50, 100, 1000 refused with 12091', behaviour: { mode: 'accepted-sizes' }, perResponse: PAGE, learning: 1 },
+  {
+    name: '(b) at most 37 rows per response, offset by the size asked',
+    behaviour: { mode: 'capped', cap: 37, offsetBy: 'asked' },
+    perResponse: 37,
+    learning: 0,
+  },
+  {
+    name: '(b) at most 60 rows per response, offset by the rows served',
+    behaviour: { mode: 'capped', cap: 60, offsetBy: 'served' },
+    perResponse: 60,
+    learning: 0,
+  },
+  {
+    name: '(c) limit caps the whole result, per_page is the page size',
+    behaviour: { mode: 'limit-total' },
+    perResponse: PAGE,
+    learning: 0,
+  },
+  {
+    name: '(d) page and per_page ignored, limit only',
+    behaviour: { mode: 'limit-only' },
+    perResponse: PAGE,
+    learning: 0,
+  },
+  {
+    name: '(e) sizes outside 1, 5, 10, 20, 25, 50, 100, 1000 refused with 12091',
+    behaviour: { mode: 'accepted-sizes' },
+    perResponse: PAGE,
+    learning: 1,
+  },
 ];
 
 describe('paging under every reading of page, per_page and limit (CLI end to end)', function () {
@@ -47,7 +72,11 @@ describe('paging under every reading of page, per_page and limit (CLI end to end
     const dir = tempDir();
     const out = join(dir, 'out.ndjson');
     const config = writeConfig(dir, {
-      baseUrl: sim.baseUrl, statePath: join(dir, 'state.json'), pageSize: PAGE, overlap, sweepEvery,
+      baseUrl: sim.baseUrl,
+      statePath: join(dir, 'state.json'),
+      pageSize: PAGE,
+      overlap,
+      sweepEvery,
       outputs: `  - { name: archive, type: file, path: ${out}, format: json }`,
     });
     return { dir, out, config };
@@ -55,7 +84,9 @@ describe('paging under every reading of page, per_page and limit (CLI end to end
 
   function report(label: string, out: string, expected: readonly AccessEvent[], requests: number, bound?: number) {
     const r = exactlyOnceReport(readLines(out), expected);
-    console.log(`      ${label}: served ${expected.length}, shipped ${r.total}, duplicated ${r.duplicated}, lost ${r.missing}, ${requests} requests${bound === undefined ? '' : ` (bound ${bound})`}`);
+    console.log(
+      `      ${label}: served ${expected.length}, shipped ${r.total}, duplicated ${r.duplicated}, lost ${r.missing}, ${requests} requests${bound === undefined ? '' : ` (bound ${bound})`}`,
+    );
     assert.deepEqual(r, { missing: 0, duplicated: 0, unexpected: 0, total: expected.length });
     if (bound !== undefined) assert.ok(requests <= bound, `${requests} requests, bound ${bound}`);
   }
@@ -67,11 +98,22 @@ describe('paging under every reading of page, per_page and limit (CLI end to end
       const events = spreadEvents(1234, now - 90 * 60_000, now - 60_000, 3);
       sim.addEvents(ACCOUNT_A, events);
       // Keyset costs nothing extra in (a)–(c); (d) re-reads the row at each key.
-      const bound = mode.behaviour.mode === 'limit-only' ? undefined : Math.ceil(events.length / mode.perResponse) + 1 + mode.learning;
+      const bound =
+        mode.behaviour.mode === 'limit-only'
+          ? undefined
+          : Math.ceil(events.length / mode.perResponse) + 1 + mode.learning;
 
       const back = setup();
       const since = new Date(now - 2 * 3600_000).toISOString();
-      const backfill = await runCli(['backfill', '--since', since, '--until', new Date(now).toISOString(), '--config', back.config]);
+      const backfill = await runCli([
+        'backfill',
+        '--since',
+        since,
+        '--until',
+        new Date(now).toISOString(),
+        '--config',
+        back.config,
+      ]);
       assert.equal(backfill.code, 0, backfill.stderr);
       report(`${describeBehaviour(mode.behaviour)}, backfill`, back.out, events, sim.requests.length, bound);
       if (mode.behaviour.mode === 'limit-only') assert.match(backfill.stderr, /ignores the page parameter/);
@@ -88,31 +130,55 @@ describe('paging under every reading of page, per_page and limit (CLI end to end
     it(`${mode.name}: a run of 2,500 events at one created_at is paged through`, async () => {
       await start(mode.behaviour);
       const now = Date.now();
-      const events = [...spreadEvents(40, now - 80 * 60_000, now - 50 * 60_000, 8), ...clusterEvents(2500, now - 40 * 60_000), ...spreadEvents(40, now - 30 * 60_000, now - 60_000, 9)];
+      const events = [
+        ...spreadEvents(40, now - 80 * 60_000, now - 50 * 60_000, 8),
+        ...clusterEvents(2500, now - 40 * 60_000),
+        ...spreadEvents(40, now - 30 * 60_000, now - 60_000, 9),
+      ];
       sim.addEvents(ACCOUNT_A, events);
       const { out, config } = setup();
       const run = await runCli(['run', '--once', '--config', config]);
       assert.equal(run.code, 0, run.stderr);
-      report(`${describeBehaviour(mode.behaviour)}, 2,500 at one instant`, out, events, sim.requests.length, Math.ceil(events.length / mode.perResponse) + 2 + mode.learning);
+      report(
+        `${describeBehaviour(mode.behaviour)}, 2,500 at one instant`,
+        out,
+        events,
+        sim.requests.length,
+        Math.ceil(events.length / mode.perResponse) + 2 + mode.learning,
+      );
     });
   }
 
   it('(d) limit only: a run longer than one response is detected and logged; the rest of the window ships, exit 0', async () => {
     await start({ mode: 'limit-only' });
     const now = Date.now();
-    const around = [...spreadEvents(300, now - 80 * 60_000, now - 50 * 60_000, 8), ...spreadEvents(300, now - 30 * 60_000, now - 60_000, 9)];
+    const around = [
+      ...spreadEvents(300, now - 80 * 60_000, now - 50 * 60_000, 8),
+      ...spreadEvents(300, now - 30 * 60_000, now - 60_000, 9),
+    ];
     const cluster = clusterEvents(250, now - 40 * 60_000);
     sim.addEvents(ACCOUNT_A, [...around, ...cluster]);
     const { out, config } = setup();
     const run = await runCli(['run', '--once', '--config', config]);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stderr, /more events share the millisecond .* than one response holds \(100 read\).*cannot be read/);
+    assert.match(
+      run.stderr,
+      /more events share the millisecond .* than one response holds \(100 read\).*cannot be read/,
+    );
     const lines = readLines(out);
     const r = exactlyOnceReport(lines, [...around, ...cluster]);
-    console.log(`      limit only, a 250-event instant: served 850, shipped ${r.total}, duplicated ${r.duplicated}, lost ${r.missing} (all of them in the instant, as logged), ${sim.requests.length} requests`);
+    console.log(
+      `      limit only, a 250-event instant: served 850, shipped ${r.total}, duplicated ${r.duplicated}, lost ${r.missing} (all of them in the instant, as logged), ${sim.requests.length} requests`,
+    );
     assert.equal(r.duplicated, 0);
     assert.equal(r.missing, 150);
-    assert.deepEqual(exactlyOnceReport(lines.filter((l) => !l.includes('cluster-')), around), { missing: 0, duplicated: 0, unexpected: 0, total: 600 });
+    assert.deepEqual(
+      exactlyOnceReport(
+        lines.filter((l) => !l.includes('cluster-')),
+        around,
+      ),
+      { missing: 0, duplicated: 0, unexpected: 0, total: 600 },
+    );
   });
 
   for (const mode of MODES.filter((m) => m.behaviour.mode !== 'limit-only')) {
@@ -121,13 +187,29 @@ describe('paging under every reading of page, per_page and limit (CLI end to end
       const now = Math.floor(Date.now() / 1000) * 1000;
       // Whole seconds: every event sits exactly on a millisecond a request could start at.
       const onSeconds = (count: number, fromMs: number, seed: number): AccessEvent[] =>
-        spreadEvents(count, fromMs, fromMs + count * 1000, seed).map((e, i) => ({ ...e, created_at: new Date(fromMs + i * 1000).toISOString().replace('.000Z', 'Z') }));
-      const events = [...onSeconds(300, now - 3600_000, 12), ...onSeconds(250, now - 1800_000, 13).map((e) => ({ ...e, created_at: new Date(now - 1800_000).toISOString() })), ...onSeconds(200, now - 1200_000, 14)];
+        spreadEvents(count, fromMs, fromMs + count * 1000, seed).map((e, i) => ({
+          ...e,
+          created_at: new Date(fromMs + i * 1000).toISOString().replace('.000Z', 'Z'),
+        }));
+      const events = [
+        ...onSeconds(300, now - 3600_000, 12),
+        ...onSeconds(250, now - 1800_000, 13).map((e) => ({
+          ...e,
+          created_at: new Date(now - 1800_000).toISOString(),
+        })),
+        ...onSeconds(200, now - 1200_000, 14),
+      ];
       sim.addEvents(ACCOUNT_A, events);
       const { out, config } = setup();
       const run = await runCli(['run', '--once', '--config', config]);
       assert.equal(run.code, 0, run.stderr);
-      report(`${describeBehaviour(mode.behaviour)}, since exclusive, whole seconds`, out, events, sim.requests.length, Math.ceil(events.length / mode.perResponse) + 2 + mode.learning);
+      report(
+        `${describeBehaviour(mode.behaviour)}, since exclusive, whole seconds`,
+        out,
+        events,
+        sim.requests.length,
+        Math.ceil(events.length / mode.perResponse) + 2 + mode.learning,
+      );
     });
   }
 
@@ -150,7 +232,7 @@ describe('paging under every reading of page, per_page and limit (CLI end to end
     report('late rows, capped at 37', out, [...first, ...late], sim.requests.length);
   });
 
-  it('a host clock 30 s ahead of the API\'s cannot step over events the API does not show yet', async () => {
+  it("a host clock 30 s ahead of the API's cannot step over events the API does not show yet", async () => {
     sim = await new AccessApiSimulator({ clockOffsetMs: -30_000 }).start();
     const apiNow = sim.now();
     const first = spreadEvents(100, apiNow - 10 * 60_000, apiNow - 2000, 6);
@@ -200,12 +282,20 @@ describe('paging under every reading of page, per_page and limit (CLI end to end
     child.kill('SIGTERM');
     const result = await done;
     assert.equal(result.code, 0, result.stderr);
-    const steady = [...stderr.slice(caughtUp).matchAll(/fetched \d+ in \d+ page\(s\) \/ (\d+) request\(s\)/g)].map((m) => Number(m[1]));
+    const steady = [...stderr.slice(caughtUp).matchAll(/fetched \d+ in \d+ page\(s\) \/ (\d+) request\(s\)/g)].map(
+      (m) => Number(m[1]),
+    );
     console.log(`      requests per steady poll: ${steady.join(', ')}`);
-    assert.ok(steady.length >= 4 && steady.every((n) => n <= 2), `at most 2 requests per steady poll: ${steady.join(', ')}`);
+    assert.ok(
+      steady.length >= 4 && steady.every((n) => n <= 2),
+      `at most 2 requests per steady poll: ${steady.join(', ')}`,
+    );
     report('daemon, capped at 37', out, [...events, ...added], sim.requests.length);
     console.log(`      requests per steady poll: ${steady.join(', ')}`);
-    assert.ok(steady.every((n) => n <= 2 * 2), `at most 2 requests per poll (one or two polls per round): ${steady.join(', ')}`);
+    assert.ok(
+      steady.every((n) => n <= 2 * 2),
+      `at most 2 requests per poll (one or two polls per round): ${steady.join(', ')}`,
+    );
   });
 });
 

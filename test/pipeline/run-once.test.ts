@@ -17,7 +17,15 @@ describe('run --once against the Access API simulator', function () {
     await sim.stop();
   });
 
-  function setup(options: { pageSize?: number; outputs?: string; accounts?: { id: string; name?: string }[]; overlap?: string; sweepEvery?: string } = {}) {
+  function setup(
+    options: {
+      pageSize?: number;
+      outputs?: string;
+      accounts?: { id: string; name?: string }[];
+      overlap?: string;
+      sweepEvery?: string;
+    } = {},
+  ) {
     const dir = tempDir();
     const out = join(dir, 'out.ndjson');
     const state = join(dir, 'state.json');
@@ -40,7 +48,12 @@ describe('run --once against the Access API simulator', function () {
     const { out, state, config } = setup();
     const result = await runCli(['run', '--once', '--config', config]);
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(exactlyOnceReport(readLines(out), events), { missing: 0, duplicated: 0, unexpected: 0, total: 450 });
+    assert.deepEqual(exactlyOnceReport(readLines(out), events), {
+      missing: 0,
+      duplicated: 0,
+      unexpected: 0,
+      total: 450,
+    });
     const saved = JSON.parse(readFileSync(state, 'utf8')) as StateData;
     const cursor = saved.accounts[ACCOUNT_A]!.outputs.archive!;
     assert.equal(cursor.delivered, 450);
@@ -48,7 +61,11 @@ describe('run --once against the Access API simulator', function () {
     // ⌈450/100⌉ = 5 pages and one closing request: a short page proves nothing (keyset paging).
     assert.equal(sim.requests.length, 6);
     assert.ok(sim.requests.slice(0, 5).every((r) => r.perPage === 100));
-    assert.deepEqual(sim.requests.slice(0, 5).map((r) => r.page), [1, 2, 2, 2, 2], 'page 2 from the first row of the last response');
+    assert.deepEqual(
+      sim.requests.slice(0, 5).map((r) => r.page),
+      [1, 2, 2, 2, 2],
+      'page 2 from the first row of the last response',
+    );
     assert.match(result.stderr, /fetched 450 in 6 page\(s\)/);
   });
 
@@ -88,7 +105,12 @@ describe('run --once against the Access API simulator', function () {
     const third = await runCli(['run', '--once', '--config', config]);
     assert.equal(third.code, 0, third.stderr);
     assert.match(third.stderr, /swept the overlap/);
-    assert.deepEqual(exactlyOnceReport(readLines(out), [...first, ...hidden, ...late]), { missing: 0, duplicated: 0, unexpected: 0, total: 145 });
+    assert.deepEqual(exactlyOnceReport(readLines(out), [...first, ...hidden, ...late]), {
+      missing: 0,
+      duplicated: 0,
+      unexpected: 0,
+      total: 145,
+    });
   });
 
   it('ships a 2,500-event cluster at one timestamp exactly once across pages and runs', async () => {
@@ -99,7 +121,12 @@ describe('run --once against the Access API simulator', function () {
     const { out, config } = setup({ pageSize: 1000 });
     assert.equal((await runCli(['run', '--once', '--config', config])).code, 0);
     assert.equal((await runCli(['run', '--once', '--config', config])).code, 0);
-    assert.deepEqual(exactlyOnceReport(readLines(out), [...cluster, ...around]), { missing: 0, duplicated: 0, unexpected: 0, total: 2540 });
+    assert.deepEqual(exactlyOnceReport(readLines(out), [...cluster, ...around]), {
+      missing: 0,
+      duplicated: 0,
+      unexpected: 0,
+      total: 2540,
+    });
   });
 
   it('honours 429 Retry-After, saves the cooldown, and retries 5xx, resets and malformed pages', async () => {
@@ -107,14 +134,27 @@ describe('run --once against the Access API simulator', function () {
     const events = spreadEvents(300, now - 60 * 60_000, now - 20_000);
     sim.addEvents(ACCOUNT_A, events);
     // Page 1: 429, 502, reset; page 2 clean; page 3: malformed, schema-invalid, 503.
-    sim.faults.push({ kind: '429', retryAfter: '1' }, { kind: 'status', status: 502 }, { kind: 'reset' }, { kind: 'delay', ms: 1, times: 2 }, { kind: 'malformed' }, { kind: 'schema' }, { kind: 'status', status: 503 });
+    sim.faults.push(
+      { kind: '429', retryAfter: '1' },
+      { kind: 'status', status: 502 },
+      { kind: 'reset' },
+      { kind: 'delay', ms: 1, times: 2 },
+      { kind: 'malformed' },
+      { kind: 'schema' },
+      { kind: 'status', status: 503 },
+    );
     const { out, state, config } = setup();
     const started = Date.now();
     const result = await runCli(['run', '--once', '--config', config]);
     assert.equal(result.code, 0, result.stderr);
     assert.ok(Date.now() - started >= 1000, 'waited out Retry-After');
     assert.match(result.stderr, /rate limited \(HTTP 429\)/);
-    assert.deepEqual(exactlyOnceReport(readLines(out), events), { missing: 0, duplicated: 0, unexpected: 0, total: 300 });
+    assert.deepEqual(exactlyOnceReport(readLines(out), events), {
+      missing: 0,
+      duplicated: 0,
+      unexpected: 0,
+      total: 300,
+    });
     const saved = JSON.parse(readFileSync(state, 'utf8')) as StateData;
     assert.ok(saved.api.cooldown_until !== undefined, 'cooldown persisted');
   });
@@ -125,7 +165,15 @@ describe('run --once against the Access API simulator', function () {
     const { state, config } = setup();
     // Long enough that the CLI is up before it ends, even on a loaded machine.
     const cooldownUntil = Date.now() + 5000;
-    writeFileSync(state, JSON.stringify({ version: 1, accounts: {}, sinks: {}, api: { cooldown_until: new Date(cooldownUntil).toISOString(), cooldown_reason: 'test' } }));
+    writeFileSync(
+      state,
+      JSON.stringify({
+        version: 1,
+        accounts: {},
+        sinks: {},
+        api: { cooldown_until: new Date(cooldownUntil).toISOString(), cooldown_reason: 'test' },
+      }),
+    );
     const result = await runCli(['run', '--once', '--config', config]);
     assert.equal(result.code, 0, result.stderr);
     assert.ok(sim.requests[0]!.at >= cooldownUntil - 5, 'no request during the saved cooldown');
@@ -147,7 +195,12 @@ describe('run --once against the Access API simulator', function () {
     assert.equal(saved.accounts[ACCOUNT_A]!.outputs.archive!.delivered, 200);
     const ok = await runCli(['run', '--once', '--config', config]);
     assert.equal(ok.code, 0, ok.stderr);
-    assert.deepEqual(exactlyOnceReport(readLines(out), events), { missing: 0, duplicated: 0, unexpected: 0, total: 300 });
+    assert.deepEqual(exactlyOnceReport(readLines(out), events), {
+      missing: 0,
+      duplicated: 0,
+      unexpected: 0,
+      total: 300,
+    });
   }).timeout(180_000);
 
   it('two accounts, one forbidden: the other is fully shipped and the error names the permission', async () => {
@@ -157,12 +210,25 @@ describe('run --once against the Access API simulator', function () {
     const events = spreadEvents(250, now - 60 * 60_000, now - 20_000);
     sim.addEvents(ACCOUNT_A, events);
     sim.addEvents(ACCOUNT_B, spreadEvents(10, now - 60_000, now - 20_000, 9));
-    const { out, config } = setup({ accounts: [{ id: ACCOUNT_B, name: 'lab' }, { id: ACCOUNT_A, name: 'corp' }] });
+    const { out, config } = setup({
+      accounts: [
+        { id: ACCOUNT_B, name: 'lab' },
+        { id: ACCOUNT_A, name: 'corp' },
+      ],
+    });
     const result = await runCli(['run', '--once', '--config', config]);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /account lab .*HTTP 403, code 10000: Authentication error.*Account → "Access: Audit Logs Read"/);
+    assert.match(
+      result.stderr,
+      /account lab .*HTTP 403, code 10000: Authentication error.*Account → "Access: Audit Logs Read"/,
+    );
     assert.equal(sim.requests.filter((r) => r.account === ACCOUNT_B).length, 1, 'a 403 is not retried');
-    assert.deepEqual(exactlyOnceReport(readLines(out), events), { missing: 0, duplicated: 0, unexpected: 0, total: 250 });
+    assert.deepEqual(exactlyOnceReport(readLines(out), events), {
+      missing: 0,
+      duplicated: 0,
+      unexpected: 0,
+      total: 250,
+    });
   });
 
   it('one output failing does not stall or re-send another', async () => {
@@ -174,13 +240,19 @@ describe('run --once against the Access API simulator', function () {
     const bad = join(dir, 'bad.ndjson');
     symlinkSync('/dev/full', bad); // every write fails with ENOSPC
     const config = writeConfig(dir, {
-      baseUrl: sim.baseUrl, statePath: join(dir, 'state.json'),
+      baseUrl: sim.baseUrl,
+      statePath: join(dir, 'state.json'),
       outputs: `  - { name: good, type: file, path: ${good}, format: json }\n  - { name: bad, type: file, path: ${bad}, format: cef }`,
     });
     const first = await runCli(['run', '--once', '--config', config]);
     assert.equal(first.code, 1);
     assert.match(first.stderr, /output bad .*ENOSPC/);
-    assert.deepEqual(exactlyOnceReport(readLines(good), events), { missing: 0, duplicated: 0, unexpected: 0, total: 200 });
+    assert.deepEqual(exactlyOnceReport(readLines(good), events), {
+      missing: 0,
+      duplicated: 0,
+      unexpected: 0,
+      total: 200,
+    });
     // The disk is fixed: the failed output catches up from its own checkpoint, the other re-sends nothing.
     unlinkSync(bad);
     const after = Date.now();
@@ -189,7 +261,12 @@ describe('run --once against the Access API simulator', function () {
     sim.addEvents(ACCOUNT_A, more);
     const second = await runCli(['run', '--once', '--config', config]);
     assert.equal(second.code, 0, second.stderr);
-    assert.deepEqual(exactlyOnceReport(readLines(good), [...events, ...more]), { missing: 0, duplicated: 0, unexpected: 0, total: 220 });
+    assert.deepEqual(exactlyOnceReport(readLines(good), [...events, ...more]), {
+      missing: 0,
+      duplicated: 0,
+      unexpected: 0,
+      total: 220,
+    });
     assert.equal(readLines(bad).length, 220);
     assert.equal(new Set(readLines(bad)).size, 220);
   });
@@ -213,7 +290,12 @@ describe('run --once against the Access API simulator', function () {
     assert.match((await runCli(['run', '--once', '--config', config])).stderr, /the file is empty/);
     const recovered = await runCli(['run', '--once', '--recover-from-backup', '--config', config]);
     assert.equal(recovered.code, 0, recovered.stderr);
-    assert.deepEqual(exactlyOnceReport(readLines(out), events), { missing: 0, duplicated: 0, unexpected: 0, total: 150 });
+    assert.deepEqual(exactlyOnceReport(readLines(out), events), {
+      missing: 0,
+      duplicated: 0,
+      unexpected: 0,
+      total: 150,
+    });
   });
 
   it('a second process on the same state exits 1 naming the holder pid', async () => {

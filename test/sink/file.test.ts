@@ -51,7 +51,10 @@ describe('sink/file', () => {
     const path = join(tempDir(), 'out.ndjson');
     const a = new FileSink('a', path);
     await a.open(undefined);
-    await assert.rejects(new FileSink('b', path).open(undefined), /file output b .* is in use by another cf-access-shipper process/);
+    await assert.rejects(
+      new FileSink('b', path).open(undefined),
+      /file output b .* is in use by another cf-access-shipper process/,
+    );
     await a.close();
   });
 

@@ -8,10 +8,20 @@ function listen(server: Server): Promise<number> {
 }
 
 describe('sink/hec-http', () => {
-  const endpoint = (port: number, timeoutMs = 2000) => ({ base: `http://127.0.0.1:${port}`, token: 't0k', channel: '11111111-2222-5333-8444-555555555555', timeoutMs, verify: true, tls: {} });
+  const endpoint = (port: number, timeoutMs = 2000) => ({
+    base: `http://127.0.0.1:${port}`,
+    token: 't0k',
+    channel: '11111111-2222-5333-8444-555555555555',
+    timeoutMs,
+    verify: true,
+    tls: {},
+  });
 
   it('sends the token, channel, body and extra headers; returns status, headers and body text', async () => {
-    let seen: { method?: string; url?: string; headers: Record<string, unknown>; body: string } = { headers: {}, body: '' };
+    let seen: { method?: string; url?: string; headers: Record<string, unknown>; body: string } = {
+      headers: {},
+      body: '',
+    };
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -24,7 +34,13 @@ describe('sink/hec-http', () => {
     const port = await listen(server);
     const agents = keepAliveAgents(2);
     try {
-      const response = await hecRequest({ ...endpoint(port), agents }, '/services/collector/event', 'POST', Buffer.from('{"event":"é"}'), { 'content-encoding': 'gzip' });
+      const response = await hecRequest(
+        { ...endpoint(port), agents },
+        '/services/collector/event',
+        'POST',
+        Buffer.from('{"event":"é"}'),
+        { 'content-encoding': 'gzip' },
+      );
       assert.equal(response.statusCode, 503);
       assert.equal(response.headers['retry-after'], '7');
       assert.equal(response.body, '{"text":"Server is busy","code":9}');
@@ -45,11 +61,14 @@ describe('sink/hec-http', () => {
     const server = createServer(() => undefined); // never answers
     const port = await listen(server);
     try {
-      await assert.rejects(hecRequest(endpoint(port, 200), '/services/collector/health', 'GET'), (error: NodeJS.ErrnoException) => {
-        assert.equal(error.code, 'ETIMEDOUT');
-        assert.match(error.message, /within 200 ms \(request_timeout\)/);
-        return true;
-      });
+      await assert.rejects(
+        hecRequest(endpoint(port, 200), '/services/collector/health', 'GET'),
+        (error: NodeJS.ErrnoException) => {
+          assert.equal(error.code, 'ETIMEDOUT');
+          assert.match(error.message, /within 200 ms \(request_timeout\)/);
+          return true;
+        },
+      );
     } finally {
       server.closeAllConnections();
       server.close();

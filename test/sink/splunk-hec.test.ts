@@ -17,12 +17,29 @@ const logger = createLogger({ level: 'debug', format: 'text', stream: logs });
 let nextId = 0;
 
 /** `n` records with ids never used before (an id is the event's identity: the sink remembers what it confirmed). */
-function records(n: number, text = (i: number) => JSON.stringify({ ...ALLOWED_LOGIN, user_email: `u${i}@example.com` })): OutputRecord[] {
-  return Array.from({ length: n }, (_, i) => ({ id: `r${nextId++}`, text: text(i), event: ALLOWED_LOGIN, epochMs: 1714557600123 + i, accountId: ACCOUNT }));
+function records(
+  n: number,
+  text = (i: number) => JSON.stringify({ ...ALLOWED_LOGIN, user_email: `u${i}@example.com` }),
+): OutputRecord[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `r${nextId++}`,
+    text: text(i),
+    event: ALLOWED_LOGIN,
+    epochMs: 1714557600123 + i,
+    accountId: ACCOUNT,
+  }));
 }
 
 function sink(sim: HecSimulator, extra: Record<string, unknown> = {}): SplunkHecSink {
-  const config = splunkHecOutput.parse({ name: 'splunk', type: 'splunk_hec', url: sim.url, token: sim.token, ack_poll_interval: '100ms', ack_timeout: '2s', ...extra });
+  const config = splunkHecOutput.parse({
+    name: 'splunk',
+    type: 'splunk_hec',
+    url: sim.url,
+    token: sim.token,
+    ack_poll_interval: '100ms',
+    ack_timeout: '2s',
+    ...extra,
+  });
   return new SplunkHecSink('splunk', config, { logger });
 }
 
@@ -57,7 +74,10 @@ describe('sink/splunk-hec against the HEC simulator', function () {
     sim = await new HecSimulator().start();
     const hec = sink(sim, { format: 'cef', gzip: false, batch: { max_events: 4, max_bytes: '2KiB' } });
     await hec.open();
-    const cef = records(10, (i) => `CEF:0|Cloudflare|Access|1|login-allowed|Access login allowed|3|suser=u${i} cs1=${'x'.repeat(600)}`);
+    const cef = records(
+      10,
+      (i) => `CEF:0|Cloudflare|Access|1|login-allowed|Access login allowed|3|suser=u${i} cs1=${'x'.repeat(600)}`,
+    );
     assert.deepEqual(await hec.deliver(cef), { status: 'delivered' });
     assert.equal(sim.events.length, 10);
     assert.equal(sim.events[0]!.sourcetype, 'cloudflare:access:cef');
@@ -81,7 +101,11 @@ describe('sink/splunk-hec against the HEC simulator', function () {
     await index.open();
     const r7 = await index.deliver(records(1));
     assert.match(message(r7), /code 7: Incorrect index.*outputs\.splunk\.index/);
-    assert.doesNotMatch(JSON.stringify([r1, r4, r7].map((r) => (message(r)))), /disabled-token|wrong-token/, 'no token in errors');
+    assert.doesNotMatch(
+      JSON.stringify([r1, r4, r7].map((r) => message(r))),
+      /disabled-token|wrong-token/,
+      'no token in errors',
+    );
   });
 
   it('codes 8, 9 and HTTP 429/502/503/504 and resets are retried; Retry-After is passed on', async () => {
@@ -114,9 +138,16 @@ describe('sink/splunk-hec against the HEC simulator', function () {
     const result = await hec.deliver(batch);
     assert.equal(result.status, 'delivered');
     const rejected = rejectedOf(result);
-    assert.deepEqual(rejected.map((r) => JSON.parse(r.record.text) as { n: number }).map((e) => e.n), [2, 4]);
+    assert.deepEqual(
+      rejected.map((r) => JSON.parse(r.record.text) as { n: number }).map((e) => e.n),
+      [2, 4],
+    );
     assert.match(rejected[0]!.reason, /code 6: Invalid data format/);
-    assert.deepEqual(sim.events.map((e) => (e.event as { n: number }).n), [0, 1, 3, 5], 'each event indexed once');
+    assert.deepEqual(
+      sim.events.map((e) => (e.event as { n: number }).n),
+      [0, 1, 3, 5],
+      'each event indexed once',
+    );
   });
 
   it('with acks, the accepted prefix is resent once to get it acknowledged', async () => {
@@ -125,7 +156,11 @@ describe('sink/splunk-hec against the HEC simulator', function () {
     await hec.open();
     const result = await hec.deliver(records(4, (i) => JSON.stringify({ n: i, bad: i === 2 ? 'POISON' : 'no' })));
     assert.equal(result.status, 'delivered');
-    assert.deepEqual(sim.events.map((e) => (e.event as { n: number }).n), [0, 1, 0, 1, 3], 'prefix twice (documented), suffix once');
+    assert.deepEqual(
+      sim.events.map((e) => (e.event as { n: number }).n),
+      [0, 1, 0, 1, 3],
+      'prefix twice (documented), suffix once',
+    );
   });
 
   it('413 splits the batch; a single event over the limit is dead-lettered', async () => {
@@ -135,7 +170,10 @@ describe('sink/splunk-hec against the HEC simulator', function () {
     const batch = records(8, (i) => JSON.stringify({ n: i, pad: 'p'.repeat(i === 5 ? 3000 : 300) }));
     const result = await hec.deliver(batch);
     assert.equal(result.status, 'delivered');
-    assert.deepEqual(rejectedOf(result).map((r) => (JSON.parse(r.record.text) as { n: number }).n), [5]);
+    assert.deepEqual(
+      rejectedOf(result).map((r) => (JSON.parse(r.record.text) as { n: number }).n),
+      [5],
+    );
     assert.deepEqual(sim.events.map((e) => (e.event as { n: number }).n).sort(), [0, 1, 2, 3, 4, 6, 7]);
   });
 
@@ -183,7 +221,10 @@ describe('sink/splunk-hec against the HEC simulator', function () {
 
   it('classifies every row of the HEC code table', () => {
     const c = (status: number, code?: number, extra: Record<string, unknown> = {}) =>
-      classifyHecResponse({ status, body: JSON.stringify({ text: 't', ...(code === undefined ? {} : { code }), ...extra }) }, 'outputs.s').kind;
+      classifyHecResponse(
+        { status, body: JSON.stringify({ text: 't', ...(code === undefined ? {} : { code }), ...extra }) },
+        'outputs.s',
+      ).kind;
     assert.equal(c(200, 0), 'ok');
     assert.equal(c(403, 1), 'fatal');
     assert.equal(c(401, 2), 'fatal');
@@ -203,7 +244,8 @@ describe('sink/splunk-hec against the HEC simulator', function () {
     assert.equal(c(400, 16), 'fatal');
     for (const code of [18, 19, 20]) assert.equal(c(503, code), 'retry');
     assert.equal(classifyHecResponse({ status: 413, body: '<html>too large</html>' }, 'o').kind, 'split');
-    for (const status of [429, 502, 503, 504]) assert.equal(classifyHecResponse({ status, body: 'x' }, 'o').kind, 'retry');
+    for (const status of [429, 502, 503, 504])
+      assert.equal(classifyHecResponse({ status, body: 'x' }, 'o').kind, 'retry');
     assert.equal(classifyHecResponse({ status: 404, body: 'x' }, 'o').kind, 'fatal');
   });
 });
@@ -215,7 +257,12 @@ describe('sink/hec-protocol event text', () => {
     const envelope = { host: 'h"1', source: 's', sourcetype: 'st', index: 'i\\x', eventIsJson: false };
     fc.assert(
       fc.property(fc.string({ unit: 'binary' }), fc.integer({ min: -1e13, max: 1e13 }), (text, ms) => {
-        const doc = JSON.parse(hecEvent({ text, event: {}, epochMs: ms, accountId: ACCOUNT, id: 'p' }, envelope)) as { time: number; event: string; host: string; index: string };
+        const doc = JSON.parse(hecEvent({ text, event: {}, epochMs: ms, accountId: ACCOUNT, id: 'p' }, envelope)) as {
+          time: number;
+          event: string;
+          host: string;
+          index: string;
+        };
         assert.equal(doc.event, text);
         assert.equal(doc.host, 'h"1');
         assert.equal(doc.index, 'i\\x');
@@ -241,21 +288,37 @@ describe('sink/hec-protocol request bodies', () => {
         fc.integer({ min: 100, max: 20_000 }),
         fc.nat(),
         (texts, maxEvents, maxBytes, seed) => {
-          const batch: OutputRecord[] = texts.map((text, i) => ({ text, event: {}, epochMs: 1714557600000 + i, accountId: ACCOUNT, id: `p${i}` }));
-          const indices = batch.map((_, i) => i).filter((i) => (seed >> i % 20) % 3 !== 0); // some already confirmed
+          const batch: OutputRecord[] = texts.map((text, i) => ({
+            text,
+            event: {},
+            epochMs: 1714557600000 + i,
+            accountId: ACCOUNT,
+            id: `p${i}`,
+          }));
+          const indices = batch.map((_, i) => i).filter((i) => (seed >> (i % 20)) % 3 !== 0); // some already confirmed
           const chunks = [...encodeBatches(batch, indices, envelope, constant, maxEvents, maxBytes)];
-          assert.deepEqual(chunks.flatMap((c) => c.indices), indices);
+          assert.deepEqual(
+            chunks.flatMap((c) => c.indices),
+            indices,
+          );
           for (const chunk of chunks) {
             const expected = chunk.indices.map((i) => hecEvent(batch[i]!, envelope, constant));
             assert.equal(chunk.body.toString('utf8'), expected.join('\n'));
             assert.ok(chunk.indices.length <= maxEvents);
-            assert.ok(chunk.indices.length === 1 || chunk.body.length <= maxBytes, 'only a lone event may exceed max_bytes');
+            assert.ok(
+              chunk.indices.length === 1 || chunk.body.length <= maxBytes,
+              'only a lone event may exceed max_bytes',
+            );
             const mid = Math.floor(chunk.indices.length / 2);
             const halves = [sliceChunk(chunk, 0, mid), sliceChunk(chunk, mid, chunk.indices.length)];
             assert.equal(halves[0]!.body.toString('utf8'), expected.slice(0, mid).join('\n'));
             assert.equal(halves[1]!.body.toString('utf8'), expected.slice(mid).join('\n'));
             const last = halves[1]!;
-            if (last.indices.length > 1) assert.equal(sliceChunk(last, 1, last.indices.length).body.toString('utf8'), expected.slice(mid + 1).join('\n'));
+            if (last.indices.length > 1)
+              assert.equal(
+                sliceChunk(last, 1, last.indices.length).body.toString('utf8'),
+                expected.slice(mid + 1).join('\n'),
+              );
           }
         },
       ),
@@ -267,11 +330,25 @@ describe('sink/hec-protocol request bodies', () => {
 describe('sink/splunk-hec behind a load balancer', function () {
   this.timeout(60_000);
 
-  async function throughBalancer(sticky: boolean): Promise<{ results: DeliveryResult[]; indexed: number; sent: number }> {
-    const backends = [await new HecSimulator({ ack: true, ackDelayMs: 50 }).start(), await new HecSimulator({ ack: true, ackDelayMs: 50, firstAckId: 100_000 }).start()];
+  async function throughBalancer(
+    sticky: boolean,
+  ): Promise<{ results: DeliveryResult[]; indexed: number; sent: number }> {
+    const backends = [
+      await new HecSimulator({ ack: true, ackDelayMs: 50 }).start(),
+      await new HecSimulator({ ack: true, ackDelayMs: 50, firstAckId: 100_000 }).start(),
+    ];
     const balancer = await new HecBalancer(backends, { sticky }).start();
     try {
-      const config = splunkHecOutput.parse({ name: 'splunk', type: 'splunk_hec', url: balancer.url, token: backends[0]!.token, ack: true, ack_poll_interval: '100ms', ack_timeout: '2s', batch: { max_events: 5 } });
+      const config = splunkHecOutput.parse({
+        name: 'splunk',
+        type: 'splunk_hec',
+        url: balancer.url,
+        token: backends[0]!.token,
+        ack: true,
+        ack_poll_interval: '100ms',
+        ack_timeout: '2s',
+        batch: { max_events: 5 },
+      });
       const hec = new SplunkHecSink('splunk', config, { logger });
       await hec.open();
       const batches = Array.from({ length: 8 }, () => records(20));
@@ -279,7 +356,9 @@ describe('sink/splunk-hec behind a load balancer', function () {
       await hec.close();
       const indexed = backends.reduce((n, b) => n + b.events.length, 0);
       const acks = balancer.routed.filter((r) => r.path === '/services/collector/ack');
-      console.log(`      sticky ${sticky}: sent 160, indexed ${indexed} (${backends.map((b) => b.events.length).join(' + ')}), duplicated ${indexed - 160}; ${acks.length} ack queries, ${acks.filter((r) => r.cookie).length} with the cookie; ${results.filter((r) => r.status === 'delivered').length}/8 batches confirmed`);
+      console.log(
+        `      sticky ${sticky}: sent 160, indexed ${indexed} (${backends.map((b) => b.events.length).join(' + ')}), duplicated ${indexed - 160}; ${acks.length} ack queries, ${acks.filter((r) => r.cookie).length} with the cookie; ${results.filter((r) => r.status === 'delivered').length}/8 batches confirmed`,
+      );
       return { results, indexed, sent: 160 };
     } finally {
       await balancer.stop();
@@ -289,7 +368,10 @@ describe('sink/splunk-hec behind a load balancer', function () {
 
   it('sends the balancer cookie back, so every ackId is asked of the indexer that issued it: all confirmed, 0 duplicated', async () => {
     const { results, indexed, sent } = await throughBalancer(true);
-    assert.deepEqual(results.map((r) => r.status), Array(8).fill('delivered'));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array(8).fill('delivered'),
+    );
     assert.equal(indexed, sent);
   });
 

@@ -25,22 +25,36 @@ describe('sink/syslog-fit', () => {
   });
 
   it('FramedBuffer writes the same bytes as frame() for any records, growing as needed (property)', () => {
-    const part = fc.oneof(fc.string({ unit: 'binary', maxLength: 200 }), fc.string({ unit: 'grapheme', maxLength: 40 }), fc.constant('x'.repeat(9995)));
+    const part = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 200 }),
+      fc.string({ unit: 'grapheme', maxLength: 40 }),
+      fc.constant('x'.repeat(9995)),
+    );
     fc.assert(
-      fc.property(fc.array(fc.tuple(part, part), { maxLength: 30 }), fc.constantFrom('octet-counting' as const, 'lf' as const), (records, framing) => {
-        const framed = new FramedBuffer(framing, 16);
-        for (const [header, msg] of records) framed.add(header, msg);
-        assert.equal(framed.count, records.length);
-        const expected = Buffer.from(records.map(([header, msg]) => frame(header + msg, framing)).join(''), 'utf8');
-        assert.ok(framed.take().equals(expected));
-        assert.equal(framed.bytes, 0, 'starts over after take()');
-      }),
+      fc.property(
+        fc.array(fc.tuple(part, part), { maxLength: 30 }),
+        fc.constantFrom('octet-counting' as const, 'lf' as const),
+        (records, framing) => {
+          const framed = new FramedBuffer(framing, 16);
+          for (const [header, msg] of records) framed.add(header, msg);
+          assert.equal(framed.count, records.length);
+          const expected = Buffer.from(records.map(([header, msg]) => frame(header + msg, framing)).join(''), 'utf8');
+          assert.ok(framed.take().equals(expected));
+          assert.equal(framed.bytes, 0, 'starts over after take()');
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   it('cuts CEF between extension pairs: the result still parses and keeps whole values (property)', () => {
-    const text = fc.string({ unit: fc.oneof(fc.constantFrom('=', '\\', ' ', '|', 'a='), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 80 });
+    const text = fc.string({
+      unit: fc.oneof(
+        fc.constantFrom('=', '\\', ' ', '|', 'a='),
+        fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+      ),
+      maxLength: 80,
+    });
     fc.assert(
       fc.property(text, text, fc.integer({ min: 60, max: 600 }), (email, name, budget) => {
         const line = formatCef({ ...ALLOWED_LOGIN, user_email: email, app_name: name }, {}, options);
@@ -69,9 +83,18 @@ describe('sink/syslog-fit', () => {
 
   it('drops structured data first when the header alone would crowd out the message', () => {
     const header = `<134>1 - h a 1 login [cfaccess@32473 x="${'s'.repeat(960)}"] `;
-    const fitted = fitRecord(header, 'CEF:0|a|b|c|d|e|3|act=login suser=bob', 'cef', 1000, () => '<134>1 - h a 1 login - ');
+    const fitted = fitRecord(
+      header,
+      'CEF:0|a|b|c|d|e|3|act=login suser=bob',
+      'cef',
+      1000,
+      () => '<134>1 - h a 1 login - ',
+    );
     assert.equal(fitted.text, '<134>1 - h a 1 login - CEF:0|a|b|c|d|e|3|act=login suser=bob');
     assert.equal(fitted.truncated, true);
-    assert.deepEqual(fitRecord('<1>1 - - - - - - ', 'short', 'cef', 100), { text: '<1>1 - - - - - - short', truncated: false });
+    assert.deepEqual(fitRecord('<1>1 - - - - - - ', 'short', 'cef', 100), {
+      text: '<1>1 - - - - - - short',
+      truncated: false,
+    });
   });
 });

@@ -35,12 +35,22 @@ describe(`soak: the daemon for ${MINUTES} minute(s)`, function () {
     const hecPort = hec.port;
     const dir = tempDir('soak-');
     const config = writeConfig(dir, {
-      baseUrl: api.baseUrl, statePath: join(dir, 'state.json'), pageSize: 100, settle: '5s', overlap: '3m', lookback: '10m',
+      baseUrl: api.baseUrl,
+      statePath: join(dir, 'state.json'),
+      pageSize: 100,
+      settle: '5s',
+      overlap: '3m',
+      lookback: '10m',
       outputs: `  - { name: splunk, type: splunk_hec, url: "${hec.url}", token: "${hec.token}", ack: true, ack_poll_interval: 500ms }`,
       extra: 'daemon: { alert_lag: 5m }\nmetrics: { listen: "127.0.0.1:0" }\n',
     });
     const { writeFileSync } = await import('node:fs');
-    writeFileSync(config, readFileSync(config, 'utf8').replace('poll:\n', 'poll:\n  schedule: "*/5 * * * * *"\n').replace('log: { level: debug }', 'log: { level: info }'));
+    writeFileSync(
+      config,
+      readFileSync(config, 'utf8')
+        .replace('poll:\n', 'poll:\n  schedule: "*/5 * * * * *"\n')
+        .replace('log: { level: debug }', 'log: { level: info }'),
+    );
     const expected: AccessEvent[] = [];
     let seed = 1000;
     const child = spawnCli(['run', '--config', config]);
@@ -86,7 +96,9 @@ describe(`soak: the daemon for ${MINUTES} minute(s)`, function () {
         if (elapsed > 30_000) maxRss = Math.max(maxRss, rssMiB(child.pid!));
         if (now - lastSample >= 30_000) {
           lastSample = now;
-          samples.push(`${Math.round(elapsed / 1000)}s rss ${rssMiB(child.pid!).toFixed(0)} heap ${(await heapUsed()).toFixed(0)}`);
+          samples.push(
+            `${Math.round(elapsed / 1000)}s rss ${rssMiB(child.pid!).toFixed(0)} heap ${(await heapUsed()).toFixed(0)}`,
+          );
         }
         await sleep(500);
       }
@@ -98,13 +110,23 @@ describe(`soak: the daemon for ${MINUTES} minute(s)`, function () {
       child.kill('SIGTERM');
       const [code] = (await exit) as [number];
       assert.equal(code, 0, stderr.slice(-2000));
-      const report = exactlyOnceReport(hec.events.map((e) => JSON.stringify(e.event)), expected);
-      console.log(`      ${expected.length} events added over ${MINUTES} min; HEC has ${report.total}; missing ${report.missing}, duplicated ${report.duplicated}`);
-      console.log(`      RSS 30 s in ${startRss.toFixed(1)} MiB, a quarter in ${quarterRss.toFixed(1)} MiB, at the end ${endRss.toFixed(1)} MiB, highest ${maxRss.toFixed(1)} MiB`);
+      const report = exactlyOnceReport(
+        hec.events.map((e) => JSON.stringify(e.event)),
+        expected,
+      );
+      console.log(
+        `      ${expected.length} events added over ${MINUTES} min; HEC has ${report.total}; missing ${report.missing}, duplicated ${report.duplicated}`,
+      );
+      console.log(
+        `      RSS 30 s in ${startRss.toFixed(1)} MiB, a quarter in ${quarterRss.toFixed(1)} MiB, at the end ${endRss.toFixed(1)} MiB, highest ${maxRss.toFixed(1)} MiB`,
+      );
       console.log(`      samples (MiB): ${samples.join(' | ')}`);
       assert.deepEqual(report, { missing: 0, duplicated: 0, unexpected: 0, total: expected.length });
       // Flat: after warm-up (the first quarter) the RSS may not keep growing.
-      assert.ok(endRss < quarterRss * 1.25, `RSS grew from ${quarterRss.toFixed(1)} (a quarter in) to ${endRss.toFixed(1)} MiB`);
+      assert.ok(
+        endRss < quarterRss * 1.25,
+        `RSS grew from ${quarterRss.toFixed(1)} (a quarter in) to ${endRss.toFixed(1)} MiB`,
+      );
     } finally {
       child.kill('SIGKILL');
       await api.stop();

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ACCEPTED_PAGE_SIZES } from '../../src/config/page-sizes.js';
-import { AccessPager, millisecondOf, newServerTraits, type PagedRow, type ServerTraits } from '../../src/source/access-pager.js';
+import {
+  AccessPager,
+  millisecondOf,
+  newServerTraits,
+  type PagedRow,
+  type ServerTraits,
+} from '../../src/source/access-pager.js';
 import { canonicalFromMs } from '../../src/format/time.js';
 import { describeBehaviour, type PagingBehaviour, pageSlice } from '../support/access-paging-model.js';
 
@@ -21,7 +27,13 @@ function rowsAt(times: readonly string[]): PagedRow[] {
 }
 
 /** Reads the whole window with the pager from a server that pages by `behaviour`. */
-function readAll(rows: readonly PagedRow[], pageSize: number, behaviour: PagingBehaviour, traits: ServerTraits = newServerTraits(), bound: Bound = 'inclusive'): Served {
+function readAll(
+  rows: readonly PagedRow[],
+  pageSize: number,
+  behaviour: PagingBehaviour,
+  traits: ServerTraits = newServerTraits(),
+  bound: Bound = 'inclusive',
+): Served {
   const since = rows.length > 0 ? rows[0]!.time : canonicalFromMs(0);
   const pager = new AccessPager({ since, pageSize, traits });
   const served: Served = { fresh: [], requests: 0, unreadable: [] };
@@ -29,8 +41,14 @@ function readAll(rows: readonly PagedRow[], pageSize: number, behaviour: PagingB
     assert.ok(served.requests < 100_000, 'the pager ends');
     const query = pager.next();
     served.requests++;
-    const inWindow = rows.filter((r) => (bound === 'inclusive' ? r.time >= query.since : r.time > query.since)).map((r) => ({ ...r, hash: undefined }));
-    const slice = pageSlice(inWindow.length, { page: query.page, perPage: query.perPage, limit: query.limit }, behaviour);
+    const inWindow = rows
+      .filter((r) => (bound === 'inclusive' ? r.time >= query.since : r.time > query.since))
+      .map((r) => ({ ...r, hash: undefined }));
+    const slice = pageSlice(
+      inWindow.length,
+      { page: query.page, perPage: query.perPage, limit: query.limit },
+      behaviour,
+    );
     if ('refused' in slice) {
       assert.ok(pager.refusedSize(query), `a refused size is retried with accepted ones (${JSON.stringify(query)})`);
       continue;
@@ -45,7 +63,14 @@ function readAll(rows: readonly PagedRow[], pageSize: number, behaviour: PagingB
 
 /** Times: `count` rows spread over distinct and shared milliseconds, with some long runs. */
 const timesArb = fc
-  .array(fc.record({ gapMs: fc.integer({ min: 0, max: 3 }), subUs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 999 })), run: fc.oneof(fc.constant(1), fc.constant(1), fc.integer({ min: 1, max: 40 })) }), { maxLength: 120 })
+  .array(
+    fc.record({
+      gapMs: fc.integer({ min: 0, max: 3 }),
+      subUs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 999 })),
+      run: fc.oneof(fc.constant(1), fc.constant(1), fc.integer({ min: 1, max: 40 })),
+    }),
+    { maxLength: 120 },
+  )
   .map((steps) => {
     const times: string[] = [];
     let ms = Date.parse('2024-05-01T00:00:00Z');
@@ -61,14 +86,19 @@ const timesArb = fc
 const pageSizeArb = fc.constantFrom(...ACCEPTED_PAGE_SIZES.filter((n) => n <= 100));
 const pagedBehaviourArb: fc.Arbitrary<PagingBehaviour> = fc.oneof(
   fc.constant({ mode: 'honours' } as const),
-  fc.record({ mode: fc.constant('capped' as const), cap: fc.integer({ min: 1, max: 120 }), offsetBy: fc.constantFrom('asked' as const, 'served' as const) }),
+  fc.record({
+    mode: fc.constant('capped' as const),
+    cap: fc.integer({ min: 1, max: 120 }),
+    offsetBy: fc.constantFrom('asked' as const, 'served' as const),
+  }),
   fc.constant({ mode: 'limit-total' } as const),
   fc.constant({ mode: 'accepted-sizes' } as const),
 );
 
 function assertOnce(rows: readonly PagedRow[], served: Served, lost: ReadonlySet<number> = new Set()): void {
   const seen = new Map<string, number>();
-  for (const row of served.fresh) seen.set(String(row.event.user_email), (seen.get(String(row.event.user_email)) ?? 0) + 1);
+  for (const row of served.fresh)
+    seen.set(String(row.event.user_email), (seen.get(String(row.event.user_email)) ?? 0) + 1);
   rows.forEach((row, i) => {
     const n = seen.get(String(row.event.user_email)) ?? 0;
     if (lost.has(i)) assert.ok(n <= 1, `row ${i} at most once`);
@@ -106,7 +136,9 @@ describe('source/access-pager: keyset paging under every reading of page, per_pa
         const served = readAll(rows, c.pageSize, c.behaviour, newServerTraits(), bound);
         assertOnce(rows, served);
         const limit = Math.ceil(rows.length / c.perResponse) + 1 + c.learning;
-        console.log(`      ${describeBehaviour(c.behaviour)}, since ${bound}, page_size ${c.pageSize}: served ${rows.length}, shipped ${served.fresh.length}, ${served.requests} requests (bound ${limit})`);
+        console.log(
+          `      ${describeBehaviour(c.behaviour)}, since ${bound}, page_size ${c.pageSize}: served ${rows.length}, shipped ${served.fresh.length}, ${served.requests} requests (bound ${limit})`,
+        );
         assert.ok(served.requests <= limit, `${served.requests} requests > ${limit}`);
       }
     }
@@ -117,12 +149,22 @@ describe('source/access-pager: keyset paging under every reading of page, per_pa
     const before = Array.from({ length: 30 }, (_, i) => canonicalFromMs(Date.parse('2024-04-30T23:59:00Z') + i));
     const times = [...before, ...Array.from({ length: 2500 }, () => at), '2024-05-01T00:00:01.000000000Z'];
     const rows = rowsAt(times);
-    for (const behaviour of [{ mode: 'honours' }, { mode: 'capped', cap: 300, offsetBy: 'asked' }, { mode: 'capped', cap: 300, offsetBy: 'served' }, { mode: 'limit-total' }, { mode: 'accepted-sizes' }] as PagingBehaviour[]) {
+    for (const behaviour of [
+      { mode: 'honours' },
+      { mode: 'capped', cap: 300, offsetBy: 'asked' },
+      { mode: 'capped', cap: 300, offsetBy: 'served' },
+      { mode: 'limit-total' },
+      { mode: 'accepted-sizes' },
+    ] as PagingBehaviour[]) {
       assertOnce(rows, readAll(rows, 1000, behaviour, newServerTraits(), 'exclusive'));
       const served = readAll(rows, 1000, behaviour);
       assertOnce(rows, served);
-      console.log(`      ${describeBehaviour(behaviour)}: 2,531 rows, 2,500 in one millisecond: ${served.fresh.length} shipped in ${served.requests} requests`);
-      assert.ok(served.requests <= Math.ceil(rows.length / Math.min(1000, 'cap' in behaviour ? behaviour.cap : 1000)) + 2);
+      console.log(
+        `      ${describeBehaviour(behaviour)}: 2,531 rows, 2,500 in one millisecond: ${served.fresh.length} shipped in ${served.requests} requests`,
+      );
+      assert.ok(
+        served.requests <= Math.ceil(rows.length / Math.min(1000, 'cap' in behaviour ? behaviour.cap : 1000)) + 2,
+      );
     }
   });
 
@@ -142,7 +184,9 @@ describe('source/access-pager: keyset paging under every reading of page, per_pa
     const lost = new Set(rows.map((r, i) => (r.time === at ? i : -1)).filter((i) => i >= 0));
     assertOnce(rows, served, lost);
     assert.equal(served.fresh.filter((r) => r.time === at).length, 100, 'the first page of the run is shipped');
-    console.log(`      limit only: ${rows.length} rows, a 250-row millisecond: ${served.fresh.length} shipped, ${served.requests} requests, unreadable ${JSON.stringify(served.unreadable)}`);
+    console.log(
+      `      limit only: ${rows.length} rows, a 250-row millisecond: ${served.fresh.length} shipped, ${served.requests} requests, unreadable ${JSON.stringify(served.unreadable)}`,
+    );
   });
 
   it('takes every row once under limit-only when no two adjacent milliseconds hold a page together (property)', () => {
@@ -153,7 +197,10 @@ describe('source/access-pager: keyset paging under every reading of page, per_pa
         // that one is what gets every row of it under either reading).
         const perMs = new Map<string, number>();
         for (const t of times) perMs.set(millisecondOf(t), (perMs.get(millisecondOf(t)) ?? 0) + 1);
-        const span = Math.max(0, ...[...perMs].map(([ms, n]) => n + (perMs.get(canonicalFromMs(Date.parse(ms) - 1)) ?? 0)));
+        const span = Math.max(
+          0,
+          ...[...perMs].map(([ms, n]) => n + (perMs.get(canonicalFromMs(Date.parse(ms) - 1)) ?? 0)),
+        );
         const served = readAll(rows, 50, { mode: 'limit-only', maxLimit: 50 }, newServerTraits(), bound);
         if (span < 50) {
           assertOnce(rows, served);

@@ -30,12 +30,25 @@ describe('source/event-reader', () => {
   it('reads NDJSON, skipping blank lines and reporting malformed ones by line number', async () => {
     const items = await readAll(['{"a":1}\n\n{"a":2}\r\nnot json\n[1]\n{"a":', '3}']);
     assert.deepEqual(events(items), [{ a: 1 }, { a: 2 }, { a: 3 }]);
-    assert.deepEqual(errors(items).map((e) => e.line), [4, 5]);
+    assert.deepEqual(
+      errors(items).map((e) => e.line),
+      [4, 5],
+    );
   });
 
   it('reads a JSON array and a whole API response, pretty-printed or not', async () => {
     assert.deepEqual(events(await readAll(['[{"a":1},\n {"a":"]"}]'])), [{ a: 1 }, { a: ']' }]);
-    const envelope = JSON.stringify({ success: true, errors: [], messages: [], result: [{ a: 1 }, { b: [1, { c: '}' }] }], result_info: { total_count: 0 } }, null, 2);
+    const envelope = JSON.stringify(
+      {
+        success: true,
+        errors: [],
+        messages: [],
+        result: [{ a: 1 }, { b: [1, { c: '}' }] }],
+        result_info: { total_count: 0 },
+      },
+      null,
+      2,
+    );
     assert.deepEqual(events(await readAll([envelope])), [{ a: 1 }, { b: [1, { c: '}' }] }]);
     assert.deepEqual(events(await readAll([JSON.stringify({ result: [{ a: 1 }], success: true })])), [{ a: 1 }]);
   });
@@ -45,7 +58,9 @@ describe('source/event-reader', () => {
   });
 
   it('reports a failed API response and an incomplete document', async () => {
-    const failed = await readAll([JSON.stringify({ success: false, errors: [{ code: 10000, message: 'Authentication error' }], result: null })]);
+    const failed = await readAll([
+      JSON.stringify({ success: false, errors: [{ code: 10000, message: 'Authentication error' }], result: null }),
+    ]);
     assert.deepEqual(events(failed), []);
     assert.match(errors(failed)[0]!.message, /reports failure: \[\{"code":10000/);
     const cutShort = await readAll(['[{"a":1},\n{"a":2']);
@@ -56,20 +71,39 @@ describe('source/event-reader', () => {
   it('skips array elements that are not objects, with their line', async () => {
     const items = await readAll(['[\n{"a":1},\n2,\n"x",\n{"a":tru},\n{"a":3}\n]']);
     assert.deepEqual(events(items), [{ a: 1 }, { a: 3 }]);
-    assert.deepEqual(errors(items).map((e) => e.line), [3, 4, 5]);
+    assert.deepEqual(
+      errors(items).map((e) => e.line),
+      [3, 4, 5],
+    );
   });
 
   it('finds the same events whatever the chunk boundaries (property)', async () => {
-    const value = fc.oneof(fc.string({ unit: fc.constantFrom('a', '"', '\\', '[', ']', '{', '}', ',', ':', '\n', 'é', '😀') }), fc.integer(), fc.boolean());
-    const event = fc.dictionary(fc.string({ maxLength: 5 }), fc.oneof(value, fc.array(value, { maxLength: 3 })), { maxKeys: 4 });
+    const value = fc.oneof(
+      fc.string({ unit: fc.constantFrom('a', '"', '\\', '[', ']', '{', '}', ',', ':', '\n', 'é', '😀') }),
+      fc.integer(),
+      fc.boolean(),
+    );
+    const event = fc.dictionary(fc.string({ maxLength: 5 }), fc.oneof(value, fc.array(value, { maxLength: 3 })), {
+      maxKeys: 4,
+    });
     await fc.assert(
-      fc.asyncProperty(fc.array(event, { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 12 }), fc.constantFrom('ndjson', 'array', 'envelope'), async (list, points, shape) => {
-        const text = shape === 'ndjson' ? list.map((e) => JSON.stringify(e)).join('\n') : shape === 'array' ? JSON.stringify(list, null, 1) : JSON.stringify({ success: true, result: list, result_info: {} });
-        if (shape === 'ndjson' && list.length === 0) return;
-        const items = await readAll(cut(text, points));
-        assert.deepEqual(errors(items), []);
-        assert.deepEqual(events(items), JSON.parse(JSON.stringify(list)));
-      }),
+      fc.asyncProperty(
+        fc.array(event, { maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        fc.constantFrom('ndjson', 'array', 'envelope'),
+        async (list, points, shape) => {
+          const text =
+            shape === 'ndjson'
+              ? list.map((e) => JSON.stringify(e)).join('\n')
+              : shape === 'array'
+                ? JSON.stringify(list, null, 1)
+                : JSON.stringify({ success: true, result: list, result_info: {} });
+          if (shape === 'ndjson' && list.length === 0) return;
+          const items = await readAll(cut(text, points));
+          assert.deepEqual(errors(items), []);
+          assert.deepEqual(events(items), JSON.parse(JSON.stringify(list)));
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict';
-import { backoffDelay, cooldownAfter429, MAX_SERVER_WAIT_MS, parseRateLimitReset, parseRetryAfter, tightestRateLimit } from '../../src/source/retry.js';
+import {
+  backoffDelay,
+  cooldownAfter429,
+  MAX_SERVER_WAIT_MS,
+  parseRateLimitReset,
+  parseRetryAfter,
+  tightestRateLimit,
+} from '../../src/source/retry.js';
 import { type Clock, RateLimiter } from '../../src/source/rate-limiter.js';
 import { eventHash } from '../../src/source/event-identity.js';
 import { OutputCursor, type Row } from '../../src/pipeline/cursor.js';
@@ -21,11 +28,26 @@ function fakeClock(): Clock & { t: number; slept: number[] } {
 describe('source/retry', () => {
   it('backs off exponentially with jitter, capped', () => {
     const opts = { baseMs: 1000, capMs: 30_000 };
-    assert.equal(backoffDelay(0, opts, () => 1), 1000);
-    assert.equal(backoffDelay(0, opts, () => 0), 500);
-    assert.equal(backoffDelay(3, opts, () => 1), 8000);
-    assert.equal(backoffDelay(20, opts, () => 1), 30_000);
-    assert.equal(backoffDelay(1000, opts, () => 1), 30_000);
+    assert.equal(
+      backoffDelay(0, opts, () => 1),
+      1000,
+    );
+    assert.equal(
+      backoffDelay(0, opts, () => 0),
+      500,
+    );
+    assert.equal(
+      backoffDelay(3, opts, () => 1),
+      8000,
+    );
+    assert.equal(
+      backoffDelay(20, opts, () => 1),
+      30_000,
+    );
+    assert.equal(
+      backoffDelay(1000, opts, () => 1),
+      30_000,
+    );
   });
 
   it('reads Retry-After as seconds or an HTTP date, and the RateLimit headers', () => {
@@ -42,9 +64,19 @@ describe('source/retry', () => {
 
   it('reads every item of the Ratelimit list and acts on the tightest; honours retry-after-ms; caps every wait', () => {
     const now = Date.parse('2024-05-01T10:00:00Z');
-    assert.deepEqual(tightestRateLimit({ ratelimit: '"default";r=50;t=30, "burst";r=2;t=1' }), { remaining: 2, resetMs: 1000 });
-    assert.deepEqual(tightestRateLimit({ ratelimit: ['"default";r=5;t=300', '"burst";r=5;t=10'] }), { remaining: 5, resetMs: 300_000 }, 'a tie: the later reset');
-    assert.deepEqual(tightestRateLimit({ 'ratelimit-remaining': '7', 'ratelimit-reset': '60' }), { remaining: 7, resetMs: 60_000 });
+    assert.deepEqual(tightestRateLimit({ ratelimit: '"default";r=50;t=30, "burst";r=2;t=1' }), {
+      remaining: 2,
+      resetMs: 1000,
+    });
+    assert.deepEqual(
+      tightestRateLimit({ ratelimit: ['"default";r=5;t=300', '"burst";r=5;t=10'] }),
+      { remaining: 5, resetMs: 300_000 },
+      'a tie: the later reset',
+    );
+    assert.deepEqual(tightestRateLimit({ 'ratelimit-remaining': '7', 'ratelimit-reset': '60' }), {
+      remaining: 7,
+      resetMs: 60_000,
+    });
     assert.equal(tightestRateLimit({}), undefined);
     assert.equal(cooldownAfter429({ 'retry-after-ms': '1500', 'retry-after': '30' }, now), 1500);
     assert.equal(cooldownAfter429({ ratelimit: '"default";r=9;t=100, "burst";r=0;t=7' }, now), 7000);
@@ -75,7 +107,7 @@ describe('source/rate-limiter', () => {
   });
 });
 
-describe('source/rate-limiter and the server\'s own budget', () => {
+describe("source/rate-limiter and the server's own budget", () => {
   it('paces when the server says its budget runs low, and waits for the reset when none is left', async () => {
     const clock = fakeClock();
     const limiter = new RateLimiter({ requests: 1000, perMs: 1000, clock });
@@ -92,13 +124,16 @@ describe('source/rate-limiter and the server\'s own budget', () => {
     assert.ok(clock.t - before >= 20_000, 'no request before the reset');
   });
 
-  it('never sends more than 200 requests in one second (Cloudflare\'s per-IP limit)', async () => {
+  it("never sends more than 200 requests in one second (Cloudflare's per-IP limit)", async () => {
     const clock = fakeClock();
     const limiter = new RateLimiter({ requests: 100_000, perMs: 1000, clock });
     for (let i = 0; i < 200; i++) await limiter.take();
     assert.deepEqual(clock.slept, []);
     await limiter.take();
-    assert.equal(clock.slept.reduce((a: number, b: number) => a + b, 0), 1000);
+    assert.equal(
+      clock.slept.reduce((a: number, b: number) => a + b, 0),
+      1000,
+    );
   });
 });
 
@@ -106,7 +141,11 @@ describe('source/event-identity', () => {
   it('hashes the whole content, independent of key order', () => {
     const a = eventHash({ ray_id: 'r', user_email: 'a', nested: { x: 1, y: [1, 2] } });
     assert.equal(a, eventHash({ nested: { y: [1, 2], x: 1 }, user_email: 'a', ray_id: 'r' }));
-    assert.notEqual(a, eventHash({ ray_id: 'r', user_email: 'b', nested: { x: 1, y: [1, 2] } }), 'same ray_id, other row');
+    assert.notEqual(
+      a,
+      eventHash({ ray_id: 'r', user_email: 'b', nested: { x: 1, y: [1, 2] } }),
+      'same ray_id, other row',
+    );
     assert.equal(a.length, 16);
   });
 });
@@ -114,7 +153,11 @@ describe('source/event-identity', () => {
 describe('pipeline/cursor', () => {
   it('remembers delivered hashes until a sweep passes them, and never moves back', () => {
     const cursor = new OutputCursor('2024-05-01T10:00:00.000000000Z', 60_000);
-    assert.equal(cursor.floor, '2024-05-01T10:00:00.000000000Z', 'a new output sweeps nothing before its first checkpoint');
+    assert.equal(
+      cursor.floor,
+      '2024-05-01T10:00:00.000000000Z',
+      'a new output sweeps nothing before its first checkpoint',
+    );
     const e1 = { event: {}, time: '2024-05-01T10:00:30.000000000Z', epochMs: 0, hash: 'h1' };
     const e2 = { event: {}, time: '2024-05-01T10:05:00.000000000Z', epochMs: 0, hash: 'h2' };
     cursor.advance([e1], e1.time);
@@ -130,11 +173,24 @@ describe('pipeline/cursor', () => {
     assert.equal(cursor.checkpoint, e2.time);
     assert.equal(cursor.dedupSize, 1);
     assert.deepEqual(cursor.dedupState(), { [e2.time]: ['h2'] });
-    const restored = new OutputCursor(cursor.checkpoint, 60_000, { checkpoint: cursor.checkpoint, swept: cursor.swept, dedup: cursor.dedupState(), delivered: 2 });
+    const restored = new OutputCursor(cursor.checkpoint, 60_000, {
+      checkpoint: cursor.checkpoint,
+      swept: cursor.swept,
+      dedup: cursor.dedupState(),
+      delivered: 2,
+    });
     assert.equal(restored.swept, cursor.swept);
     assert.ok(restored.has(e2));
-    const legacy = new OutputCursor(cursor.checkpoint, 60_000, { checkpoint: cursor.checkpoint, dedup: {}, delivered: 2 });
-    assert.equal(legacy.swept, '2024-05-01T10:04:00.000000000Z', 'a state from before sweeps starts at checkpoint − overlap');
+    const legacy = new OutputCursor(cursor.checkpoint, 60_000, {
+      checkpoint: cursor.checkpoint,
+      dedup: {},
+      delivered: 2,
+    });
+    assert.equal(
+      legacy.swept,
+      '2024-05-01T10:04:00.000000000Z',
+      'a state from before sweeps starts at checkpoint − overlap',
+    );
   });
 
   it('hashes only what it has to: rows left behind the overlap are never hashed', () => {
@@ -155,6 +211,9 @@ describe('pipeline/cursor', () => {
 describe('source/event-identity canonical form', () => {
   it('sorts keys at every depth and drops undefined like JSON', async () => {
     const { canonicalJson } = await import('../../src/source/event-identity.js');
-    assert.equal(canonicalJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: null }, u: undefined }), '{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}');
+    assert.equal(
+      canonicalJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: null }, u: undefined }),
+      '{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}',
+    );
   });
 });

@@ -5,9 +5,10 @@ import { StateStore } from '../../src/state/store.js';
 import { tempDir } from '../support/harness.js';
 
 const ACCOUNT = '0123456789abcdef0123456789abcdef';
-const T = (s: number): string => `2024-05-01T10:${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}.000000000Z`;
+const T = (s: number): string =>
+  `2024-05-01T10:${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}.000000000Z`;
 
-describe('state/dedup-log: the overlap\'s hashes beside the state', () => {
+describe("state/dedup-log: the overlap's hashes beside the state", () => {
   it('survives a reopen, and a tail written after the last state save is ignored (a failed save, a crash)', async () => {
     const path = join(tempDir(), 'state.json');
     let store = await StateStore.open(path);
@@ -45,7 +46,9 @@ describe('state/dedup-log: the overlap\'s hashes beside the state', () => {
       sizes.push({ state: statSync(path).size, appended: store.data.dedup_log!.length - before });
       await store.close();
     }
-    console.log(`      state file with 100 / 100,000 hashes held: ${sizes[0]!.state} / ${sizes[1]!.state} bytes; journal appended per save: ${sizes[0]!.appended} / ${sizes[1]!.appended} bytes`);
+    console.log(
+      `      state file with 100 / 100,000 hashes held: ${sizes[0]!.state} / ${sizes[1]!.state} bytes; journal appended per save: ${sizes[0]!.appended} / ${sizes[1]!.appended} bytes`,
+    );
     assert.ok(Math.abs(sizes[0]!.state - sizes[1]!.state) <= 8, 'only the recorded journal length differs');
     assert.equal(sizes[0]!.appended, sizes[1]!.appended);
   });
@@ -63,7 +66,9 @@ describe('state/dedup-log: the overlap\'s hashes beside the state', () => {
     index.add(T(3500), 'last');
     await store.save();
     const generations = readdirSync(dir).filter((f) => f.startsWith('state.json.dedup.'));
-    console.log(`      journal files after compaction: ${generations.join(', ')} (${generations.map((f) => statSync(join(dir, f)).size).join(' / ')} bytes)`);
+    console.log(
+      `      journal files after compaction: ${generations.join(', ')} (${generations.map((f) => statSync(join(dir, f)).size).join(' / ')} bytes)`,
+    );
     assert.ok(store.data.dedup_log!.generation >= 1, 'compacted at least once');
     assert.ok(generations.length <= 2);
     const live = index.size;
@@ -77,15 +82,22 @@ describe('state/dedup-log: the overlap\'s hashes beside the state', () => {
   it('moves hashes kept inline by an older release into the journal', async () => {
     const path = join(tempDir(), 'state.json');
     const legacy = {
-      version: 1, sinks: {}, api: {},
-      accounts: { [ACCOUNT]: { outputs: { archive: { checkpoint: T(10), dedup: { [T(5)]: ['old-hash'] }, delivered: 1 } } } },
+      version: 1,
+      sinks: {},
+      api: {},
+      accounts: {
+        [ACCOUNT]: { outputs: { archive: { checkpoint: T(10), dedup: { [T(5)]: ['old-hash'] }, delivered: 1 } } },
+      },
     };
     writeFileSync(path, JSON.stringify(legacy));
     let store = await StateStore.open(path);
     assert.ok(store.dedup!.index(ACCOUNT, 'archive').has(T(5), 'old-hash'));
     await store.save();
     await store.close();
-    assert.deepEqual((JSON.parse(readFileSync(path, 'utf8')) as typeof legacy).accounts[ACCOUNT].outputs.archive.dedup, {});
+    assert.deepEqual(
+      (JSON.parse(readFileSync(path, 'utf8')) as typeof legacy).accounts[ACCOUNT].outputs.archive.dedup,
+      {},
+    );
     store = await StateStore.open(path);
     assert.ok(store.dedup!.index(ACCOUNT, 'archive').has(T(5), 'old-hash'));
     await store.close();

@@ -19,15 +19,22 @@ describe('state/store', () => {
     store.data.api.cooldown_reason = 'second';
     await Promise.all([store.save(), store.save()]); // joined: one save
     await store.close();
-    assert.equal((JSON.parse(readFileSync(path, 'utf8')) as { api: { cooldown_reason: string } }).api.cooldown_reason, 'second');
-    assert.equal((JSON.parse(readFileSync(`${path}.bak`, 'utf8')) as { api: { cooldown_reason: string } }).api.cooldown_reason, 'first');
+    assert.equal(
+      (JSON.parse(readFileSync(path, 'utf8')) as { api: { cooldown_reason: string } }).api.cooldown_reason,
+      'second',
+    );
+    assert.equal(
+      (JSON.parse(readFileSync(`${path}.bak`, 'utf8')) as { api: { cooldown_reason: string } }).api.cooldown_reason,
+      'first',
+    );
     assert.ok(!existsSync(`${path}.lock`), 'lock released');
   });
 
   it('joins saves asked for before a waiting save starts, and never loses a later change', async () => {
     const path = join(tempDir(), 'state.json');
     const store = await StateStore.open(path);
-    const read = () => (JSON.parse(readFileSync(path, 'utf8')) as { api: { cooldown_reason?: string } }).api.cooldown_reason;
+    const read = () =>
+      (JSON.parse(readFileSync(path, 'utf8')) as { api: { cooldown_reason?: string } }).api.cooldown_reason;
     store.data.api.cooldown_reason = 'a';
     const first = store.save();
     store.data.api.cooldown_reason = 'b';
@@ -48,7 +55,12 @@ describe('state/store', () => {
   it('refuses an empty, truncated or foreign file and says how to recover', async () => {
     const dir = tempDir();
     const path = join(dir, 'state.json');
-    for (const [content, reason] of [['', /the file is empty/], ['{"version":1,"acc', /not valid JSON/], ['{"version":2}', /written by a newer release of cf-access-shipper \(state version 2/], ['{"version":"x"}', /unexpected content at version/]] as const) {
+    for (const [content, reason] of [
+      ['', /the file is empty/],
+      ['{"version":1,"acc', /not valid JSON/],
+      ['{"version":2}', /written by a newer release of cf-access-shipper \(state version 2/],
+      ['{"version":"x"}', /unexpected content at version/],
+    ] as const) {
       writeFileSync(path, content);
       await assert.rejects(StateStore.open(path), (error: Error & { code?: string }) => {
         assert.equal(error.code, 'ERR_STATE_CORRUPT');
@@ -82,11 +94,18 @@ describe('state/store', () => {
     const dir = tempDir();
     const path = join(dir, 'state.json');
     writeFileSync(`${path}.lock`, '');
-    await assert.rejects(StateStore.open(path), /is in use by another cf-access-shipper process/, 'a fresh empty lock: its creator is writing its pid');
+    await assert.rejects(
+      StateStore.open(path),
+      /is in use by another cf-access-shipper process/,
+      'a fresh empty lock: its creator is writing its pid',
+    );
     utimesSync(`${path}.lock`, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
     (await StateStore.open(path)).releaseLockNow();
     // The parent process is alive but started at another time than the lock says: the pid was reused.
-    writeFileSync(`${path}.lock`, `${process.ppid} ${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()} 1\n`);
+    writeFileSync(
+      `${path}.lock`,
+      `${process.ppid} ${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()} 1\n`,
+    );
     (await StateStore.open(path)).releaseLockNow();
     // Another boot: whatever runs under that pid now is not the owner.
     writeFileSync(`${path}.lock`, `${process.ppid} 00000000-0000-0000-0000-000000000000 1\n`);
@@ -94,7 +113,10 @@ describe('state/store', () => {
     // The real owner, alive: refused.
     const stat = readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
     const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
-    writeFileSync(`${path}.lock`, `${process.ppid} ${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()} ${start}\n`);
+    writeFileSync(
+      `${path}.lock`,
+      `${process.ppid} ${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()} ${start}\n`,
+    );
     await assert.rejects(StateStore.open(path), new RegExp(`pid ${process.ppid}`));
   });
 
@@ -105,9 +127,13 @@ describe('state/store', () => {
       const start = Number(process.argv[1]); while (Date.now() < start) {}
       try { acquireLock(${JSON.stringify(lockPath)}); console.log('held'); setTimeout(() => {}, 3000); } catch { console.log('refused'); }`;
     const start = Date.now() + 5000; // every child is up by then (tsx starts slowly on a loaded machine)
-    const children = Array.from({ length: 12 }, () => execFileAsync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, String(start)]));
+    const children = Array.from({ length: 12 }, () =>
+      execFileAsync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, String(start)]),
+    );
     const outputs = (await Promise.all(children)).map((r) => r.stdout.trim());
-    console.log(`      ${outputs.filter((o) => o === 'held').length} held, ${outputs.filter((o) => o === 'refused').length} refused`);
+    console.log(
+      `      ${outputs.filter((o) => o === 'held').length} held, ${outputs.filter((o) => o === 'refused').length} refused`,
+    );
     assert.equal(outputs.filter((o) => o === 'held').length, 1);
   });
 

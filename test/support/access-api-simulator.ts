@@ -136,7 +136,8 @@ export class AccessApiSimulator {
     }
     store.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
     this.stores.set(account, store);
-    if (options.visibleAt !== undefined) this.pendingVisible.set(account, Math.max(this.pendingVisible.get(account) ?? 0, options.visibleAt));
+    if (options.visibleAt !== undefined)
+      this.pendingVisible.set(account, Math.max(this.pendingVisible.get(account) ?? 0, options.visibleAt));
   }
 
   /** Serves `count` events computed from their index (no memory per event). */
@@ -159,7 +160,11 @@ export class AccessApiSimulator {
       this.pools.set(spec, pool);
     }
     const atNs = spec.startNs + spec.stepNs * BigInt(index);
-    return { ...pool[index % pool.length], created_at: rfc3339(atNs, spec.digits ?? 6), ray_id: index.toString(16).padStart(16, '0') };
+    return {
+      ...pool[index % pool.length],
+      created_at: rfc3339(atNs, spec.digits ?? 6),
+      ray_id: index.toString(16).padStart(16, '0'),
+    };
   }
 
   private takeFault(account: string): Fault | undefined {
@@ -174,7 +179,11 @@ export class AccessApiSimulator {
 
   private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      ...headers,
+    });
     res.end(text);
   }
 
@@ -195,7 +204,13 @@ export class AccessApiSimulator {
       log.status = status;
       this.send(res, status, body, { date: new Date(this.now()).toUTCString(), ...headers });
     };
-    if (req.method !== 'GET' || !match) return reply(404, { success: false, errors: [{ code: 7003, message: 'No route for the URI' }], messages: [], result: null });
+    if (req.method !== 'GET' || !match)
+      return reply(404, {
+        success: false,
+        errors: [{ code: 7003, message: 'No route for the URI' }],
+        messages: [],
+        result: null,
+      });
     const account = decodeURIComponent(match[1]!);
 
     // Cloudflare's global limit: past it, every call is refused until the block ends.
@@ -207,29 +222,71 @@ export class AccessApiSimulator {
       if (now < this.blockedUntil || this.recentRequests.length > requests) {
         if (now >= this.blockedUntil) this.blockedUntil = now + blockMs;
         const wait = Math.ceil((this.blockedUntil - now) / 1000);
-        return reply(429, { success: false, errors: [{ code: 971, message: 'Please wait and consider throttling your request speed' }], messages: [], result: null }, { 'retry-after': String(wait), ratelimit: `"default";r=0;t=${wait}`, 'ratelimit-policy': `"default";q=${requests};w=${perMs / 1000}` });
+        return reply(
+          429,
+          {
+            success: false,
+            errors: [{ code: 971, message: 'Please wait and consider throttling your request speed' }],
+            messages: [],
+            result: null,
+          },
+          {
+            'retry-after': String(wait),
+            ratelimit: `"default";r=0;t=${wait}`,
+            'ratelimit-policy': `"default";q=${requests};w=${perMs / 1000}`,
+          },
+        );
       }
     }
 
     const auth = req.headers.authorization;
-    const keyAuth = this.options.authKey !== undefined && req.headers['x-auth-key'] === this.options.authKey && req.headers['x-auth-email'] === this.options.authEmail;
+    const keyAuth =
+      this.options.authKey !== undefined &&
+      req.headers['x-auth-key'] === this.options.authKey &&
+      req.headers['x-auth-email'] === this.options.authEmail;
     if (!keyAuth && auth !== `Bearer ${this.token}`) {
-      return reply(auth === undefined ? 400 : 403, { success: false, errors: [{ code: auth === undefined ? 6003 : 10000, message: auth === undefined ? 'Invalid request headers' : 'Authentication error' }], messages: [], result: null });
+      return reply(auth === undefined ? 400 : 403, {
+        success: false,
+        errors: [
+          {
+            code: auth === undefined ? 6003 : 10000,
+            message: auth === undefined ? 'Invalid request headers' : 'Authentication error',
+          },
+        ],
+        messages: [],
+        result: null,
+      });
     }
     if (this.options.forbiddenAccounts?.includes(account)) {
-      return reply(403, { success: false, errors: [{ code: 10000, message: this.options.forbiddenMessage ?? 'Authentication error' }], messages: [], result: null });
+      return reply(403, {
+        success: false,
+        errors: [{ code: 10000, message: this.options.forbiddenMessage ?? 'Authentication error' }],
+        messages: [],
+        result: null,
+      });
     }
 
     const fault = this.takeFault(account);
     if (fault) {
       switch (fault.kind) {
         case 'status':
-          return reply(fault.status, fault.body ?? `<html><body><h1>${fault.status}</h1>cloudflare</body></html>`, { 'content-type': 'text/html' });
+          return reply(fault.status, fault.body ?? `<html><body><h1>${fault.status}</h1>cloudflare</body></html>`, {
+            'content-type': 'text/html',
+          });
         case '429': {
           const headers: Record<string, string> = {};
           if (fault.retryAfter !== undefined) headers['retry-after'] = fault.retryAfter;
           if (fault.rateLimitReset !== undefined) headers.ratelimit = `"default";r=0;t=${fault.rateLimitReset}`;
-          return reply(429, { success: false, errors: [{ code: 971, message: 'Please wait and consider throttling your request speed' }], messages: [], result: null }, headers);
+          return reply(
+            429,
+            {
+              success: false,
+              errors: [{ code: 971, message: 'Please wait and consider throttling your request speed' }],
+              messages: [],
+              result: null,
+            },
+            headers,
+          );
         }
         case 'malformed':
           return reply(200, '{"success":true,"errors":[],"result":[{"user_email":"trunc');
@@ -249,9 +306,16 @@ export class AccessApiSimulator {
     const since = q.get('since') === null ? undefined : canonicalize(q.get('since')!);
     const until = q.get('until') === null ? undefined : canonicalize(q.get('until')!);
     const desc = q.get('direction') !== 'asc'; // the API's default is desc
-    const refusal = { success: false, errors: [{ code: 12091, message: 'access.api.error.invalid_url_parameter_value' }], messages: [], result: null };
+    const refusal = {
+      success: false,
+      errors: [{ code: 12091, message: 'access.api.error.invalid_url_parameter_value' }],
+      messages: [],
+      result: null,
+    };
     const resultInfo = (count: number, total: number): string =>
-      this.options.resultInfo ? `,"result_info":${JSON.stringify({ page, per_page: perPage, count, total_count: this.options.zeroTotalCount ? 0 : total })}` : '';
+      this.options.resultInfo
+        ? `,"result_info":${JSON.stringify({ page, per_page: perPage, count, total_count: this.options.zeroTotalCount ? 0 : total })}`
+        : '';
     const generated = this.generated.get(account);
     if (generated && !desc) {
       // Million-event benches: the page is written as JSON text directly (the same bytes as
@@ -262,12 +326,18 @@ export class AccessApiSimulator {
       const lo = first + slice.from;
       const hi = first + slice.to;
       log.rows = hi - lo;
-      return reply(200, `{"success":true,"errors":[],"messages":[],"result":[${this.generatedText(generated, lo, hi)}]${resultInfo(hi - lo, last - first)}}`);
+      return reply(
+        200,
+        `{"success":true,"errors":[],"messages":[],"result":[${this.generatedText(generated, lo, hi)}]${resultInfo(hi - lo, last - first)}}`,
+      );
     }
     const answer = this.query(account, since, until, params, desc);
     if ('refused' in answer) return reply(400, refusal);
     log.rows = answer.rows.length;
-    reply(200, `{"success":true,"errors":[],"messages":[],"result":${JSON.stringify(answer.rows)}${resultInfo(answer.rows.length, answer.total)}}`);
+    reply(
+      200,
+      `{"success":true,"errors":[],"messages":[],"result":${JSON.stringify(answer.rows)}${resultInfo(answer.rows.length, answer.total)}}`,
+    );
   }
 
   private get paging(): PagingBehaviour {
@@ -279,7 +349,13 @@ export class AccessApiSimulator {
     return Date.now() + (this.options.clockOffsetMs ?? 0);
   }
 
-  private query(account: string, since: string | undefined, until: string | undefined, params: Parameters<typeof pageSlice>[1], desc: boolean): { rows: AccessEvent[]; total: number } | { refused: true } {
+  private query(
+    account: string,
+    since: string | undefined,
+    until: string | undefined,
+    params: Parameters<typeof pageSlice>[1],
+    desc: boolean,
+  ): { rows: AccessEvent[]; total: number } | { refused: true } {
     const spec = this.generated.get(account);
     if (spec) {
       const { first, last } = this.generatedRange(spec, since, until);
@@ -291,7 +367,8 @@ export class AccessApiSimulator {
     }
     const store = this.stores.get(account) ?? [];
     // Both ends inclusive (unless sinceExclusive), as the real API may be.
-    const lo = since === undefined ? 0 : this.options.sinceExclusive ? upperBound(store, since) : lowerBound(store, since);
+    const lo =
+      since === undefined ? 0 : this.options.sinceExclusive ? upperBound(store, since) : lowerBound(store, since);
     const hi = until === undefined ? store.length : upperBound(store, until);
     let window = store.slice(lo, hi);
     const now = this.now();
@@ -310,7 +387,11 @@ export class AccessApiSimulator {
   }
 
   /** Indexes `[first, last)` of the generated events inside the window (both ends inclusive). */
-  private generatedRange(spec: GeneratedEvents, since: string | undefined, until: string | undefined): { first: number; last: number } {
+  private generatedRange(
+    spec: GeneratedEvents,
+    since: string | undefined,
+    until: string | undefined,
+  ): { first: number; last: number } {
     const indexAt = (canonical: string, inclusiveUpper: boolean): number => {
       const ns = canonicalNs(canonical) - spec.startNs;
       if (ns < 0n) return 0;
@@ -329,7 +410,9 @@ export class AccessApiSimulator {
     let templates = this.templates.get(spec);
     if (!templates) {
       const pool = Array.from({ length: 997 }, (_, k) => this.generatedEvent(spec, k));
-      templates = pool.map((event) => JSON.stringify({ ...event, created_at: '\u0000', ray_id: '\u0000' }).split('"\\u0000"'));
+      templates = pool.map((event) =>
+        JSON.stringify({ ...event, created_at: '\u0000', ray_id: '\u0000' }).split('"\\u0000"'),
+      );
       this.templates.set(spec, templates);
     }
     // Times in plain numbers: seconds and nanoseconds of the start and of the step.
@@ -350,7 +433,8 @@ export class AccessApiSimulator {
         second = sec;
         secondText = new Date(sec * 1000).toISOString().slice(0, 19);
       }
-      const createdAt = digits === 0 ? `${secondText}Z` : `${secondText}.${String(1e9 + nanosSum - carry * 1e9).slice(1, 1 + digits)}Z`;
+      const createdAt =
+        digits === 0 ? `${secondText}Z` : `${secondText}.${String(1e9 + nanosSum - carry * 1e9).slice(1, 1 + digits)}Z`;
       text += `${i === lo ? '' : ','}${before}"${createdAt}"${between}"${i.toString(16).padStart(16, '0')}"${after}`;
     }
     return text;
@@ -404,7 +488,10 @@ export function spreadEvents(count: number, fromMs: number, toMs: number, seed =
 export function clusterEvents(count: number, atMs: number, seed = 11): AccessEvent[] {
   const rand = prng(seed);
   const atNs = BigInt(atMs) * 1_000_000n + 123_450_000n;
-  return Array.from({ length: count }, (_, i) => ({ ...makeEvent(rand, { atNs, digits: 5 }), user_email: `cluster-${i}@example.com` }));
+  return Array.from({ length: count }, (_, i) => ({
+    ...makeEvent(rand, { atNs, digits: 5 }),
+    user_email: `cluster-${i}@example.com`,
+  }));
 }
 
 export { rfc3339 };

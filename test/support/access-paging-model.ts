@@ -35,7 +35,10 @@ const DEFAULT_SIZE = 25;
 /** Positions `[from, to)` of the page within a window of `length` rows, in the requested order. */
 export function pageSlice(length: number, params: PagingParams, behaviour: PagingBehaviour): PageSlice {
   const page = Math.max(1, params.page ?? 1);
-  const slice = (from: number, count: number): PageSlice => ({ from: Math.min(from, length), to: Math.min(length, from + Math.max(0, count)) });
+  const slice = (from: number, count: number): PageSlice => ({
+    from: Math.min(from, length),
+    to: Math.min(length, from + Math.max(0, count)),
+  });
   switch (behaviour.mode) {
     case 'honours': {
       const size = params.perPage ?? params.limit ?? DEFAULT_SIZE;
@@ -55,8 +58,12 @@ export function pageSlice(length: number, params: PagingParams, behaviour: Pagin
     case 'limit-only':
       return slice(0, Math.min(params.limit ?? DEFAULT_SIZE, behaviour.maxLimit ?? 1000));
     case 'accepted-sizes': {
-      for (const [name, value] of [['per_page', params.perPage], ['limit', params.limit]] as const) {
-        if (value !== undefined && !ACCEPTED.has(value)) return { refused: { code: 12091, message: `access.api.error.invalid_url_parameter_value: ${name}` } };
+      for (const [name, value] of [
+        ['per_page', params.perPage],
+        ['limit', params.limit],
+      ] as const) {
+        if (value !== undefined && !ACCEPTED.has(value))
+          return { refused: { code: 12091, message: `access.api.error.invalid_url_parameter_value: ${name}` } };
       }
       const size = params.perPage ?? params.limit ?? DEFAULT_SIZE;
       return slice((page - 1) * size, size);

@@ -42,7 +42,8 @@ export class ConnectProxy {
 
   async start(): Promise<this> {
     const server = createProxy(createServer());
-    const expected = this.credentials === undefined ? undefined : `Basic ${Buffer.from(this.credentials).toString('base64')}`;
+    const expected =
+      this.credentials === undefined ? undefined : `Basic ${Buffer.from(this.credentials).toString('base64')}`;
     server.authenticate = (req: IncomingMessage) => {
       const authorized = expected === undefined || req.headers['proxy-authorization'] === expected;
       this.log.push({ method: req.method ?? '', target: req.url ?? '', authorized });

@@ -16,7 +16,24 @@ export function prng(seed: number): () => number {
   };
 }
 
-const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory', 'oscar', 'peggy', 'trent', 'victor', 'walter'];
+const USERS = [
+  'alice',
+  'bob',
+  'carol',
+  'dave',
+  'erin',
+  'frank',
+  'grace',
+  'heidi',
+  'ivan',
+  'judy',
+  'mallory',
+  'oscar',
+  'peggy',
+  'trent',
+  'victor',
+  'walter',
+];
 const APPS = [
   { name: 'Wiki', domain: 'wiki.example.com', type: 'self_hosted' },
   { name: 'Grafana', domain: 'grafana.example.com/d', type: 'self_hosted' },
@@ -44,7 +61,9 @@ function uuid(rand: () => number): string {
 export function rfc3339(epochNs: bigint, digits = 6): string {
   if (epochNs < 0n) {
     const ms = Number(epochNs / 1_000_000n);
-    const frac = String(((epochNs % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n).padStart(9, '0').slice(0, digits);
+    const frac = String(((epochNs % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n)
+      .padStart(9, '0')
+      .slice(0, digits);
     const base = new Date(ms).toISOString().slice(0, 19);
     return digits === 0 ? `${base}Z` : `${base}.${frac}Z`;
   }
@@ -97,7 +116,9 @@ export function makeEvent(rand: () => number, options: EventOptions): AccessEven
     user_id: uuid(rand),
     purpose_justification_prompt: justified ? 'Why do you need access to this application?' : '',
     purpose_justification_response: justified ? `ticket INC-${Math.floor(rand() * 100000)}: on-call = "yes"` : '',
-    temporary_access_approvers: temporary ? [`${USERS[Math.floor(rand() * USERS.length)]!}@example.com`, 'security@example.com'] : [],
+    temporary_access_approvers: temporary
+      ? [`${USERS[Math.floor(rand() * USERS.length)]!}@example.com`, 'security@example.com']
+      : [],
     temporary_access_duration: temporary ? 3600 : 0,
   };
 }

@@ -29,7 +29,9 @@ export interface ConfigSpec {
 }
 
 export function writeConfig(dir: string, spec: ConfigSpec, name = 'config.yaml'): string {
-  const accounts = (spec.accounts ?? [{ id: ACCOUNT_A }]).map((a) => `    - { id: ${a.id}${a.name ? `, name: ${a.name}` : ''} }`).join('\n');
+  const accounts = (spec.accounts ?? [{ id: ACCOUNT_A }])
+    .map((a) => `    - { id: ${a.id}${a.name ? `, name: ${a.name}` : ''} }`)
+    .join('\n');
   const text = `cloudflare:
   base_url: ${spec.baseUrl}
   api_token: ${spec.token ?? 'sim-token'}
@@ -54,7 +56,9 @@ ${spec.extra ?? ''}`;
 
 export function readLines(path: string): string[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l !== '');
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '');
 }
 
 /** Asserts-friendly summary: how many times each event (by content hash) appears in a JSON-lines file. */
@@ -70,7 +74,10 @@ export function countByHash(lines: readonly string[]): Map<string, number> {
 }
 
 /** Differences between what a file holds and what was expected: missing and duplicated events. */
-export function exactlyOnceReport(lines: readonly string[], expected: readonly AccessEvent[]): { missing: number; duplicated: number; unexpected: number; total: number } {
+export function exactlyOnceReport(
+  lines: readonly string[],
+  expected: readonly AccessEvent[],
+): { missing: number; duplicated: number; unexpected: number; total: number } {
   const counts = countByHash(lines);
   const want = new Set(expected.map(eventHash));
   let missing = 0;
@@ -101,6 +108,7 @@ export function waitFor(predicate: () => boolean, timeoutMs = 20_000): Promise<v
 /** Events the shipper said it resent although HEC may have indexed them (its warnings). */
 export function countedMaybeDuplicated(stderr: string): number {
   let total = 0;
-  for (const match of stderr.matchAll(/resending (\d+) event\(s\) HEC may have indexed already/g)) total += Number(match[1]);
+  for (const match of stderr.matchAll(/resending (\d+) event\(s\) HEC may have indexed already/g))
+    total += Number(match[1]);
   return total;
 }

@@ -39,16 +39,25 @@ export class HecBalancer {
   private forward(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const affinity = /(?:^|;\s*)AWSALB=(\d+)/.exec(req.headers.cookie ?? '')?.[1];
-    const backend = affinity !== undefined ? Number(affinity) % this.backends.length : path === '/services/collector/ack' ? 0 : this.next++ % this.backends.length;
+    const backend =
+      affinity !== undefined
+        ? Number(affinity) % this.backends.length
+        : path === '/services/collector/ack'
+          ? 0
+          : this.next++ % this.backends.length;
     this.routed.push({ backend, path, cookie: affinity !== undefined });
     const target = this.backends[backend];
     if (!target) return void res.writeHead(502).end();
-    const upstream = request({ host: '127.0.0.1', port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      const headers = { ...answer.headers };
-      if (this.options.sticky && affinity === undefined) headers['set-cookie'] = [`AWSALB=${backend}; Path=/; Max-Age=604800`];
-      res.writeHead(answer.statusCode ?? 502, headers);
-      answer.pipe(res);
-    });
+    const upstream = request(
+      { host: '127.0.0.1', port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        const headers = { ...answer.headers };
+        if (this.options.sticky && affinity === undefined)
+          headers['set-cookie'] = [`AWSALB=${backend}; Path=/; Max-Age=604800`];
+        res.writeHead(answer.statusCode ?? 502, headers);
+        answer.pipe(res);
+      },
+    );
     upstream.on('error', () => res.writeHead(502).end());
     req.pipe(upstream);
   }

@@ -62,7 +62,15 @@ export class HecSimulator {
   readonly events: HecEventRecord[] = [];
   eventCount = 0;
   readonly faults: HecFault[] = [];
-  readonly requests: { path: string; status: number; code?: number; events: number; bytes: number; gzip: boolean; channel?: string }[] = [];
+  readonly requests: {
+    path: string;
+    status: number;
+    code?: number;
+    events: number;
+    bytes: number;
+    gzip: boolean;
+    channel?: string;
+  }[] = [];
   private nextAckId = 0;
   private eventRequests = 0;
   /** Requests indexed and then cut before their answer (fault `cut`), and their events. */
@@ -107,7 +115,14 @@ export class HecSimulator {
     };
     const tls = this.options.tls;
     this.server = tls
-      ? createHttpsServer({ key: tls.key, cert: tls.cert, ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, handler)
+      ? createHttpsServer(
+          {
+            key: tls.key,
+            cert: tls.cert,
+            ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+          },
+          handler,
+        )
       : createHttpServer(handler);
     this.server.on('connection', (socket: Socket) => {
       if (this.down) socket.destroy();
@@ -149,12 +164,23 @@ export class HecSimulator {
     await this.start(this.port);
   }
 
-  private send(res: ServerResponse, status: number, body: Record<string, unknown>, log: { status: number; code?: number }, headers: Record<string, string> = {}): void {
+  private send(
+    res: ServerResponse,
+    status: number,
+    body: Record<string, unknown>,
+    log: { status: number; code?: number },
+    headers: Record<string, string> = {},
+  ): void {
     log.status = status;
     if (typeof body.code === 'number') log.code = body.code;
     const text = JSON.stringify(body);
     const cookie = this.options.setCookie === undefined ? {} : { 'set-cookie': this.options.setCookie };
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...cookie, ...headers });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      ...cookie,
+      ...headers,
+    });
     res.end(text);
   }
 
@@ -178,14 +204,30 @@ export class HecSimulator {
 
     if (path === '/services/collector/health' || path === '/services/collector/health/1.0') {
       const code = this.options.health ?? 17;
-      return this.send(res, code === 17 ? 200 : 503, { text: code === 17 ? 'HEC is healthy' : code === 18 ? 'HEC is unhealthy, queues are full' : code === 19 ? 'HEC is unhealthy, ack service unavailable' : 'HEC is unhealthy, queues are full, ack service unavailable', code }, log);
+      return this.send(
+        res,
+        code === 17 ? 200 : 503,
+        {
+          text:
+            code === 17
+              ? 'HEC is healthy'
+              : code === 18
+                ? 'HEC is unhealthy, queues are full'
+                : code === 19
+                  ? 'HEC is unhealthy, ack service unavailable'
+                  : 'HEC is unhealthy, queues are full, ack service unavailable',
+          code,
+        },
+        log,
+      );
     }
     const auth = req.headers.authorization;
     if (auth === undefined) return this.send(res, 401, { text: 'Token is required', code: 2 }, log);
     const match = /^Splunk (\S+)$/.exec(auth);
     if (!match) return this.send(res, 401, { text: 'Invalid authorization', code: 3 }, log);
     const token = match[1]!;
-    if (this.options.disabledTokens?.includes(token)) return this.send(res, 403, { text: 'Token disabled', code: 1 }, log);
+    if (this.options.disabledTokens?.includes(token))
+      return this.send(res, 403, { text: 'Token disabled', code: 1 }, log);
     if (token !== this.token) return this.send(res, 403, { text: 'Invalid token', code: 4 }, log);
 
     if (path === '/services/collector/ack') {
@@ -201,7 +243,11 @@ export class HecSimulator {
       }
       return this.send(res, 200, { acks: answer }, log);
     }
-    if (path !== '/services/collector/event' && path !== '/services/collector' && path !== '/services/collector/event/1.0') {
+    if (
+      path !== '/services/collector/event' &&
+      path !== '/services/collector' &&
+      path !== '/services/collector/event/1.0'
+    ) {
       return this.send(res, 404, { text: 'The requested URL was not found on this server.', code: 404 }, log);
     }
     if (this.options.ack) {
@@ -219,7 +265,13 @@ export class HecSimulator {
     if (fault) {
       switch (fault.kind) {
         case 'status':
-          return this.send(res, fault.status, { text: fault.text ?? 'Server is busy', code: fault.code ?? 9 }, log, fault.retryAfter === undefined ? {} : { 'retry-after': fault.retryAfter });
+          return this.send(
+            res,
+            fault.status,
+            { text: fault.text ?? 'Server is busy', code: fault.code ?? 9 },
+            log,
+            fault.retryAfter === undefined ? {} : { 'retry-after': fault.retryAfter },
+          );
         case 'reset':
           req.socket.destroy();
           return;
@@ -273,7 +325,10 @@ export class HecSimulator {
         failure = { code: 12, text: 'Event field is required', index };
         break;
       }
-      if (record.fields !== undefined && Object.values(record.fields).some((v) => typeof v === 'object' && v !== null && !Array.isArray(v))) {
+      if (
+        record.fields !== undefined &&
+        Object.values(record.fields).some((v) => typeof v === 'object' && v !== null && !Array.isArray(v))
+      ) {
         failure = { code: 15, text: 'Error in handling indexed fields', index };
         break;
       }
@@ -305,11 +360,22 @@ export class HecSimulator {
       req.socket.destroy();
       return;
     }
-    if (failure) return this.send(res, 400, { text: failure.text, code: failure.code, 'invalid-event-number': failure.index }, log);
+    if (failure)
+      return this.send(
+        res,
+        400,
+        { text: failure.text, code: failure.code, 'invalid-event-number': failure.index },
+        log,
+      );
     return this.ackOrSuccess(res, log, channelText, lose);
   }
 
-  private ackOrSuccess(res: ServerResponse, log: { status: number; code?: number }, channel: string | undefined, lose: boolean): void {
+  private ackOrSuccess(
+    res: ServerResponse,
+    log: { status: number; code?: number },
+    channel: string | undefined,
+    lose: boolean,
+  ): void {
     if (this.options.ack && channel !== undefined) {
       const ackId = this.nextAckId++;
       const table = this.acks.get(channel) ?? new Map<number, { readyAt: number; lost: boolean }>();

@@ -14,7 +14,12 @@ export interface ParsedSyslog {
 export function parseRfc5424(line: string): ParsedSyslog {
   const m = /^<(\d{1,3})>(\d) (\S+) (\S+) (\S+) (\S+) (\S+) /.exec(line);
   if (!m) throw new Error(`not an RFC 5424 header: ${line.slice(0, 80)}`);
-  for (const [value, max] of [[m[4]!, 255], [m[5]!, 48], [m[6]!, 128], [m[7]!, 32]] as const) {
+  for (const [value, max] of [
+    [m[4]!, 255],
+    [m[5]!, 48],
+    [m[6]!, 128],
+    [m[7]!, 32],
+  ] as const) {
     if (value.length > max || !/^[\x21-\x7e]+$/.test(value)) throw new Error(`invalid header field "${value}"`);
   }
   let i = m[0].length;
@@ -58,7 +63,14 @@ export function parseRfc5424(line: string): ParsedSyslog {
   }
   if (line[i] !== ' ' && i !== line.length) throw new Error(`expected space after SD at ${i}`);
   return {
-    pri: Number(m[1]), version: Number(m[2]), timestamp: m[3]!, hostname: m[4]!, appName: m[5]!, procId: m[6]!, msgId: m[7]!,
-    sd, msg: line.slice(i + 1),
+    pri: Number(m[1]),
+    version: Number(m[2]),
+    timestamp: m[3]!,
+    hostname: m[4]!,
+    appName: m[5]!,
+    procId: m[6]!,
+    msgId: m[7]!,
+    sd,
+    msg: line.slice(i + 1),
   };
 }

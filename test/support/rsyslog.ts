@@ -36,7 +36,11 @@ export function rsyslogAvailable(): boolean {
 
 /** Whether rsyslog's RELP input is installed (Debian package rsyslog-relp). */
 export function relpAvailable(): boolean {
-  return ['/usr/lib/x86_64-linux-gnu/rsyslog/imrelp.so', '/usr/lib/aarch64-linux-gnu/rsyslog/imrelp.so', '/usr/lib/rsyslog/imrelp.so'].some((p) => existsSync(p));
+  return [
+    '/usr/lib/x86_64-linux-gnu/rsyslog/imrelp.so',
+    '/usr/lib/aarch64-linux-gnu/rsyslog/imrelp.so',
+    '/usr/lib/rsyslog/imrelp.so',
+  ].some((p) => existsSync(p));
 }
 
 export class Rsyslog {
@@ -100,16 +104,23 @@ input(type="imudp" address="127.0.0.1" port="${this.udpPort}" ruleset="out")
 input(type="imtcp" address="127.0.0.1" port="${this.tcpPort}" ruleset="out")
 input(type="imtcp" address="127.0.0.1" port="${this.tlsPort}" ruleset="out"
   streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")
-${this.relpPort > 0 ? `module(load="imrelp")
-input(type="imrelp" address="127.0.0.1" port="${this.relpPort}" ruleset="out")` : ''}
+${
+  this.relpPort > 0
+    ? `module(load="imrelp")
+input(type="imrelp" address="127.0.0.1" port="${this.relpPort}" ruleset="out")`
+    : ''
+}
 `,
     );
-    this.child = spawn('/usr/sbin/rsyslogd', ['-n', '-f', this.conf, '-i', join(this.dir, 'rsyslog.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = spawn('/usr/sbin/rsyslogd', ['-n', '-f', this.conf, '-i', join(this.dir, 'rsyslog.pid')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     this.child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
     const deadline = Date.now() + 15_000;
     for (const port of [this.tcpPort, this.tlsPort, ...(this.relpPort > 0 ? [this.relpPort] : [])]) {
       while (!(await canConnect(port))) {
-        if (Date.now() > deadline || this.child.exitCode !== null) throw new Error(`rsyslogd did not start: ${this.stderr}`);
+        if (Date.now() > deadline || this.child.exitCode !== null)
+          throw new Error(`rsyslogd did not start: ${this.stderr}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     }
@@ -130,7 +141,11 @@ input(type="imrelp" address="127.0.0.1" port="${this.relpPort}" ruleset="out")` 
   records(): RsyslogRecord[] {
     if (!existsSync(this.output)) return [];
     const text = readFileSync(this.output, 'utf8');
-    return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as RsyslogRecord);
+    return text
+      .slice(0, text.lastIndexOf('\n') + 1)
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as RsyslogRecord);
   }
 
   /** Lines written so far, counted without loading the file (benches write hundreds of MB). */
