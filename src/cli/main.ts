@@ -168,7 +168,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .addOption(configOption())
     .action(async (opts: GlobalOptions) => {
       const loaded = await loadConfig(opts.config);
-      const { formatChecks, runChecks } = await import('../ops/check.js');
+      const { formatChecks, runChecks } = await import('./check.js');
       const lines = await runChecks(loaded.config);
       process.stdout.write(`${formatChecks(lines)}\n`);
       if (lines.some((l) => !l.ok)) setExitCode(EXIT_FAILURE);
@@ -181,7 +181,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--json', 'machine-readable output')
     .action(async (opts: GlobalOptions & { json?: boolean }) => {
       const loaded = await loadConfig(opts.config);
-      const { collectStatus, formatStatus } = await import('../ops/status.js');
+      const { collectStatus, formatStatus } = await import('./status.js');
       const report = collectStatus(loaded.config);
       process.stdout.write(
         opts.json === true ? `${JSON.stringify(report, null, 2)}\n` : `${formatStatus(report).join('\n')}\n`,

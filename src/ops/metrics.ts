@@ -3,7 +3,6 @@
  * outputs; lag and cooldown gauges are computed at scrape time from the state and the limiter.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { AccountPollResult } from '../pipeline/poll.js';
 import type { StateData } from '../state/schema.js';
 import { msOf } from '../format/time.js';
 
@@ -13,6 +12,17 @@ export interface MetricsSources {
   outputs: readonly string[];
   cooldownEndsAt: () => number;
   now?: () => number;
+}
+
+/** What one poll of one account did, as the metrics count it (the pipeline's AccountPollResult). */
+export interface PollCounts {
+  account: string;
+  fetched: number;
+  shipped: Record<string, number>;
+  deadLettered: Record<string, number>;
+  duplicates: Record<string, number>;
+  failedOutputs: Record<string, unknown>;
+  error?: unknown;
 }
 
 export class Metrics {
@@ -147,7 +157,7 @@ export class Metrics {
     });
   }
 
-  recordPoll(result: AccountPollResult): void {
+  recordPoll(result: PollCounts): void {
     const account = result.account;
     this.fetched.inc({ account }, result.fetched);
     for (const [output, n] of Object.entries(result.shipped)) this.shipped.inc({ account, output }, n);

@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.js';
 import { UsageError } from '../errors.js';
 import { canonicalFromMs } from '../format/time.js';
 import type { Logger } from '../ops/logger.js';
-import { type Clock, realClock } from '../source/rate-limiter.js';
+import { type Clock, realClock } from '../clock.js';
 import { emptyState, type StateData } from '../state/schema.js';
 import { StateStore } from '../state/store.js';
 import { deadLetterPath } from '../sink/dead-letter.js';

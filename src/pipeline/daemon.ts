@@ -13,7 +13,7 @@ import { healthReport } from '../ops/health.js';
 import { exposureWarning, startOpsServer, type OpsServer } from '../ops/http-server.js';
 import { type Logger, reopenLogFile } from '../ops/logger.js';
 import { Metrics } from '../ops/metrics.js';
-import { type Clock, realClock } from '../source/rate-limiter.js';
+import { type Clock, realClock } from '../clock.js';
 import { StateStore } from '../state/store.js';
 import type { OutputRuntime } from '../sink/output-runtime.js';
 import { accountLabel, pollEveryAccount, roundServices } from './run-once.js';

@@ -1,6 +1,6 @@
 /** Offers a batch to an output until it is delivered, rejected for good, or attempts run out. */
 import type { Logger } from '../ops/logger.js';
-import type { Clock } from '../source/rate-limiter.js';
+import type { Clock } from '../clock.js';
 import type { OutputRecord, RejectedRecord, Sink } from '../sink/types.js';
 
 export interface DeliverOptions {

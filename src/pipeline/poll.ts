@@ -19,7 +19,7 @@ import type { Logger } from '../ops/logger.js';
 import type { OutputRuntime } from '../sink/output-runtime.js';
 import type { OutputRecord } from '../sink/types.js';
 import type { CloudflareClient, RequestBudget } from '../source/cloudflare-client.js';
-import type { Clock } from '../source/rate-limiter.js';
+import type { Clock } from '../clock.js';
 import type { AccountState, StateData } from '../state/schema.js';
 import type { StateHolder } from '../state/store.js';
 import { OutputCursor } from './cursor.js';

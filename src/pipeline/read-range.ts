@@ -14,7 +14,7 @@ import type { Logger } from '../ops/logger.js';
 import { AccessPager, type PageQuery } from '../source/access-pager.js';
 import type { CloudflareClient, Page, RequestBudget } from '../source/cloudflare-client.js';
 import { CloudflareParameterError } from '../source/cloudflare-errors.js';
-import type { Clock } from '../source/rate-limiter.js';
+import type { Clock } from '../clock.js';
 import type { Row } from './cursor.js';
 import type { OutputLane } from './output-lane.js';
 

@@ -4,7 +4,7 @@ import { formatDuration } from '../config/duration.js';
 import type { Config } from '../config/schema.js';
 import { canonicalFromMs } from '../format/time.js';
 import type { Logger } from '../ops/logger.js';
-import { type Clock, realClock } from '../source/rate-limiter.js';
+import { type Clock, realClock } from '../clock.js';
 import { type StateHolder, StateStore } from '../state/store.js';
 import type { CloudflareClient } from '../source/cloudflare-client.js';
 import { deadLetterPath } from '../sink/dead-letter.js';

@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.js';
 import type { OutputConfig } from '../config/outputs.js';
 import { formatterOptions } from '../config/formatter.js';
 import { messageFormatter, recordFormatter } from '../format/index.js';
-import type { Logger } from '../ops/logger.js';
+import type { Logger } from '../logging.js';
 import type { OutputRuntime } from './output-runtime.js';
 import { FileSink } from './file.js';
 import { type MaybeDuplicatedReason, SplunkHecSink } from './splunk-hec.js';

@@ -3,7 +3,7 @@
  * channel that issued it: each query goes to the request's own URL, with the load balancer cookie
  * the ackId was issued under, so a balancer routes it back to that indexer.
  */
-import type { Clock } from '../source/rate-limiter.js';
+import type { Clock } from '../clock.js';
 import type { AckEntry } from './hec-ack-book.js';
 import { hecRequest } from './hec-http.js';
 import { classifyHecResponse, parseHecBody } from './hec-protocol.js';

@@ -13,13 +13,13 @@ import { hostname as osHostname } from 'node:os';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import type { SplunkHecOutputConfig } from '../config/outputs.js';
-import type { Logger } from '../ops/logger.js';
-import { type Clock, realClock } from '../source/rate-limiter.js';
-import { parseRetryAfter } from '../source/retry.js';
+import type { Logger } from '../logging.js';
+import { type Clock, realClock } from '../clock.js';
+import { parseRetryAfter } from '../net/backoff.js';
 import { AckBook, type AckEntry } from './hec-ack-book.js';
 import { HecConnectionError, hecEndpoint, hecRequest, hecUrls } from './hec-http.js';
 import { proxyRefusedIn } from '../net/proxy-agent.js';
-import { describeRoute } from '../net/proxy.js';
+import { type MaybeDuplicatedReason, maybeDuplicatedWhy, openingNotes } from './hec-notes.js';
 import {
   type Chunk,
   classifyHecResponse,
@@ -39,7 +39,7 @@ const gzip = promisify(gzipCallback);
 
 type Failure = Exclude<DeliveryResult, { status: 'delivered' }>;
 
-export type MaybeDuplicatedReason = 'cut_in_flight' | 'ack_timeout' | 'unacknowledged_prefix';
+export type { MaybeDuplicatedReason };
 
 export interface SplunkHecSinkOptions {
   logger: Logger;
@@ -94,32 +94,10 @@ export class SplunkHecSink implements Sink {
 
   open(): Promise<void> {
     const tls = readTlsFiles(this.name, this.config.tls);
-    for (const target of this.targets) {
-      target.endpoint.tls = tls;
-      if (target.base.startsWith('http:')) {
-        this.options.logger.warn(
-          `output ${this.name}: ${target.base} is plain http — the HEC token and events travel unencrypted`,
-          { output: this.name },
-        );
-      }
-    }
-    for (const target of this.targets) {
-      const route = target.endpoint.route;
-      if (route?.kind === 'proxy')
-        this.options.logger.info(`output ${this.name}: ${target.base} ${describeRoute(route)}`, { output: this.name });
-    }
-    if (!this.config.tls.verify) {
-      this.options.logger.warn(
-        `output ${this.name}: TLS certificate verification is OFF (tls.verify: false) — anyone on the path can read and change events and capture the HEC token`,
-        { output: this.name },
-      );
-    }
+    for (const target of this.targets) target.endpoint.tls = tls;
     const restored = this.book.open();
-    if (restored.pending + restored.maybe + restored.confirmed > 0) {
-      this.options.logger.info(
-        `output ${this.name}: ${restored.pending} request(s) from the last run wait for their acknowledgement, ${restored.confirmed} were confirmed, ${restored.maybe} were cut in flight; events HEC has are not sent again`,
-        { output: this.name },
-      );
+    for (const note of openingNotes(this.name, this.config, this.targets, restored)) {
+      this.options.logger[note.level](note.text, { output: this.name });
     }
     return Promise.resolve();
   }
@@ -198,14 +176,8 @@ export class SplunkHecSink implements Sink {
   }
 
   private maybeDuplicated(count: number, reason: MaybeDuplicatedReason): void {
-    const why =
-      reason === 'cut_in_flight'
-        ? 'their request was cut after HEC may have read it'
-        : reason === 'ack_timeout'
-          ? `their ackId was not true after ${Math.round(this.config.ack_timeout / 1000)} s (ack_timeout)`
-          : 'HEC indexed them before rejecting a later event, without an ackId';
     this.options.logger.warn(
-      `output ${this.name}: resending ${count} event(s) HEC may have indexed already (${why}); Splunk may hold them twice`,
+      `output ${this.name}: resending ${count} event(s) HEC may have indexed already (${maybeDuplicatedWhy(reason, this.config.ack_timeout)}); Splunk may hold them twice`,
       { output: this.name },
     );
     this.options.onMaybeDuplicated?.(count, reason);

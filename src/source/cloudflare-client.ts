@@ -16,8 +16,10 @@ import {
   CloudflareRequestError,
   CloudflareUnavailableError,
 } from './cloudflare-errors.js';
-import { type Clock, RateLimiter, realClock } from './rate-limiter.js';
-import { backoffDelay, cooldownAfter429, tightestRateLimit } from './retry.js';
+import { type Clock, realClock } from '../clock.js';
+import { backoffDelay } from '../net/backoff.js';
+import { RateLimiter } from './rate-limiter.js';
+import { cooldownAfter429, tightestRateLimit } from './retry.js';
 
 export type CloudflareAuth = { kind: 'token'; token: string } | { kind: 'key'; email: string; key: string };
 

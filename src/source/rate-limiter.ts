@@ -3,30 +3,7 @@
  * bucket of `requests` per `per`, plus a cooldown that blocks every request after a 429, because
  * Cloudflare then blocks the token for all calls.
  */
-export interface Clock {
-  now(): number;
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(signal.reason as Error);
-        return;
-      }
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      const onAbort = (): void => {
-        clearTimeout(timer);
-        reject(signal?.reason as Error);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-    }),
-};
+import { type Clock, realClock } from '../clock.js';
 
 /** Below this many remaining requests (tightest `Ratelimit` item), requests are paced. */
 const LOW_BUDGET = 20;

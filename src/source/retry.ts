@@ -1,34 +1,11 @@
-/** Small pure functions for retry timing (got-style): backoff, Retry-After, RateLimit headers. */
-
-export interface BackoffOptions {
-  baseMs: number;
-  capMs: number;
-}
-
-/**
- * Capped exponential backoff with full jitter: a random delay in [0.5, 1] × min(cap, base × 2^attempt).
- * `attempt` starts at 0; `random` is injectable for tests.
- */
-export function backoffDelay(attempt: number, options: BackoffOptions, random: () => number = Math.random): number {
-  const ceiling = Math.min(options.capMs, options.baseMs * 2 ** Math.min(attempt, 30));
-  return Math.round(ceiling * (0.5 + random() / 2));
-}
+/** Cloudflare's retry timing: its RateLimit headers and the cooldown after a 429 (got-style pure functions). */
+import { parseRetryAfter } from '../net/backoff.js';
 
 /**
  * The longest wait any header may impose: Cloudflare blocks for 5 minutes; a proxy or a bug
  * asking for a day must not freeze every account for a day.
  */
 export const MAX_SERVER_WAIT_MS = 15 * 60_000;
-
-/** Retry-After as seconds or an HTTP date; milliseconds from `nowMs`, or undefined. */
-export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
-  if (value === undefined) return undefined;
-  const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  const date = Date.parse(text);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - nowMs);
-}
 
 /**
  * The reset time in the IETF RateLimit headers Cloudflare sends: `Ratelimit: "default";r=0;t=300`

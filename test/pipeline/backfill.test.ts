@@ -5,7 +5,7 @@ import { AccessApiSimulator, spreadEvents } from '../support/access-api-simulato
 import { runCli } from '../support/cli.js';
 import { ACCOUNT_A, exactlyOnceReport, readLines, tempDir, writeConfig } from '../support/harness.js';
 import { canonicalize } from '../../src/format/time.js';
-import type { StatusReport } from '../../src/ops/status.js';
+import type { StatusReport } from '../../src/cli/status.js';
 
 describe('backfill and status', function () {
   this.timeout(180_000);

@@ -6,7 +6,7 @@ import { runCli, spawnCli, collect } from '../support/cli.js';
 import { HecSimulator } from '../support/hec-simulator.js';
 import { ACCOUNT_A, exactlyOnceReport, readLines, tempDir, writeConfig } from '../support/harness.js';
 import type { AccessEvent } from '../../src/format/event.js';
-import type { StatusReport } from '../../src/ops/status.js';
+import type { StatusReport } from '../../src/cli/status.js';
 
 function hecLines(hec: HecSimulator): string[] {
   return hec.events.map((e) => JSON.stringify(e.event));

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import {
-  backoffDelay,
   cooldownAfter429,
   MAX_SERVER_WAIT_MS,
   parseRateLimitReset,
-  parseRetryAfter,
   tightestRateLimit,
 } from '../../src/source/retry.js';
-import { type Clock, RateLimiter } from '../../src/source/rate-limiter.js';
+import { backoffDelay, parseRetryAfter } from '../../src/net/backoff.js';
+import { RateLimiter } from '../../src/source/rate-limiter.js';
+import { type Clock } from '../../src/clock.js';
 import { eventHash } from '../../src/source/event-identity.js';
 import { OutputCursor, type Row } from '../../src/pipeline/cursor.js';
 
