@@ -4,13 +4,9 @@ import { DEFAULT_FORMAT_CONFIG, formatterOptions } from '../config/formatter.js'
 import type { FormatConfig } from '../config/schema.js';
 import { parseFacility } from '../format/syslog.js';
 import { UsageError } from '../errors.js';
-import {
-  type MessageFormat,
-  MESSAGE_FORMATS,
-  RECORD_FORMATS,
-  type RecordFormat,
-  recordFormatter,
-} from '../format/index.js';
+import { type MessageFormat, MESSAGE_FORMATS, RECORD_FORMATS, type RecordFormat } from '../format/index.js';
+import { recordFormatter } from '../datasets/formatters.js';
+import { POLLED } from '../datasets/index.js';
 import { readEventBatches } from '../source/event-reader.js';
 import { BufferedWriter } from './buffered-writer.js';
 import { inputChunks } from './input-chunks.js';
@@ -52,6 +48,7 @@ export async function convert(
       );
   }
   const formatter = recordFormatter(
+    POLLED,
     format,
     formatterOptions(options.formatConfig ?? DEFAULT_FORMAT_CONFIG, {
       facility,

@@ -5,7 +5,7 @@ import { formatDuration } from '../config/duration.js';
 import { clientRoutes } from '../config/proxies.js';
 import { describeRoute } from '../net/proxy.js';
 import { hecUrls } from '../sink/hec-http.js';
-import { defaultSourcetype } from '../sink/hec-protocol.js';
+import { POLLED } from '../datasets/index.js';
 
 export function describeOutput(out: OutputConfig): string {
   switch (out.type) {
@@ -18,7 +18,7 @@ export function describeOutput(out: OutputConfig): string {
       const parts = [
         `${out.name}: splunk_hec ${urls.map((u) => u.origin).join(' + ')}`,
         `format ${out.format}`,
-        `sourcetype ${out.sourcetype ?? defaultSourcetype(out.format)}`,
+        `sourcetype ${out.sourcetype ?? POLLED.sourcetype(out.format)}`,
         out.index === undefined ? 'token default index' : `index ${out.index}`,
         out.gzip ? 'gzip' : 'no gzip',
         `ack ${String(out.ack)}`,

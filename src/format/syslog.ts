@@ -2,9 +2,9 @@
  * Syslog envelopes (RFC 5424 and RFC 3164) around an already formatted MSG (CEF, JSON or ECS).
  * Pure functions; framing and size limits belong to the syslog sink.
  */
-import { type AccessEvent, accessRequestFields, type EventContext, fieldText, outcomeOf } from './event.js';
+import type { EventContext, EventRecord, Outcome } from './record.js';
 import { bsdTimestamp, formatUtc, parseTimestamp } from './time.js';
-import { pictureControls, printableAscii, truncateUtf8 } from './text.js';
+import { pictureControls, printableAscii } from './text.js';
 
 export const FACILITIES: Readonly<Record<string, number>> = {
   kern: 0,
@@ -76,24 +76,16 @@ export interface SyslogOptions {
   structuredData: boolean;
 }
 
-export const SD_ID = 'cfaccess@32473';
-
-/** Event fields written as SD-PARAMs, in this order; names are fixed so input cannot add one. */
-const SD_FIELDS = [
-  'action',
-  'allowed',
-  'user_email',
-  'user_id',
-  'ip_address',
-  'country',
-  'app_domain',
-  'app_name',
-  'app_uid',
-  'app_type',
-  'connection',
-  'ray_id',
-  'created_at',
-] as const;
+/** What a syslog header takes from an event; each dataset says where its fields are. */
+export interface SyslogFields<E extends EventRecord = EventRecord> {
+  /** The event's time as written (RFC 3339 or any text parseTimestamp reads). */
+  time(event: E): string | undefined;
+  outcome(event: E): Outcome;
+  /** RFC 5424 MSGID (the action). */
+  msgId(event: E): string | undefined;
+  /** The SD-ELEMENTs (`[id k="v" …]`), or "-". */
+  structuredData(event: E, context: EventContext): string;
+}
 
 /**
  * RFC 5424 §6.3.3: escape `"`, `\` and `]`. CR/LF become spaces so a record stays one line, and
@@ -103,56 +95,48 @@ export function escapeSdValue(value: string): string {
   return pictureControls(value.replace(/[\r\n]/g, ' ')).replace(/["\\\]]/g, (ch) => `\\${ch}`);
 }
 
-export function priority(event: AccessEvent, options: SyslogOptions): number {
-  const severity = outcomeOf(event) === 'allowed' ? options.severity.allowed : options.severity.denied;
+export function priority<E extends EventRecord>(event: E, options: SyslogOptions, fields: SyslogFields<E>): number {
+  const severity = fields.outcome(event) === 'allowed' ? options.severity.allowed : options.severity.denied;
   return options.facility * 8 + severity;
-}
-
-export function structuredData(event: AccessEvent, context: EventContext): string {
-  const params: string[] = [];
-  for (const field of SD_FIELDS) {
-    const value = fieldText(event, field);
-    // 4000 bytes per value keeps a record well under 64 KiB even with every field long.
-    if (value !== undefined) params.push(`${field}="${escapeSdValue(truncateUtf8(value, 4000))}"`);
-  }
-  // Set on few events and empty otherwise: written only when they carry something.
-  const requested = accessRequestFields(event);
-  if (requested) {
-    const sd = (name: string, value: string | number | undefined): void => {
-      if (value !== undefined) params.push(`${name}="${escapeSdValue(truncateUtf8(String(value), 4000))}"`);
-    };
-    sd('purpose_justification_prompt', requested.prompt);
-    sd('purpose_justification_response', requested.response);
-    sd('temporary_access_approvers', requested.approvers);
-    sd('temporary_access_duration', requested.durationSeconds);
-  }
-  if (context.accountId !== undefined) params.push(`account_id="${escapeSdValue(context.accountId)}"`);
-  return params.length === 0 ? '-' : `[${SD_ID} ${params.join(' ')}]`;
 }
 
 /**
  * A header builder for one set of options: HOSTNAME, APP-NAME and PROCID are cleaned once.
  * Returns `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD ` (with the space before MSG).
  */
-export function rfc5424HeaderFormatter(options: SyslogOptions): (event: AccessEvent, context: EventContext) => string {
+export function rfc5424HeaderFormatter<E extends EventRecord>(
+  options: SyslogOptions,
+  fields: SyslogFields<E>,
+): (event: E, context: EventContext) => string {
   const middle = ` ${printableAscii(options.hostname, 255)} ${printableAscii(options.appName, 48)} ${printableAscii(options.procId, 128)} `;
   return (event, context) => {
-    const createdAt = fieldText(event, 'created_at');
-    const ts = createdAt === undefined ? undefined : parseTimestamp(createdAt);
+    const time = fields.time(event);
+    const ts = time === undefined ? undefined : parseTimestamp(time);
     const timestamp = ts ? formatUtc(ts, Math.min(6, ts.fractionDigits)) : '-';
-    const msgId = printableAscii(fieldText(event, 'action'), 32);
-    const sd = options.structuredData ? structuredData(event, context) : '-';
-    return `<${priority(event, options)}>1 ${timestamp}${middle}${msgId} ${sd} `;
+    const msgId = printableAscii(fields.msgId(event), 32);
+    const sd = options.structuredData ? fields.structuredData(event, context) : '-';
+    return `<${priority(event, options, fields)}>1 ${timestamp}${middle}${msgId} ${sd} `;
   };
 }
 
-export function rfc5424Header(event: AccessEvent, context: EventContext, options: SyslogOptions): string {
-  return rfc5424HeaderFormatter(options)(event, context);
+export function rfc5424Header<E extends EventRecord>(
+  event: E,
+  context: EventContext,
+  options: SyslogOptions,
+  fields: SyslogFields<E>,
+): string {
+  return rfc5424HeaderFormatter(options, fields)(event, context);
 }
 
 /** `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG` */
-export function formatRfc5424(event: AccessEvent, context: EventContext, msg: string, options: SyslogOptions): string {
-  return rfc5424Header(event, context, options) + msg;
+export function formatRfc5424<E extends EventRecord>(
+  event: E,
+  context: EventContext,
+  msg: string,
+  options: SyslogOptions,
+  fields: SyslogFields<E>,
+): string {
+  return rfc5424Header(event, context, options, fields) + msg;
 }
 
 /** RFC 3164 TAG: alphanumeric, at most 32 characters. */
@@ -162,19 +146,30 @@ function bsdTag(appName: string): string {
 }
 
 /** `<PRI>Mmm dd hh:mm:ss HOSTNAME TAG[pid]: MSG` with the event's time in UTC. */
-export function formatRfc3164(event: AccessEvent, context: EventContext, msg: string, options: SyslogOptions): string {
-  return rfc3164Header(event, context, options) + msg;
+export function formatRfc3164<E extends EventRecord>(
+  event: E,
+  context: EventContext,
+  msg: string,
+  options: SyslogOptions,
+  fields: SyslogFields<E>,
+): string {
+  return rfc3164Header(event, context, options, fields) + msg;
 }
 
 /** `<PRI>Mmm dd hh:mm:ss HOSTNAME TAG[pid]: ` */
-export function rfc3164Header(event: AccessEvent, _context: EventContext, options: SyslogOptions): string {
-  const createdAt = fieldText(event, 'created_at');
-  const ts = createdAt === undefined ? undefined : parseTimestamp(createdAt);
+export function rfc3164Header<E extends EventRecord>(
+  event: E,
+  _context: EventContext,
+  options: SyslogOptions,
+  fields: SyslogFields<E>,
+): string {
+  const time = fields.time(event);
+  const ts = time === undefined ? undefined : parseTimestamp(time);
   // RFC 3164 has no NILVALUE; a relay adds its own time when the timestamp is missing, so we
   // write the current time rather than an invalid header.
   const timestamp = bsdTimestamp(ts ?? { epochMs: Date.now(), subMsNanos: 0, fractionDigits: 0 });
   const hostname = printableAscii(options.hostname, 255);
   const pid = printableAscii(options.procId, 128);
   const tag = pid === '-' ? bsdTag(options.appName) : `${bsdTag(options.appName)}[${pid}]`;
-  return `<${priority(event, options)}>${timestamp} ${hostname} ${tag}: `;
+  return `<${priority(event, options, fields)}>${timestamp} ${hostname} ${tag}: `;
 }

@@ -13,14 +13,14 @@
  * duplicate, or when it must be remembered. A backfill (overlap 0) hashes little more than the
  * last timestamp of each page.
  */
-import type { AccessEvent } from '../format/event.js';
+import type { EventRecord } from '../format/record.js';
 import { shiftCanonical } from '../format/time.js';
-import { eventHash } from '../source/event-identity.js';
+import { eventHash } from '../format/identity.js';
 import { DedupIndex } from '../state/dedup-log.js';
 import type { OutputCursorState } from '../state/schema.js';
 
 export interface Row {
-  event: AccessEvent;
+  event: EventRecord;
   /** Canonical created_at. */
   time: string;
   /** created_at in epoch milliseconds (parsed once, with `time`). */

@@ -4,7 +4,7 @@
  * files, stdout, syslog). A delivery's result is applied to the cursor when its page commits, in
  * page order, on its own: a lane never waits for another output.
  */
-import type { AccessEvent } from '../format/event.js';
+import type { EventRecord } from '../format/record.js';
 import type { Logger } from '../ops/logger.js';
 import { writeDeadLetters } from '../sink/dead-letter.js';
 import type { OutputRuntime } from '../sink/output-runtime.js';
@@ -14,7 +14,7 @@ import type { Clock } from '../clock.js';
 import { backoffDelay } from '../net/backoff.js';
 import { OutputCursor, type Row, rowHash } from './cursor.js';
 import { deliverWithRetry } from './deliver.js';
-import { eventId } from '../source/event-identity.js';
+import { eventId } from '../format/identity.js';
 
 export type { Row } from './cursor.js';
 
@@ -86,7 +86,7 @@ class FormattedOnRead implements OutputRecord {
     private readonly format: OutputRuntime['format'],
   ) {}
 
-  get event(): AccessEvent {
+  get event(): EventRecord {
     return this.row.event;
   }
 

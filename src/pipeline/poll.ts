@@ -11,7 +11,7 @@
  * its output confirmed the page and every earlier one; the state is saved behind the commits
  * (coalesced, in order), so a saved checkpoint is never ahead of a confirmation.
  */
-import type { AccessEvent } from '../format/event.js';
+import type { EventRecord } from '../format/record.js';
 import { safeText } from '../safe-text.js';
 import { plainString } from '../format/text.js';
 import { msOf, shiftCanonical } from '../format/time.js';
@@ -61,7 +61,7 @@ export interface PollDeps {
   /** Outputs behind the others go here to read on their own; without it they read with the others. */
   catchUp?: (output: OutputRuntime) => void;
   onPage?: (info: { account: string; fetched: number; position: string }) => void;
-  onInvalidEvent?: (info: { account: string; reason: string; event: AccessEvent }) => void;
+  onInvalidEvent?: (info: { account: string; reason: string; event: EventRecord }) => void;
 }
 
 export interface AccountPollResult {

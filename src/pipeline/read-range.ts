@@ -8,7 +8,7 @@
  * The range's end may be bounded by the API's own clock (its `Date` header): a host clock that
  * runs ahead must not step over events the API does not show yet.
  */
-import type { AccessEvent } from '../format/event.js';
+import type { EventRecord } from '../format/record.js';
 import { apiTime, canonicalFromMs, canonicalTime, parseTimestamp } from '../format/time.js';
 import type { Logger } from '../ops/logger.js';
 import { AccessPager, type PageQuery } from '../source/access-pager.js';
@@ -37,7 +37,7 @@ export interface ReadContext {
   pageSize: number;
   signal?: AbortSignal | undefined;
   onPage?: ((info: { account: string; fetched: number; position: string }) => void) | undefined;
-  onInvalidEvent?: ((info: { account: string; reason: string; event: AccessEvent }) => void) | undefined;
+  onInvalidEvent?: ((info: { account: string; reason: string; event: EventRecord }) => void) | undefined;
   /** True when the read must stop at the next page (the state cannot be saved). */
   halted?: (() => boolean) | undefined;
 }
@@ -190,7 +190,7 @@ function boundByApiClock(until: string, response: Page, settleMs: number, ctx: R
 
 /** Parses times, keeps the half-open range `[since, until)` and drops rows without a valid time. */
 function timedRows(
-  events: readonly AccessEvent[],
+  events: readonly EventRecord[],
   since: string,
   until: string,
   ctx: ReadContext,

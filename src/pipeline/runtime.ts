@@ -4,6 +4,7 @@
  */
 import type { Config } from '../config/schema.js';
 import { cloudflareRoute } from '../config/proxies.js';
+import { POLLED } from '../datasets/index.js';
 import { describeRoute } from '../net/proxy.js';
 import { ShipperError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
@@ -91,7 +92,7 @@ export async function openOutputs(
   only?: readonly string[],
   hooks?: SinkHooks,
 ): Promise<OutputRuntime[]> {
-  const outputs = buildOutputs(config, logger, only, hooks, store.path);
+  const outputs = buildOutputs(config, POLLED, logger, only, hooks, store.path);
   const opened: OutputRuntime[] = [];
   try {
     let changed = false;

@@ -2,7 +2,8 @@
 import type { Config } from '../config/schema.js';
 import type { OutputConfig } from '../config/outputs.js';
 import { formatterOptions } from '../config/formatter.js';
-import { messageFormatter, recordFormatter } from '../format/index.js';
+import type { Dataset } from '../datasets/dataset.js';
+import { messageFormatter, recordFormatter } from '../datasets/formatters.js';
 import type { Logger } from '../logging.js';
 import type { OutputRuntime } from './output-runtime.js';
 import { FileSink } from './file.js';
@@ -23,6 +24,7 @@ export interface SinkHooks {
 export function buildSink(
   output: OutputConfig,
   config: Config,
+  dataset: Dataset,
   logger: Logger,
   hooks: SinkHooks = {},
   statePath?: string,
@@ -42,6 +44,7 @@ export function buildSink(
     case 'splunk_hec':
       return new SplunkHecSink(output.name, output, {
         logger,
+        sourcetype: dataset.sourcetype(output.format),
         onAckLatency: (ms) => hooks.onAckLatency?.(output.name, ms),
         onMaybeDuplicated: (count, reason) => hooks.onHecMaybeDuplicated?.(output.name, count, reason),
         ...(statePath === undefined ? {} : { ackJournalPath: `${statePath}.hec-acks.${output.name}` }),
@@ -50,22 +53,24 @@ export function buildSink(
       return new SyslogSink(output.name, output, {
         logger,
         syslog: formatterOptions(config.format, output).syslog,
+        fields: dataset.syslog,
         onReconnect: () => hooks.onSyslogReconnect?.(output.name),
         onTruncated: (count) => hooks.onSyslogTruncated?.(output.name, count),
       });
   }
 }
 
-export function buildFormatter(output: OutputConfig, config: Config): OutputRuntime['format'] {
+export function buildFormatter(output: OutputConfig, config: Config, dataset: Dataset): OutputRuntime['format'] {
   const header = output.type === 'splunk_hec' ? {} : output;
   const options = formatterOptions(config.format, header);
   // The syslog output builds the header itself (it needs it apart to fit max_message_bytes).
-  if (output.type === 'syslog') return messageFormatter(output.format, options);
-  return recordFormatter(output.format, options);
+  if (output.type === 'syslog') return messageFormatter(dataset, output.format, options);
+  return recordFormatter(dataset, output.format, options);
 }
 
 export function buildOutputs(
   config: Config,
+  dataset: Dataset,
   logger: Logger,
   only?: readonly string[],
   hooks: SinkHooks = {},
@@ -74,7 +79,7 @@ export function buildOutputs(
   const selected = only && only.length > 0 ? config.outputs.filter((o) => only.includes(o.name)) : config.outputs;
   return selected.map((output) => ({
     name: output.name,
-    sink: buildSink(output, config, logger, hooks, statePath),
-    format: buildFormatter(output, config),
+    sink: buildSink(output, config, dataset, logger, hooks, statePath),
+    format: buildFormatter(output, config, dataset),
   }));
 }

@@ -115,7 +115,8 @@ export function classifyHecResponse(response: HecResponse, outputKey: string): H
 export interface HecEnvelope {
   host: string;
   source: string;
-  sourcetype: string;
+  /** Unset: the token's default sourcetype. */
+  sourcetype?: string | undefined;
   index?: string | undefined;
   /** json and ecs records are JSON objects already; cef records are strings. */
   eventIsJson: boolean;
@@ -143,7 +144,8 @@ export function epochSecondsText(epochMs: number, canonical?: string): string {
 /** The part of every event that does not change: host, source, sourcetype, index. */
 export function envelopeText(envelope: HecEnvelope): string {
   const index = envelope.index === undefined ? '' : `,"index":${JSON.stringify(envelope.index)}`;
-  return `,"host":${JSON.stringify(envelope.host)},"source":${JSON.stringify(envelope.source)},"sourcetype":${JSON.stringify(envelope.sourcetype)}${index}`;
+  const sourcetype = envelope.sourcetype === undefined ? '' : `,"sourcetype":${JSON.stringify(envelope.sourcetype)}`;
+  return `,"host":${JSON.stringify(envelope.host)},"source":${JSON.stringify(envelope.source)}${sourcetype}${index}`;
 }
 
 /**
@@ -266,8 +268,4 @@ export function stableChannel(name: string, url: string): string {
   const h = createHash('sha1').update(`cf-access-shipper\0${name}\0${url}`).digest('hex');
   const variant = ((Number.parseInt(h[16] ?? '0', 16) & 0x3) | 0x8).toString(16);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
-export function defaultSourcetype(format: 'json' | 'cef' | 'ecs'): string {
-  return format === 'json' ? 'cloudflare:access' : `cloudflare:access:${format}`;
 }

@@ -23,7 +23,6 @@ import { type MaybeDuplicatedReason, maybeDuplicatedWhy, openingNotes } from './
 import {
   type Chunk,
   classifyHecResponse,
-  defaultSourcetype,
   encodeBatches,
   envelopeText,
   type HecEnvelope,
@@ -43,6 +42,8 @@ export type { MaybeDuplicatedReason };
 
 export interface SplunkHecSinkOptions {
   logger: Logger;
+  /** The sourcetype when the config sets none (the dataset's for the output's format); unset: the token's. */
+  sourcetype?: string;
   clock?: Clock;
   onAckLatency?: (ms: number) => void;
   /** Events resent although HEC may have indexed them already. */
@@ -81,7 +82,7 @@ export class SplunkHecSink implements Sink {
     this.envelope = {
       host: config.host ?? osHostname(),
       source: config.source,
-      sourcetype: config.sourcetype ?? defaultSourcetype(config.format),
+      sourcetype: config.sourcetype ?? options.sourcetype,
       index: config.index,
       eventIsJson: config.format !== 'cef',
     };

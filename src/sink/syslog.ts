@@ -9,9 +9,9 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { RelpSession } from './relp-session.js';
 import type { SyslogOutputConfig } from '../config/outputs.js';
-import type { EventContext } from '../format/event.js';
+import type { EventContext } from '../format/record.js';
 import type { SyslogOptions } from '../format/syslog.js';
-import { rfc3164Header, rfc5424HeaderFormatter } from '../format/syslog.js';
+import { rfc3164Header, rfc5424HeaderFormatter, type SyslogFields } from '../format/syslog.js';
 import type { Logger } from '../logging.js';
 import { type Clock, realClock } from '../clock.js';
 import { backoffDelay } from '../net/backoff.js';
@@ -23,6 +23,8 @@ import type { DeliveryResult, OutputRecord, Sink } from './types.js';
 export interface SyslogSinkOptions {
   logger: Logger;
   syslog: SyslogOptions;
+  /** Where the header finds the event's time, outcome, MSGID and structured data (its dataset's). */
+  fields: SyslogFields;
   clock?: Clock;
   /** How long after a write a drop still triggers a resend (ms). */
   resendWindowMs?: number;
@@ -80,8 +82,8 @@ export class SyslogSink implements Sink {
     this.maxBytes = config.max_message_bytes ?? (config.transport === 'udp' ? 2048 : 65536);
     this.framing = config.framing ?? 'octet-counting';
     this.resendWindowMs = options.resendWindowMs ?? config.resend_window;
-    this.header5424 = rfc5424HeaderFormatter(options.syslog);
-    this.header5424WithoutSd = rfc5424HeaderFormatter({ ...options.syslog, structuredData: false });
+    this.header5424 = rfc5424HeaderFormatter(options.syslog, options.fields);
+    this.header5424WithoutSd = rfc5424HeaderFormatter({ ...options.syslog, structuredData: false }, options.fields);
   }
 
   async open(): Promise<void> {
@@ -113,7 +115,7 @@ export class SyslogSink implements Sink {
     const is5424 = this.config.rfc === 5424;
     const header = is5424
       ? this.header5424(record.event, context)
-      : rfc3164Header(record.event, context, this.options.syslog);
+      : rfc3164Header(record.event, context, this.options.syslog, this.options.fields);
     const msg = record.text; // read once: a record may format its text on each read
     // At most 3 bytes per UTF-16 unit: most records need no byte count to know they fit.
     if ((header.length + msg.length) * 3 <= this.maxBytes) return { header, msg, truncated: false };

@@ -2,14 +2,14 @@
  * The contract every output implements (Vector-style): take a batch, report what happened.
  * The pipeline commits an output's checkpoint only after `delivered`.
  */
-import type { AccessEvent } from '../format/event.js';
+import type { EventRecord } from '../format/record.js';
 import type { SinkState } from '../state/schema.js';
 
 export interface OutputRecord {
   /** The formatted record (one line, no terminator). Read it once per use: it may be formatted on each read. */
   text: string;
-  event: AccessEvent;
-  /** The event's identity (content hash, see source/event-identity.ts): the same event has the same id on every read. */
+  event: EventRecord;
+  /** The event's identity (content hash, see format/identity.ts): the same event has the same id on every read. */
   readonly id: string;
   /** created_at in epoch milliseconds. */
   epochMs: number;

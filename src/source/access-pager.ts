@@ -19,9 +19,9 @@
  * and the rest of the window still ships.
  */
 import { ACCEPTED_PAGE_SIZES } from '../config/page-sizes.js';
-import type { AccessEvent } from '../format/event.js';
+import type { AccessEvent } from '../datasets/access-requests/event.js';
 import { shiftCanonical } from '../format/time.js';
-import { eventHash } from './event-identity.js';
+import { eventHash } from '../format/identity.js';
 
 const ACCEPTED = new Set<number>(ACCEPTED_PAGE_SIZES);
 

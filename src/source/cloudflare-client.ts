@@ -6,7 +6,8 @@
 import got, { RequestError } from 'got';
 import { proxyRefusal, proxyRefusedIn, routeAgents } from '../net/proxy-agent.js';
 import type { ProxyRoute } from '../net/proxy.js';
-import { type AccessEvent, isAccessEvent } from '../format/event.js';
+import { isEventRecord } from '../format/record.js';
+import { type AccessEvent } from '../datasets/access-requests/event.js';
 import { newServerTraits, type ServerTraits } from './access-pager.js';
 import {
   type ApiErrorDetail,
@@ -221,7 +222,7 @@ export class CloudflareClient {
         status,
       );
     if (!Array.isArray(envelope.result)) throw new Retryable(`HTTP ${status} but "result" is not a list`, status);
-    const bad = envelope.result.findIndex((row) => !isAccessEvent(row));
+    const bad = envelope.result.findIndex((row) => !isEventRecord(row));
     if (bad !== -1) throw new Retryable(`HTTP ${status} but result[${bad}] is not an event object`, status);
     const date = typeof response.headers.date === 'string' ? Date.parse(response.headers.date) : NaN;
     return {
@@ -245,9 +246,9 @@ function parseEnvelope(body: string): Envelope | undefined {
   } catch {
     return undefined;
   }
-  if (!isAccessEvent(raw)) return undefined;
+  if (!isEventRecord(raw)) return undefined;
   const errors = Array.isArray(raw.errors)
-    ? raw.errors.filter(isAccessEvent).map((e) => ({
+    ? raw.errors.filter(isEventRecord).map((e) => ({
         code: typeof e.code === 'number' ? e.code : Number(e.code),
         message: typeof e.message === 'string' ? e.message : JSON.stringify(e.message),
       }))

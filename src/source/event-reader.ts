@@ -4,12 +4,12 @@
  * input chunk) so a caller can process a 1 GB file in flat memory with little per-event overhead.
  */
 import { StringDecoder } from 'node:string_decoder';
-import { type AccessEvent, isAccessEvent } from '../format/event.js';
+import { type EventRecord, isEventRecord } from '../format/record.js';
 import { JsonElementSplitter, JsonSplitError, type SplitElement } from './json-splitter.js';
 
 export type ReadItem =
   /** `plain`: the JSON text had no backslash and no "=", so no string value needs CEF escaping. */
-  | { kind: 'event'; event: AccessEvent; line: number; plain: boolean }
+  | { kind: 'event'; event: EventRecord; line: number; plain: boolean }
   | { kind: 'error'; line: number; message: string };
 
 /** How much input is examined to tell NDJSON from a JSON document. */
@@ -36,7 +36,7 @@ export function sniffMode(head: string): Mode {
 function parseObject(text: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(text);
-    return isAccessEvent(value) ? value : undefined;
+    return isEventRecord(value) ? value : undefined;
   } catch {
     return undefined;
   }
@@ -57,7 +57,7 @@ function toItem(text: string, line: number): ReadItem {
   } catch (error) {
     return { kind: 'error', line, message: `not valid JSON (${(error as Error).message})` };
   }
-  if (!isAccessEvent(value)) return { kind: 'error', line, message: 'not a JSON object' };
+  if (!isEventRecord(value)) return { kind: 'error', line, message: 'not a JSON object' };
   return { kind: 'event', event: value, line, plain: !text.includes('\\') && !text.includes('=') };
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { appDomainHost, splitAppDomain } from '../../src/format/event.js';
+import { appDomainHost, splitAppDomain } from '../../src/datasets/access-requests/event.js';
 import { plainString, truncateUtf8, printableAscii } from '../../src/format/text.js';
 import { canonicalize, epochMillis, epochMillisText, formatUtc, parseTimestamp } from '../../src/format/time.js';
 

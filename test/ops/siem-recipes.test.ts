@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { formatCef } from '../../src/format/cef.js';
-import { recordFormatter } from '../../src/format/index.js';
+import { formatCef } from '../../src/datasets/access-requests/cef.js';
+import { recordFormatter } from '../../src/datasets/formatters.js';
+import { POLLED } from '../../src/datasets/index.js';
 import { dissect, type LsPlugin, parseLogstash } from '../support/logstash-config.js';
 import { ACCOUNT, ALLOWED_LOGIN } from '../support/sample-events.js';
 
@@ -73,6 +74,7 @@ describe('docs/siem recipes', () => {
     const config = parseLogstash(doc('logstash/cf-access-ecs.conf'));
     const mapping = (config.filter![0]!.settings.mapping as Record<string, string>).message!;
     const line = recordFormatter(
+      POLLED,
       'rfc5424',
       {
         cef: cefOptions,

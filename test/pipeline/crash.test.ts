@@ -13,7 +13,7 @@ import {
   tempDir,
   writeConfig,
 } from '../support/harness.js';
-import type { AccessEvent } from '../../src/format/event.js';
+import type { AccessEvent } from '../../src/datasets/access-requests/event.js';
 
 describe('crash safety: kill -9 at random moments', function () {
   this.timeout(600_000);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfigText } from '../../src/config/load.js';
-import type { AccessEvent } from '../../src/format/event.js';
+import type { AccessEvent } from '../../src/datasets/access-requests/event.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { pollAccount, type PollDeps } from '../../src/pipeline/poll.js';
 import { pollEveryAccount, roundServices } from '../../src/pipeline/run-once.js';

@@ -5,7 +5,7 @@ import { AccessApiSimulator, spreadEvents } from '../support/access-api-simulato
 import { runCli, spawnCli, collect } from '../support/cli.js';
 import { HecSimulator } from '../support/hec-simulator.js';
 import { ACCOUNT_A, exactlyOnceReport, readLines, tempDir, writeConfig } from '../support/harness.js';
-import type { AccessEvent } from '../../src/format/event.js';
+import type { AccessEvent } from '../../src/datasets/access-requests/event.js';
 import type { StatusReport } from '../../src/cli/status.js';
 
 function hecLines(hec: HecSimulator): string[] {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AccessEvent } from '../../src/format/event.js';
+import type { AccessEvent } from '../../src/datasets/access-requests/event.js';
 import { AccessApiSimulator, clusterEvents, spreadEvents } from '../support/access-api-simulator.js';
 import { describeBehaviour, type PagingBehaviour } from '../support/access-paging-model.js';
 import { collect, runCli, spawnCli } from '../support/cli.js';

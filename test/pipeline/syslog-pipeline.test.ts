@@ -7,8 +7,8 @@ import { ACCOUNT_A, tempDir, writeConfig } from '../support/harness.js';
 import { Rsyslog } from '../support/rsyslog.js';
 import { makePki, type TestPki } from '../support/tls-certs.js';
 import { parseCef } from '../support/cef-parser.js';
-import type { AccessEvent } from '../../src/format/event.js';
-import { eventHash } from '../../src/source/event-identity.js';
+import type { AccessEvent } from '../../src/datasets/access-requests/event.js';
+import { eventHash } from '../../src/format/identity.js';
 import { canonicalize } from '../../src/format/time.js';
 
 const TRICKY: AccessEvent = {

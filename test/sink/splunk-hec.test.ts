@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { splunkHecOutput } from '../../src/config/outputs.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { classifyHecResponse, stableChannel } from '../../src/sink/hec-protocol.js';
+import { POLLED } from '../../src/datasets/index.js';
 import { SplunkHecSink } from '../../src/sink/splunk-hec.js';
 import type { DeliveryResult, OutputRecord, RejectedRecord } from '../../src/sink/types.js';
 import { HecBalancer } from '../support/hec-balancer.js';
@@ -40,7 +41,8 @@ function sink(sim: HecSimulator, extra: Record<string, unknown> = {}): SplunkHec
     ack_timeout: '2s',
     ...extra,
   });
-  return new SplunkHecSink('splunk', config, { logger });
+  // As the factory builds it: the polled dataset's sourcetype for the format.
+  return new SplunkHecSink('splunk', config, { logger, sourcetype: POLLED.sourcetype(config.format) });
 }
 
 describe('sink/splunk-hec against the HEC simulator', function () {

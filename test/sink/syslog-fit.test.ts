@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { formatCef } from '../../src/format/cef.js';
+import { formatCef } from '../../src/datasets/access-requests/cef.js';
 import { fitCef, fitJson, fitRecord, FramedBuffer } from '../../src/sink/syslog-fit.js';
 import { parseCef } from '../support/cef-parser.js';
 import { ALLOWED_LOGIN } from '../support/sample-events.js';

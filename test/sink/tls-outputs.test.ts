@@ -4,6 +4,7 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { splunkHecOutput, syslogOutput } from '../../src/config/outputs.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { SplunkHecSink } from '../../src/sink/splunk-hec.js';
+import { accessSyslogFields } from '../../src/datasets/access-requests/syslog.js';
 import { SyslogSink } from '../../src/sink/syslog.js';
 import type { OutputRecord } from '../../src/sink/types.js';
 import { HecSimulator } from '../support/hec-simulator.js';
@@ -134,7 +135,7 @@ describe('TLS of the network outputs', function () {
           ...base,
           tls: { ca_file: pki.caCert, cert_file: pki.clientCert, key_file: pki.clientKey },
         }),
-        { logger: logger(), syslog: syslogOptions },
+        { logger: logger(), syslog: syslogOptions, fields: accessSyslogFields },
       );
       await mutual.open();
       assert.deepEqual(await mutual.deliver([record]), { status: 'delivered' });
@@ -145,6 +146,7 @@ describe('TLS of the network outputs', function () {
       const anonymous = new SyslogSink('siem', syslogOutput.parse({ ...base, tls: { ca_file: pki.caCert } }), {
         logger: logger(),
         syslog: syslogOptions,
+        fields: accessSyslogFields,
       });
       await anonymous.open();
       const refused = await anonymous.deliver([record]);

@@ -12,7 +12,7 @@ import { AccessApiSimulator, spreadEvents } from '../support/access-api-simulato
 import { spawnCli } from '../support/cli.js';
 import { HecSimulator } from '../support/hec-simulator.js';
 import { ACCOUNT_A, exactlyOnceReport, tempDir, writeConfig } from '../support/harness.js';
-import type { AccessEvent } from '../../src/format/event.js';
+import type { AccessEvent } from '../../src/datasets/access-requests/event.js';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
 

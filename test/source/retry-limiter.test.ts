@@ -8,7 +8,7 @@ import {
 import { backoffDelay, parseRetryAfter } from '../../src/net/backoff.js';
 import { RateLimiter } from '../../src/source/rate-limiter.js';
 import { type Clock } from '../../src/clock.js';
-import { eventHash } from '../../src/source/event-identity.js';
+import { eventHash } from '../../src/format/identity.js';
 import { OutputCursor, type Row } from '../../src/pipeline/cursor.js';
 
 function fakeClock(): Clock & { t: number; slept: number[] } {
@@ -137,7 +137,7 @@ describe("source/rate-limiter and the server's own budget", () => {
   });
 });
 
-describe('source/event-identity', () => {
+describe('format/identity', () => {
   it('hashes the whole content, independent of key order', () => {
     const a = eventHash({ ray_id: 'r', user_email: 'a', nested: { x: 1, y: [1, 2] } });
     assert.equal(a, eventHash({ nested: { y: [1, 2], x: 1 }, user_email: 'a', ray_id: 'r' }));
@@ -208,9 +208,9 @@ describe('pipeline/cursor', () => {
   });
 });
 
-describe('source/event-identity canonical form', () => {
+describe('format/identity canonical form', () => {
   it('sorts keys at every depth and drops undefined like JSON', async () => {
-    const { canonicalJson } = await import('../../src/source/event-identity.js');
+    const { canonicalJson } = await import('../../src/format/identity.js');
     assert.equal(
       canonicalJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: null }, u: undefined }),
       '{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}',

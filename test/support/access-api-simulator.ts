@@ -10,7 +10,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import type { AccessEvent } from '../../src/format/event.js';
+import type { AccessEvent } from '../../src/datasets/access-requests/event.js';
 import { canonicalize } from '../../src/format/time.js';
 import { type PagingBehaviour, pageSlice } from './access-paging-model.js';
 import { makeEvent, prng, rfc3339 } from './event-factory.js';

@@ -2,7 +2,7 @@
  * Deterministic, realistic Access events for the simulator, benches and the demo. A seeded PRNG
  * makes every run produce the same events for the same seed.
  */
-import type { AccessEvent } from '../../src/format/event.js';
+import type { AccessEvent } from '../../src/datasets/access-requests/event.js';
 
 export function prng(seed: number): () => number {
   let a = seed >>> 0;

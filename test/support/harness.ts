@@ -2,8 +2,8 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AccessEvent } from '../../src/format/event.js';
-import { eventHash } from '../../src/source/event-identity.js';
+import type { AccessEvent } from '../../src/datasets/access-requests/event.js';
+import { eventHash } from '../../src/format/identity.js';
 
 export const ACCOUNT_A = '0123456789abcdef0123456789abcdef';
 export const ACCOUNT_B = 'fedcba9876543210fedcba9876543210';

@@ -1,5 +1,5 @@
 /** Realistic Access events for formatter and pipeline tests. */
-import type { AccessEvent } from '../../src/format/event.js';
+import type { AccessEvent } from '../../src/datasets/access-requests/event.js';
 
 export const ALLOWED_LOGIN: AccessEvent = {
   user_email: 'alice@example.com',

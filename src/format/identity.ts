@@ -4,7 +4,7 @@
  * JSON (a sorted copy lets V8's fast JSON.stringify do the work).
  */
 import { hash } from 'node:crypto';
-import type { AccessEvent } from '../format/event.js';
+import type { EventRecord } from '../format/record.js';
 
 /** Sorted key orders by key sequence: rows of one API share a shape, so this stays tiny. */
 const keyOrders = new Map<string, string[]>();
@@ -25,12 +25,12 @@ function sortedCopy(value: unknown): unknown {
   return out;
 }
 
-export function canonicalJson(event: AccessEvent): string {
+export function canonicalJson(event: EventRecord): string {
   return JSON.stringify(sortedCopy(event));
 }
 
 /** 96 bits of SHA-256, base64url: 16 characters, collisions negligible at any realistic volume. */
-export function eventHash(event: AccessEvent): string {
+export function eventHash(event: EventRecord): string {
   return hash('sha256', canonicalJson(event), 'base64url').slice(0, 16);
 }
 
@@ -39,6 +39,6 @@ export function eventHash(event: AccessEvent): string {
  * event as the API wrote it, without sorting keys. The same row read again has the same id; should
  * the API ever reorder keys, the id changes and the event is sent again (a duplicate, never a loss).
  */
-export function eventId(event: AccessEvent): string {
+export function eventId(event: EventRecord): string {
   return hash('sha256', JSON.stringify(event), 'base64url').slice(0, 16);
 }

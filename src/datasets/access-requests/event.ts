@@ -3,7 +3,11 @@
  * and unknown fields pass through, so the type is an open record with the known fields typed
  * loosely (the API has changed types before; formatters coerce with `fieldText`).
  */
-export interface AccessEvent {
+import { type EventRecord, type Outcome, valueText } from '../../format/record.js';
+
+export type { Outcome };
+
+export interface AccessEvent extends EventRecord {
   user_email?: unknown;
   ip_address?: unknown;
   app_uid?: unknown;
@@ -17,43 +21,7 @@ export interface AccessEvent {
   country?: unknown;
   ray_id?: unknown;
   user_id?: unknown;
-  [field: string]: unknown;
 }
-
-/** Context that is not part of the event itself. */
-export interface EventContext {
-  /** The Cloudflare account the event was read from, when known. */
-  accountId?: string | undefined;
-  /** created_at in epoch milliseconds, when the caller parsed it already (saves parsing it again). */
-  epochMs?: number | undefined;
-  /**
-   * The caller knows that no string value holds a backslash, "=", CR or LF (its JSON text had no
-   * backslash and no "="), so CEF values need no escaping.
-   */
-  plainValues?: boolean | undefined;
-}
-
-export function isAccessEvent(value: unknown): value is AccessEvent {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * The text of a field, or undefined when it is missing or null. Strings are returned as they
- * are; numbers and booleans are stringified; objects become compact JSON so nothing is lost.
- */
-export function fieldText(event: AccessEvent, field: string): string | undefined {
-  return valueText(event[field]);
-}
-
-/** `fieldText` for a value already read (named property reads are faster on the hot path). */
-export function valueText(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  return JSON.stringify(value);
-}
-
-export type Outcome = 'allowed' | 'denied' | 'unknown';
 
 /**
  * `allowed` is a boolean in the API; tolerate the strings "true"/"false" too. A missing `allowed`

@@ -1,10 +1,25 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { recordFormatter } from '../../src/format/index.js';
-import { escapeSdValue, formatRfc3164, formatRfc5424, type SyslogOptions } from '../../src/format/syslog.js';
-import { pictureControls, truncateUtf8 } from '../../src/format/text.js';
-import { parseRfc5424 } from '../support/rfc5424-parser.js';
-import { ACCOUNT, ALLOWED_LOGIN, DENIED_IPV6 } from '../support/sample-events.js';
+import { recordFormatter } from '../../../src/datasets/formatters.js';
+import { POLLED } from '../../../src/datasets/index.js';
+import { accessSyslogFields } from '../../../src/datasets/access-requests/syslog.js';
+import {
+  escapeSdValue,
+  formatRfc3164 as formatRfc3164With,
+  formatRfc5424 as formatRfc5424With,
+  type SyslogOptions,
+} from '../../../src/format/syslog.js';
+import type { AccessEvent } from '../../../src/datasets/access-requests/event.js';
+import type { EventContext } from '../../../src/format/record.js';
+
+/** The shared envelopes with the Access dataset's fields. */
+const formatRfc5424 = (e: AccessEvent, c: EventContext, m: string, o: SyslogOptions) =>
+  formatRfc5424With(e, c, m, o, accessSyslogFields);
+const formatRfc3164 = (e: AccessEvent, c: EventContext, m: string, o: SyslogOptions) =>
+  formatRfc3164With(e, c, m, o, accessSyslogFields);
+import { pictureControls, truncateUtf8 } from '../../../src/format/text.js';
+import { parseRfc5424 } from '../../support/rfc5424-parser.js';
+import { ACCOUNT, ALLOWED_LOGIN, DENIED_IPV6 } from '../../support/sample-events.js';
 
 const options: SyslogOptions = {
   facility: 16,
@@ -102,7 +117,7 @@ describe('format/syslog RFC 5424', () => {
     });
     fc.assert(
       fc.property(text, text, text, (email, domain, action) => {
-        const line = recordFormatter('rfc5424', {
+        const line = recordFormatter(POLLED, 'rfc5424', {
           cef: { version: '1', severity: { allowed: 3, denied: 6 } },
           ecs: { includeOriginal: false },
           syslog: { ...options, structuredData: true },
@@ -144,7 +159,7 @@ describe('format/syslog RFC 3164', () => {
       ecs: { includeOriginal: false },
       syslog: options,
     };
-    const line = recordFormatter('rfc3164', opts, 'json')(ALLOWED_LOGIN, {});
+    const line = recordFormatter(POLLED, 'rfc3164', opts, 'json')(ALLOWED_LOGIN, {});
     assert.deepEqual(JSON.parse(line.slice(line.indexOf(': ') + 2)), ALLOWED_LOGIN);
   });
 });

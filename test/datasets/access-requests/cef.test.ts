@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isIPv4, isIPv6 } from 'node:net';
-import { CEF_LIMITS, cefExtensionText, cefFormatter, escapeCefValue, formatCef } from '../../src/format/cef.js';
-import { splitAppDomain } from '../../src/format/event.js';
-import { epochMillis } from '../../src/format/time.js';
-import type { AccessEvent } from '../../src/format/event.js';
-import { pictureControls, truncateUtf8 } from '../../src/format/text.js';
-import { parseCef } from '../support/cef-parser.js';
-import { ACCOUNT, ALLOWED_LOGIN, DENIED_IPV6 } from '../support/sample-events.js';
+import { CEF_LIMITS, escapeCefValue } from '../../../src/format/cef.js';
+import { cefExtensionText, cefFormatter, formatCef } from '../../../src/datasets/access-requests/cef.js';
+import { splitAppDomain } from '../../../src/datasets/access-requests/event.js';
+import { epochMillis } from '../../../src/format/time.js';
+import type { AccessEvent } from '../../../src/datasets/access-requests/event.js';
+import { pictureControls, truncateUtf8 } from '../../../src/format/text.js';
+import { parseCef } from '../../support/cef-parser.js';
+import { ACCOUNT, ALLOWED_LOGIN, DENIED_IPV6 } from '../../support/sample-events.js';
 
 const options = { version: '1.2.3', severity: { allowed: 3, denied: 6 } };
 const cefExtension = (event: AccessEvent) => parseCef(formatCef(event, {}, options)).extension;
@@ -358,7 +359,7 @@ describe('format/cef', () => {
 
 describe('format/cef cefFormatter', () => {
   it('gives the same lines as formatCef (header cache)', async () => {
-    const { cefFormatter } = await import('../../src/format/cef.js');
+    const { cefFormatter } = await import('../../../src/datasets/access-requests/cef.js');
     const format = cefFormatter(options);
     for (const event of [
       ALLOWED_LOGIN,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { ecsDocument, formatEcs } from '../../src/format/ecs.js';
-import { formatJson } from '../../src/format/json.js';
-import { ACCOUNT, ALLOWED_LOGIN, DENIED_IPV6 } from '../support/sample-events.js';
+import { ecsDocument, formatEcs } from '../../../src/datasets/access-requests/ecs.js';
+import { formatJson } from '../../../src/format/json.js';
+import { ACCOUNT, ALLOWED_LOGIN, DENIED_IPV6 } from '../../support/sample-events.js';
 
 describe('format/json', () => {
   it('is the event as received plus account_id, on one line', () => {
