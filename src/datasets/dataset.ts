@@ -23,6 +23,8 @@ export interface Dataset<E extends EventRecord = EventRecord> {
   time(event: E): string | undefined;
   /** The content hash that identifies the event: dedup across reads, pushes and restarts. */
   identity(event: E): string;
+  /** A pushed (Logpush) record as this dataset's event; only datasets that can be pushed have it. */
+  fromPush?: (record: EventRecord) => E;
   cef(options: CefOptions): Formatter<E>;
   ecs(options: EcsOptions): Formatter<E>;
   json: Formatter<E>;

@@ -12,11 +12,13 @@ import { eventHash } from '../../format/identity.js';
 import { cefFormatter } from './cef.js';
 import { formatEcs } from './ecs.js';
 import type { AccessEvent } from './event.js';
+import { fromPushedAccessRequest } from './pushed.js';
 import { accessSyslogFields } from './syslog.js';
 
 export const accessRequests: Dataset<AccessEvent> = {
   name: 'access_requests',
-  arrivals: ['polled'],
+  arrivals: ['polled', 'pushed'],
+  fromPush: fromPushedAccessRequest,
   isEvent: (value): value is AccessEvent => isEventRecord(value),
   time: (event) => fieldText(event, 'created_at'),
   identity: eventHash,

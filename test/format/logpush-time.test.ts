@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { logpushTimestamp } from '../../src/format/logpush-time.js';
+import { canonicalTime } from '../../src/format/time.js';
+
+const canonical = (value: unknown) => {
+  const ts = logpushTimestamp(value);
+  return ts && canonicalTime(ts);
+};
+
+describe('format/logpush-time: every timestamp_format', () => {
+  it('reads unixnano, unix, rfc3339, rfc3339ms and rfc3339ns to the same instant', () => {
+    assert.equal(
+      canonical(1714557600123456789),
+      '2024-05-01T10:00:00.123456800Z',
+      'a JSON number keeps ~256 ns (read as its shortest decimal)',
+    );
+    assert.equal(canonical('1714557600123456789'), '2024-05-01T10:00:00.123456789Z', 'as text: exact');
+    assert.equal(canonical(1714557600), '2024-05-01T10:00:00.000000000Z');
+    assert.equal(canonical('2024-05-01T10:00:00Z'), '2024-05-01T10:00:00.000000000Z');
+    assert.equal(canonical('2024-05-01T10:00:00.123Z'), '2024-05-01T10:00:00.123000000Z');
+    assert.equal(canonical('2024-05-01T10:00:00.123456789Z'), '2024-05-01T10:00:00.123456789Z');
+    assert.equal(
+      canonical(1714557600123),
+      '2024-05-01T10:00:00.123000000Z',
+      'milliseconds (not a Logpush format, tolerated)',
+    );
+    assert.equal(canonical(1714557600123456), '2024-05-01T10:00:00.123456000Z', 'microseconds');
+    assert.equal(canonical(1714557600.5), '2024-05-01T10:00:00.500000000Z');
+  });
+
+  it('refuses what is none of them', () => {
+    for (const bad of ['yesterday', '', -5, Number.NaN, null, undefined, {}, '2024-13-01T00:00:00Z', true]) {
+      assert.equal(logpushTimestamp(bad), undefined, String(bad));
+    }
+  });
+});
