@@ -22,7 +22,7 @@ const RANKS: Record<string, number> = {
   sink: 4,
   ops: 5,
   pipeline: 6,
-  push: 6,
+  push: 5.5, // the Logpush receiver: below the pipeline that serves it from `run`
   cli: 7,
 };
 

@@ -1,0 +1,174 @@
+/**
+ * A Logpush upload body, streamed: gunzip when it is gzip (`Content-Encoding: gzip` or the gzip
+ * magic bytes), split into NDJSON lines, with the limits a receiver open to the internet needs:
+ * the body as sent (`max_body`), the decompressed size, and a decompression-bomb guard on the
+ * ratio. Nothing is buffered beyond one chunk and one line, so memory stays flat in the body size.
+ */
+import { createGunzip } from 'node:zlib';
+
+export interface BodyLimits {
+  /** Bytes as received (compressed). */
+  maxBody: number;
+  /** Bytes after gunzip. Logpush's max_upload_bytes is at most 1 GB uncompressed. */
+  maxDecompressed: number;
+  /** Decompressed ÷ received past which the body is a bomb (NDJSON logs compress ~10–30×). */
+  maxRatio: number;
+  /** One line; longer is refused (a record of Cloudflare's datasets is a few KB). */
+  maxLine: number;
+}
+
+export const DEFAULT_BODY_LIMITS: BodyLimits = {
+  maxBody: 100 * 2 ** 20,
+  maxDecompressed: 2 ** 30,
+  maxRatio: 200,
+  maxLine: 2 ** 20,
+};
+
+/** Why a body was refused: the HTTP status to answer and a stable code. */
+export class BodyError extends Error {
+  constructor(
+    readonly status: 400 | 413,
+    readonly code: 'ERR_PUSH_GZIP' | 'ERR_PUSH_TOO_LARGE' | 'ERR_PUSH_BOMB' | 'ERR_PUSH_LINE',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'BodyError';
+  }
+}
+
+export interface BodyLine {
+  text: string;
+  /** 1-based, counting empty lines too (as an editor shows the file). */
+  number: number;
+}
+
+/** The decompressed bytes of `body` (gzip detected by header or magic), limits enforced. */
+async function* decoded(
+  body: AsyncIterable<Buffer>,
+  contentEncoding: string | undefined,
+  limits: BodyLimits,
+): AsyncGenerator<Buffer> {
+  const iterator = body[Symbol.asyncIterator]();
+  let received = 0;
+  const take = async (): Promise<Buffer | undefined> => {
+    const next = await iterator.next();
+    if (next.done === true) return undefined;
+    const chunk = next.value;
+    received += chunk.length;
+    if (received > limits.maxBody)
+      throw new BodyError(413, 'ERR_PUSH_TOO_LARGE', `the body is over max_body (${limits.maxBody} bytes)`);
+    return chunk;
+  };
+  const first = await take();
+  if (first === undefined) return;
+  const encoding = contentEncoding?.trim().toLowerCase();
+  const gzip =
+    encoding === 'gzip' ||
+    encoding === 'x-gzip' ||
+    (encoding !== 'identity' && first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b);
+  if (!gzip) {
+    yield first;
+    for (let chunk = await take(); chunk !== undefined; chunk = await take()) yield chunk;
+    return;
+  }
+  const gunzip = createGunzip();
+  const out: Buffer[] = [];
+  // Set by zlib's callbacks while this generator awaits.
+  const state: { failure?: Error; refused?: BodyError; ended: boolean } = { ended: false };
+  let wake: (() => void) | undefined;
+  let decompressed = 0;
+  // Counted as zlib produces it, so a bomb is stopped within one output chunk, not one input chunk.
+  gunzip.on('data', (chunk: Buffer) => {
+    decompressed += chunk.length;
+    if (decompressed > limits.maxDecompressed) {
+      state.refused = new BodyError(
+        413,
+        'ERR_PUSH_TOO_LARGE',
+        `the body is over ${limits.maxDecompressed} bytes decompressed`,
+      );
+    } else if (decompressed > 1024 * 1024 && decompressed > limits.maxRatio * received) {
+      state.refused = new BodyError(
+        413,
+        'ERR_PUSH_BOMB',
+        `the body decompresses more than ${limits.maxRatio} times its size (a decompression bomb?)`,
+      );
+    }
+    if (state.refused) gunzip.destroy();
+    else out.push(chunk);
+    wake?.();
+  });
+  gunzip.on('error', (error) => {
+    state.failure = error;
+    wake?.();
+  });
+  gunzip.on('end', () => {
+    state.ended = true;
+    wake?.();
+  });
+  let input: Buffer | undefined = first;
+  const wait = () => new Promise<void>((resolve) => (wake = resolve));
+  for (;;) {
+    // Feed one input chunk, then hand on what it decompressed to, before reading more.
+    if (input !== undefined) {
+      const chunk: Buffer = input;
+      await new Promise<void>((resolve) => {
+        // Woken early when zlib refuses or fails (a destroyed stream may never call back).
+        wake = resolve;
+        if (state.refused || state.failure) resolve();
+        else gunzip.write(chunk, () => resolve());
+      });
+      input = await take();
+      if (input === undefined) gunzip.end();
+    }
+    if (state.refused) throw state.refused;
+    if (state.failure)
+      throw new BodyError(400, 'ERR_PUSH_GZIP', `the body is not valid gzip (${state.failure.message})`);
+    while (out.length > 0) yield out.shift() as Buffer;
+    if (state.ended) return;
+    if (input === undefined) await wait();
+  }
+}
+
+/** The body's lines (CR LF or LF; empty lines skipped but counted). */
+export async function* bodyLines(
+  body: AsyncIterable<Buffer>,
+  contentEncoding: string | undefined,
+  limits: BodyLimits = DEFAULT_BODY_LIMITS,
+): AsyncGenerator<BodyLine> {
+  let carry = '';
+  let number = 0;
+  const decoder = new TextDecoder('utf-8');
+  for await (const chunk of decoded(body, contentEncoding, limits)) {
+    const text = carry + decoder.decode(chunk, { stream: true });
+    let start = 0;
+    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+      number++;
+      const line = text.slice(start, end).replace(/\r$/, '');
+      if (line.trim() !== '') yield { text: line, number };
+      start = end + 1;
+    }
+    carry = text.slice(start);
+    if (carry.length > limits.maxLine)
+      throw new BodyError(413, 'ERR_PUSH_LINE', `line ${number + 1} is longer than ${limits.maxLine} characters`);
+  }
+  carry += decoder.decode();
+  if (carry.trim() !== '') yield { text: carry.replace(/\r$/, ''), number: number + 1 };
+}
+
+/** Logpush's validation upload (`{"content":"tests"}`, or a plain `test`): answered 200, shipped nowhere. */
+export function isValidationUpload(lines: readonly BodyLine[]): boolean {
+  if (lines.length !== 1) return false;
+  const text = lines[0]?.text.trim() ?? '';
+  if (text === 'test' || text === 'tests') return true;
+  try {
+    const value: unknown = JSON.parse(text);
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as { content?: unknown }).content === 'tests' &&
+      Object.keys(value).length === 1
+    );
+  } catch {
+    return false;
+  }
+}
