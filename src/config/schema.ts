@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { output } from './outputs.js';
+import { pushSchema } from './push.js';
 import { ACCEPTED_PAGE_SIZES } from './page-sizes.js';
 import { accountId, boolean, cronSchedule, duration, integer, integerOf, listenAddress, nonEmpty, oneOf, httpUrl, proxySetting } from './primitives.js';
 import { severityCode } from './syslog-codes.js';
@@ -146,6 +147,7 @@ export const configSchema = z
     log,
     daemon,
     metrics: metrics.optional(),
+    push: pushSchema.optional(),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();

@@ -17,13 +17,15 @@ import { type Clock, realClock } from '../clock.js';
 import { StateStore } from '../state/store.js';
 import type { OutputRuntime } from '../sink/output-runtime.js';
 import { accountLabel, pollEveryAccount, roundServices } from './run-once.js';
+import { startPushReceiver } from './push.js';
+import type { PushReceiver } from '../push/receiver.js';
 import { closeOutputs, createClient, openOutputs, persistentLimiter, reopenOnHangup } from './runtime.js';
 
 export interface DaemonOptions {
   recoverFromBackup?: boolean;
   clock?: Clock;
   /** Tests: resolves when the daemon is up (metrics port known). */
-  onReady?: (info: { metricsPort?: number }) => void;
+  onReady?: (info: { metricsPort?: number; pushPort?: number }) => void;
 }
 
 export async function runDaemon(config: Config, logger: Logger, options: DaemonOptions = {}): Promise<number> {
@@ -52,6 +54,7 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
   });
   let outputs: OutputRuntime[] = [];
   let server: OpsServer | undefined;
+  let receiver: PushReceiver | undefined;
   const abort = new AbortController();
   // Fired when shutdown_timeout passes: deliveries stop waiting for acknowledgements.
   const cancelDeliveries = new AbortController();
@@ -195,13 +198,29 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
     logger.info(
       `running: ${accounts.length} account(s) → ${outputs.map((o) => o.name).join(', ')}, schedule "${config.poll.schedule}"`,
     );
-    options.onReady?.(server ? { metricsPort: server.port } : {});
+    receiver = await startPushReceiver(config, outputs, store, logger, clock);
+    const pushing = receiver;
+    const reloadTls = (): void => {
+      try {
+        pushing?.reloadTls();
+      } catch (error) {
+        logger.error(`SIGHUP: cannot reload push.tls: ${(error as Error).message}; the old certificate stays`);
+      }
+    };
+    if (config.push?.tls) process.on('SIGHUP', reloadTls);
+    options.onReady?.({
+      ...(server ? { metricsPort: server.port } : {}),
+      ...(receiver ? { pushPort: receiver.port } : {}),
+    });
     void runPoll();
     const signal = await stopRequested;
     await task.stop();
     await task.destroy();
+    process.off('SIGHUP', reloadTls);
+    // No new push; those being received finish (confirmed, 200) before the outputs close.
+    const receiverStopped = receiver?.stop(config.daemon.shutdown_timeout);
     abort.abort(new Error(`stopping on ${signal}`));
-    const inFlight = Promise.all([running, services.catchUps.idle()]);
+    const inFlight = Promise.all([running, services.catchUps.idle(), receiverStopped]);
     const stopWaiting = new AbortController();
     const timedOut = await Promise.race([
       inFlight.then(() => false),
@@ -222,6 +241,7 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
       if (settled) cleanAfterTimeout = true;
     }
   } finally {
+    await receiver?.stop(1000);
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     stopHangup();

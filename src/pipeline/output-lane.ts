@@ -13,7 +13,7 @@ import type { SinkState } from '../state/schema.js';
 import type { Clock } from '../clock.js';
 import { backoffDelay } from '../net/backoff.js';
 import { OutputCursor, type Row, rowHash } from './cursor.js';
-import { deliverWithRetry } from './deliver.js';
+import { deliverWithRetry } from '../sink/deliver.js';
 import { eventId } from '../format/identity.js';
 
 export type { Row } from './cursor.js';

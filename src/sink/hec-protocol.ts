@@ -165,7 +165,7 @@ export function hecEvent(
 function hecEventParts(
   record: OutputRecord,
   envelope: HecEnvelope,
-  constant: string,
+  constant: string | ((record: OutputRecord) => string),
 ): { head: string; event: string; tail: string } {
   const time = epochSecondsText(record.epochMs, record.time);
   const text = record.text; // read once: a record may format its text on each read
@@ -173,7 +173,7 @@ function hecEventParts(
   const quote = !envelope.eventIsJson && !NEEDS_JSON_ESCAPE.test(text);
   const event = envelope.eventIsJson || quote ? text : JSON.stringify(text);
   return {
-    head: `{"time":${time}${constant},"event":${quote ? '"' : ''}`,
+    head: `{"time":${time}${typeof constant === 'string' ? constant : constant(record)},"event":${quote ? '"' : ''}`,
     event,
     tail: accountTail(record.accountId, quote),
   };
@@ -213,7 +213,8 @@ export function* encodeBatches(
   records: readonly OutputRecord[],
   indices: readonly number[],
   envelope: HecEnvelope,
-  constant: string,
+  /** The envelope text, or a function of the record (records of several datasets, each its sourcetype). */
+  constant: string | ((record: OutputRecord) => string),
   maxEvents: number,
   maxBytes: number,
 ): Generator<Chunk> {

@@ -67,6 +67,18 @@ export class SplunkHecSink implements Sink {
   readonly exactlyOnce = false;
   private readonly envelope: HecEnvelope;
   private readonly envelopeText: string;
+  /** Envelope texts of records that bring their own sourcetype (pushed datasets). */
+  private readonly envelopes = new Map<string, string>();
+  private readonly envelopeOf = (record: OutputRecord): string => {
+    const sourcetype = record.sourcetype;
+    if (sourcetype === undefined || this.config.sourcetype !== undefined) return this.envelopeText;
+    let text = this.envelopes.get(sourcetype);
+    if (text === undefined) {
+      text = envelopeText({ ...this.envelope, sourcetype });
+      if (this.envelopes.size < 64) this.envelopes.set(sourcetype, text);
+    }
+    return text;
+  };
   private readonly clock: Clock;
   readonly targets: HecTarget[];
   private readonly book: AckBook;
@@ -115,7 +127,7 @@ export class SplunkHecSink implements Sink {
       records,
       toSend,
       this.envelope,
-      this.envelopeText,
+      this.envelopeOf,
       this.config.batch.max_events,
       this.config.batch.max_bytes,
     )) {

@@ -11,7 +11,7 @@ import { RelpSession } from './relp-session.js';
 import type { SyslogOutputConfig } from '../config/outputs.js';
 import type { EventContext } from '../format/record.js';
 import type { SyslogOptions } from '../format/syslog.js';
-import { rfc3164Header, rfc5424HeaderFormatter, type SyslogFields } from '../format/syslog.js';
+import { rfc3164Header, rfc5424Header, rfc5424HeaderFormatter, type SyslogFields } from '../format/syslog.js';
 import type { Logger } from '../logging.js';
 import { type Clock, realClock } from '../clock.js';
 import { backoffDelay } from '../net/backoff.js';
@@ -113,14 +113,23 @@ export class SyslogSink implements Sink {
   private record(record: OutputRecord): Parts {
     const context: EventContext = { accountId: record.accountId };
     const is5424 = this.config.rfc === 5424;
+    // A record of another dataset (pushed) brings its own header fields.
+    const fields = record.syslog;
     const header = is5424
-      ? this.header5424(record.event, context)
-      : rfc3164Header(record.event, context, this.options.syslog, this.options.fields);
+      ? fields
+        ? rfc5424Header(record.event, context, this.options.syslog, fields)
+        : this.header5424(record.event, context)
+      : rfc3164Header(record.event, context, this.options.syslog, fields ?? this.options.fields);
     const msg = record.text; // read once: a record may format its text on each read
     // At most 3 bytes per UTF-16 unit: most records need no byte count to know they fit.
     if ((header.length + msg.length) * 3 <= this.maxBytes) return { header, msg, truncated: false };
     const withoutSd =
-      is5424 && this.options.syslog.structuredData ? () => this.header5424WithoutSd(record.event, context) : undefined;
+      is5424 && this.options.syslog.structuredData
+        ? () =>
+            fields
+              ? rfc5424Header(record.event, context, { ...this.options.syslog, structuredData: false }, fields)
+              : this.header5424WithoutSd(record.event, context)
+        : undefined;
     const fitted = fitRecord(header, msg, this.config.format, this.maxBytes, withoutSd);
     return { header: fitted.text, msg: '', truncated: fitted.truncated };
   }

@@ -3,6 +3,7 @@
  * The pipeline commits an output's checkpoint only after `delivered`.
  */
 import type { EventRecord } from '../format/record.js';
+import type { SyslogFields } from '../format/syslog.js';
 import type { SinkState } from '../state/schema.js';
 
 export interface OutputRecord {
@@ -16,6 +17,12 @@ export interface OutputRecord {
   /** created_at canonical ("2024-05-01T10:00:00.123456789Z"), for outputs that carry more than milliseconds. */
   time?: string;
   accountId: string;
+  /**
+   * What its dataset writes this record with where an output takes it per record: the HEC
+   * sourcetype (unless the output sets one) and the syslog header's fields. Unset: the output's own.
+   */
+  sourcetype?: string;
+  syslog?: SyslogFields;
 }
 
 export interface RejectedRecord {

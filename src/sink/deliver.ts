@@ -1,7 +1,7 @@
 /** Offers a batch to an output until it is delivered, rejected for good, or attempts run out. */
-import type { Logger } from '../ops/logger.js';
+import type { Logger } from '../logging.js';
 import type { Clock } from '../clock.js';
-import type { OutputRecord, RejectedRecord, Sink } from '../sink/types.js';
+import type { OutputRecord, RejectedRecord, Sink } from './types.js';
 
 export interface DeliverOptions {
   attempts: number;

@@ -1,0 +1,72 @@
+/** Starts the Logpush receiver of `run` on the daemon's outputs and state (config `push`). */
+import { appendFile, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/schema.js';
+import { DATASETS } from '../datasets/index.js';
+import type { Logger } from '../logging.js';
+import { PushReceiver, type PushResult } from '../push/receiver.js';
+import { deadLetterPath, writeDeadLetters } from '../sink/dead-letter.js';
+import { buildFormatter } from '../sink/factory.js';
+import type { OutputRuntime } from '../sink/output-runtime.js';
+import type { StateStore } from '../state/store.js';
+
+export async function startPushReceiver(
+  config: Config,
+  outputs: readonly OutputRuntime[],
+  store: StateStore,
+  logger: Logger,
+  clock: Clock,
+  onPush?: (endpoint: string, result: PushResult) => void,
+): Promise<PushReceiver | undefined> {
+  const push = config.push;
+  if (!push) return undefined;
+  const byName = new Map(config.outputs.map((o) => [o.name, o]));
+  const receiver = new PushReceiver({
+    config: push,
+    datasets: DATASETS,
+    logger,
+    clock,
+    outputs: outputs.map((runtime) => {
+      const output = byName.get(runtime.name);
+      if (!output) throw new Error(`output ${runtime.name} has no configuration`);
+      return {
+        name: runtime.name,
+        sink: runtime.sink,
+        formatterFor: (dataset) => buildFormatter(output, config, dataset),
+        sourcetypeFor: (dataset) => (output.type === 'splunk_hec' ? dataset.sourcetype(output.format) : undefined),
+      };
+    }),
+    commit: async () => {
+      for (const output of outputs) {
+        const position = output.sink.position();
+        if (position) store.data.sinks[output.name] = position;
+      }
+      await store.save();
+    },
+    deadLetter: (output, rejected) =>
+      writeDeadLetters(deadLetterPath(store.path, output), output, rejected, clock.now()),
+    badLines: async (endpoint, lines) => {
+      const path = join(dirname(store.path), 'dead-letter', `push-${endpoint}.ndjson`);
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      const at = new Date(clock.now()).toISOString();
+      await appendFile(
+        path,
+        lines.map((l) => JSON.stringify({ at, endpoint, line: l.number, reason: l.reason, text: l.text })).join('\n') +
+          '\n',
+        { mode: 0o600 },
+      );
+    },
+    ...(onPush ? { onPush } : {}),
+  });
+  const port = await receiver.start();
+  const scheme = push.tls ? 'https' : 'http';
+  logger.info(
+    `Logpush receiver on ${scheme}://${push.listen.host}:${port}: ${push.endpoints.map((e) => `${e.path} (${e.dataset})`).join(', ')}`,
+  );
+  if (!push.tls)
+    logger.warn(
+      'push.tls is not set: Logpush only pushes to HTTPS; terminate TLS in front of this port (a reverse proxy), or set push.tls',
+    );
+  return receiver;
+}

@@ -1,0 +1,292 @@
+/**
+ * The Logpush receiver: HTTP(S) POSTs of gzip'd NDJSON to one path per endpoint. A push is
+ * answered 200 only after every output confirmed every event of it (each output's own rule: HEC
+ * acks, fsync …) and the outputs' positions were saved; otherwise 503, and Logpush sends it again.
+ * Events an output already confirmed for the endpoint (a retry after a lost 200) are dropped by
+ * content hash within the dedup window. Nothing is spooled: the body streams through in slices.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Clock } from '../clock.js';
+import type { PushConfig, PushEndpointConfig } from '../config/push.js';
+import type { Dataset } from '../datasets/dataset.js';
+import type { Formatter } from '../format/index.js';
+import type { EventRecord } from '../format/record.js';
+import { parseTimestamp } from '../format/time.js';
+import type { Logger } from '../logging.js';
+import { backoffDelay } from '../net/backoff.js';
+import { deliverWithRetry } from '../sink/deliver.js';
+import type { OutputRecord, RejectedRecord, Sink } from '../sink/types.js';
+import { BodyError, type BodyLine, bodyLines, isValidationUpload } from './body.js';
+import { DedupWindow } from './dedup-window.js';
+
+export interface PushOutput {
+  name: string;
+  sink: Sink;
+  /** The output's formatter for a dataset. */
+  formatterFor(dataset: Dataset): Formatter;
+  /** The HEC sourcetype of a dataset in this output's format (undefined: not a HEC output). */
+  sourcetypeFor(dataset: Dataset): string | undefined;
+}
+
+export interface ReceiverOptions {
+  config: PushConfig;
+  outputs: readonly PushOutput[];
+  datasets: Readonly<Record<string, Dataset>>;
+  logger: Logger;
+  clock: Clock;
+  /** Saves the outputs' positions (file sizes) before a push is answered 200. */
+  commit(): Promise<void>;
+  /** Records an output refused for good. */
+  deadLetter(output: string, rejected: readonly RejectedRecord[]): Promise<void>;
+  /** Lines that are not events of the endpoint's dataset. */
+  badLines(endpoint: string, lines: readonly { number: number; reason: string; text: string }[]): Promise<void>;
+  /** Delivery attempts per slice and output before the push is answered 503 (default 3). */
+  attempts?: number;
+  onPush?(endpoint: string, result: PushResult): void;
+}
+
+export interface PushResult {
+  status: number;
+  events: number;
+  shipped: Record<string, number>;
+  duplicates: Record<string, number>;
+  bad: number;
+  validation: boolean;
+}
+
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+interface Endpoint {
+  config: PushEndpointConfig;
+  dataset: Dataset;
+  secret: Buffer;
+  windows: Map<string, DedupWindow>;
+  formatters: Map<string, Formatter>;
+  sourcetypes: Map<string, string | undefined>;
+}
+
+export class PushReceiver {
+  private server: Server | HttpsServer | undefined;
+  private readonly sockets = new Set<Socket>();
+  private readonly endpoints = new Map<string, Endpoint>();
+  private active = 0;
+  port = 0;
+
+  constructor(private readonly options: ReceiverOptions) {
+    for (const config of options.config.endpoints) {
+      const dataset = options.datasets[config.dataset];
+      if (!dataset?.fromPush)
+        throw new Error(`push endpoint ${config.name}: dataset ${config.dataset} cannot be pushed`);
+      this.endpoints.set(config.path, {
+        config,
+        dataset,
+        secret: digest(config.secret),
+        windows: new Map(options.outputs.map((o) => [o.name, new DedupWindow(options.config.dedup_window)])),
+        formatters: new Map(options.outputs.map((o) => [o.name, o.formatterFor(dataset)])),
+        sourcetypes: new Map(options.outputs.map((o) => [o.name, o.sourcetypeFor(dataset)])),
+      });
+    }
+  }
+
+  async start(): Promise<number> {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
+      this.handle(req, res).catch((error: unknown) => {
+        this.options.logger.error(`push: ${(error as Error).message}`);
+        if (!res.headersSent) this.answer(res, 500, 'internal error');
+      });
+    };
+    const tls = this.options.config.tls;
+    this.server = tls ? createHttpsServer(this.tlsOptions(), handler) : createHttpServer(handler);
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    const { host, port } = this.options.config.listen;
+    await new Promise<void>((resolve, reject) => {
+      this.server?.once('error', reject);
+      this.server?.listen(port, host, () => resolve());
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+    return this.port;
+  }
+
+  private tlsOptions(): { cert: Buffer; key: Buffer } {
+    const tls = this.options.config.tls;
+    if (!tls) throw new Error('no push.tls');
+    return { cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) };
+  }
+
+  /** SIGHUP: a renewed certificate is taken for new connections. */
+  reloadTls(): void {
+    if (this.server && 'setSecureContext' in this.server) this.server.setSecureContext(this.tlsOptions());
+  }
+
+  /** Takes no new push; those being received finish within `graceMs`, then are cut (Logpush resends them). */
+  async stop(graceMs = 30_000): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+      setTimeout(() => {
+        for (const socket of this.sockets) socket.destroy();
+      }, graceMs).unref();
+    });
+    this.server = undefined;
+  }
+
+  private answer(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
+    res.end(`${text}\n`);
+  }
+
+  /** Answers without reading the body, and closes the connection (the body is not wanted). */
+  private refuse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    text: string,
+    headers: Record<string, string> = {},
+  ): void {
+    this.answer(res, status, text, { connection: 'close', ...headers });
+    res.on('finish', () => req.socket.destroy());
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://receiver').pathname;
+    const endpoint = this.endpoints.get(path);
+    if (!endpoint) return this.refuse(req, res, 404, 'no Logpush endpoint at this path');
+    if (req.method !== 'POST') return this.refuse(req, res, 405, 'POST only', { allow: 'POST' });
+    const given = req.headers[endpoint.config.secret_header.toLowerCase()];
+    const value = Array.isArray(given) ? given[0] : given;
+    if (value === undefined || !timingSafeEqual(digest(value), endpoint.secret)) {
+      return this.refuse(req, res, 401, `missing or wrong ${endpoint.config.secret_header}`);
+    }
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (declared > this.options.config.max_body) {
+      return this.refuse(req, res, 413, `the body is over max_body (${this.options.config.max_body} bytes)`);
+    }
+    if (this.active >= this.options.config.max_concurrent) {
+      return this.refuse(req, res, 429, 'too many pushes at once; retry later', { 'retry-after': '5' });
+    }
+    this.active++;
+    try {
+      const result = await this.receive(endpoint, req);
+      this.options.onPush?.(endpoint.config.name, result);
+      if (result.status === 200)
+        this.answer(res, 200, result.validation ? 'validation ok' : `ok: ${result.events} event(s)`);
+      else this.refuse(req, res, 503, 'an output did not confirm the batch; retry later', { 'retry-after': '10' });
+    } catch (error) {
+      if (!(error instanceof BodyError)) throw error;
+      this.options.logger.warn(`push ${endpoint.config.name}: refused a body: ${error.message}`);
+      this.refuse(req, res, error.status, error.message);
+    } finally {
+      this.active--;
+    }
+  }
+
+  private async receive(endpoint: Endpoint, req: IncomingMessage): Promise<PushResult> {
+    const limits = {
+      maxBody: this.options.config.max_body,
+      maxDecompressed: this.options.config.max_decompressed,
+      maxRatio: 200,
+      maxLine: 2 ** 20,
+    };
+    const result: PushResult = { status: 200, events: 0, shipped: {}, duplicates: {}, bad: 0, validation: false };
+    for (const output of this.options.outputs) {
+      result.shipped[output.name] = 0;
+      result.duplicates[output.name] = 0;
+    }
+    let slice: BodyLine[] = [];
+    let seen = 0;
+    const size = this.options.config.slice_events;
+    for await (const line of bodyLines(req, req.headers['content-encoding'], limits)) {
+      seen++;
+      slice.push(line);
+      // The first slice waits for a second line: a body of one line may be the validation upload.
+      if (slice.length >= Math.max(2, size)) {
+        if (!(await this.ship(endpoint, slice, result))) return { ...result, status: 503 };
+        slice = [];
+      }
+    }
+    if (seen === 1 && isValidationUpload(slice)) return { ...result, validation: true };
+    if (slice.length > 0 && !(await this.ship(endpoint, slice, result))) return { ...result, status: 503 };
+    await this.options.commit();
+    return result;
+  }
+
+  /** One slice to every output; false when one did not confirm it. */
+  private async ship(endpoint: Endpoint, lines: readonly BodyLine[], result: PushResult): Promise<boolean> {
+    const events: { event: EventRecord; id: string; epochMs: number; time: string }[] = [];
+    const bad: { number: number; reason: string; text: string }[] = [];
+    for (const line of lines) {
+      let value: unknown;
+      try {
+        value = JSON.parse(line.text);
+      } catch (error) {
+        bad.push({ number: line.number, reason: `not JSON (${(error as Error).message})`, text: line.text });
+        continue;
+      }
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        bad.push({ number: line.number, reason: 'not a JSON object', text: line.text });
+        continue;
+      }
+      const event = endpoint.dataset.fromPush?.(value as EventRecord) ?? (value as EventRecord);
+      const time = endpoint.dataset.time(event);
+      const ts = time === undefined ? undefined : parseTimestamp(time);
+      if (!ts || time === undefined) {
+        bad.push({ number: line.number, reason: 'no readable time', text: line.text });
+        continue;
+      }
+      events.push({ event, id: endpoint.dataset.identity(event), epochMs: ts.epochMs, time });
+    }
+    if (bad.length > 0) {
+      result.bad += bad.length;
+      await this.options.badLines(endpoint.config.name, bad);
+      this.options.logger.warn(
+        `push ${endpoint.config.name}: ${bad.length} line(s) are not ${endpoint.dataset.name} events (first: line ${bad[0]?.number}: ${bad[0]?.reason}); dead-lettered`,
+      );
+    }
+    result.events += events.length;
+    const accountId = endpoint.config.account_id ?? '';
+    const outcomes = await Promise.all(
+      this.options.outputs.map(async (output) => {
+        const window = endpoint.windows.get(output.name) as DedupWindow;
+        const format = endpoint.formatters.get(output.name) as Formatter;
+        const sourcetype = endpoint.sourcetypes.get(output.name);
+        const fresh = events.filter((e) => !window.has(e.id));
+        result.duplicates[output.name] = (result.duplicates[output.name] ?? 0) + events.length - fresh.length;
+        if (fresh.length === 0) return true;
+        const context = { accountId: endpoint.config.account_id, epochMs: 0 };
+        const records: OutputRecord[] = fresh.map((e) => ({
+          get text() {
+            return format(e.event, { ...context, epochMs: e.epochMs });
+          },
+          event: e.event,
+          id: e.id,
+          epochMs: e.epochMs,
+          time: e.time,
+          accountId,
+          ...(sourcetype === undefined ? {} : { sourcetype }),
+          syslog: endpoint.dataset.syslog,
+        }));
+        const outcome = await deliverWithRetry(output, records, {
+          attempts: this.options.attempts ?? 3,
+          clock: this.options.clock,
+          logger: this.options.logger,
+          backoff: (attempt) => backoffDelay(attempt, { baseMs: 500, capMs: 5000 }),
+        });
+        if (outcome.status !== 'delivered') return false;
+        if (outcome.rejected.length > 0) await this.options.deadLetter(output.name, outcome.rejected);
+        for (const e of fresh) window.add(e.id);
+        result.shipped[output.name] = (result.shipped[output.name] ?? 0) + fresh.length - outcome.rejected.length;
+        return true;
+      }),
+    );
+    return outcomes.every(Boolean);
+  }
+}

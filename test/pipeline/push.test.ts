@@ -1,0 +1,231 @@
+/**
+ * The Logpush receiver of `run`, driven as Logpush drives it: gzip'd NDJSON POSTs with the shared
+ * secret in a header, into a HEC simulator (acks) and a file output. Every event exactly once,
+ * including a batch pushed twice and a batch pushed while HEC is down (503, then 200 after it is
+ * back); the validation upload; a wrong secret; a gzip bomb; a body over max_body; too many pushes
+ * at once; lines that are not events.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { AccessApiSimulator } from '../support/access-api-simulator.js';
+import { collect, spawnCli } from '../support/cli.js';
+import { readLines, tempDir, waitFor, writeConfig } from '../support/harness.js';
+import { HecSimulator } from '../support/hec-simulator.js';
+import { freePort } from '../support/rsyslog.js';
+
+const SECRET = 'push-secret-0123456789abcdef';
+
+function post(
+  port: number,
+  path: string,
+  body: Buffer,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-length': body.length, ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      },
+    );
+    req.on('error', (error) =>
+      /EPIPE|ECONNRESET/.test((error as NodeJS.ErrnoException).code ?? '')
+        ? resolve({ status: 0, text: String(error) })
+        : reject(error),
+    );
+    req.end(body);
+  });
+}
+
+const FORMATS = [
+  '1714557600123456789',
+  1714557600,
+  '2024-05-01T10:00:00Z',
+  '2024-05-01T10:00:00.123Z',
+  '2024-05-01T10:00:00.123456789Z',
+];
+
+/** `n` http_requests records as Logpush writes them, the timestamp formats taking turns. */
+function httpRecords(n: number, tag: string): Record<string, unknown>[] {
+  return Array.from({ length: n }, (_, i) => ({
+    ClientIP: `203.0.113.${i % 250}`,
+    ClientRequestHost: 'wiki.example.com',
+    ClientRequestMethod: i % 7 === 0 ? 'POST' : 'GET',
+    ClientRequestURI: `/page/${tag}/${i}`,
+    ClientRequestUserAgent: 'Mozilla/5.0',
+    EdgeStartTimestamp: FORMATS[i % FORMATS.length],
+    EdgeResponseStatus: i % 10 === 0 ? 403 : 200,
+    EdgeResponseBytes: 1000 + i,
+    RayID: `${tag}${i.toString(16).padStart(8, '0')}`,
+    RequestHeaders: { 'cf-access-user': `user${i % 50}@example.com` },
+  }));
+}
+const ndjson = (records: readonly unknown[]) => gzipSync(records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+
+describe('Logpush receiver in `run`', function () {
+  this.timeout(180_000);
+  let api: AccessApiSimulator;
+  let hec: HecSimulator;
+  let child: ChildProcess | undefined;
+  let done: ReturnType<typeof collect> | undefined;
+  let dir: string;
+  let port: number;
+  const headers = { 'content-encoding': 'gzip', 'x-logpush-secret': SECRET, 'content-type': 'application/x-ndjson' };
+
+  async function start(extraPush = ''): Promise<void> {
+    api = await new AccessApiSimulator().start();
+    hec = await new HecSimulator({ ack: true, ackDelayMs: 20 }).start();
+    dir = tempDir('push-');
+    port = await freePort();
+    const config = writeConfig(dir, {
+      baseUrl: api.baseUrl,
+      statePath: join(dir, 'state.json'),
+      outputs: [
+        `  - { name: splunk, type: splunk_hec, url: "${hec.url}", token: "${hec.token}", format: json, ack: true, ack_poll_interval: 100ms }`,
+        `  - { name: archive, type: file, path: "${join(dir, 'out.ndjson')}", format: json }`,
+      ].join('\n'),
+      extra: `push:\n  listen: 127.0.0.1:${port}\n  max_body: 1MiB\n  slice_events: 500\n${extraPush}  endpoints:\n    - { name: http, dataset: http_requests, secret: ${SECRET} }\n    - { name: access, dataset: access_requests, secret: ${SECRET}, account_id: 0123456789abcdef0123456789abcdef }\n`,
+    });
+    child = spawnCli(['run', '--config', config]);
+    done = collect(child, { timeoutMs: 170_000 });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    await waitFor(() => stderr.includes('Logpush receiver on'), 30_000);
+  }
+
+  afterEach(async () => {
+    child?.kill('SIGTERM');
+    const result = await done;
+    child = undefined;
+    await api.stop();
+    await hec.stop();
+    assert.equal(result?.code, 0, result?.stderr.slice(-2000));
+  });
+
+  const indexed = () => hec.events.map((e) => e.event as { RayID?: string; ray_id?: string });
+  const archived = () => (existsSync(join(dir, 'out.ndjson')) ? readLines(join(dir, 'out.ndjson')) : []);
+
+  it('ships every event once to every output; the same batch again is dropped; the validation upload ships nothing', async () => {
+    await start();
+    assert.equal((await post(port, '/logpush/http', gzipSync('{"content":"tests"}'), headers)).status, 200);
+    assert.equal((await post(port, '/logpush/http', Buffer.from('test'), { 'x-logpush-secret': SECRET })).status, 200);
+    const batch = ndjson(httpRecords(2000, 'a'));
+    const first = await post(port, '/logpush/http', batch, headers);
+    assert.equal(first.status, 200, first.text);
+    const again = await post(port, '/logpush/http', batch, headers);
+    assert.equal(again.status, 200, again.text);
+    const rays = indexed().map((e) => e.RayID);
+    console.log(
+      `      pushed 2,000 twice: indexed ${rays.length} (${new Set(rays).size} distinct), archived ${archived().length}; sourcetype ${hec.events[0]?.sourcetype}`,
+    );
+    assert.equal(rays.length, 2000);
+    assert.equal(new Set(rays).size, 2000);
+    assert.equal(archived().length, 2000);
+    assert.equal(hec.events[0]?.sourcetype, 'cloudflare:http_requests');
+    // A pushed access_requests record lands in the polled shape.
+    const access = {
+      Action: 'login',
+      Allowed: true,
+      CreatedAt: 1714557600,
+      Email: 'alice@example.com',
+      RayID: 'acc1',
+      AppDomain: 'wiki.example.com',
+    };
+    assert.equal((await post(port, '/logpush/access', ndjson([access]), headers)).status, 200);
+    const last = hec.events.at(-1);
+    assert.deepEqual(last?.event, {
+      action: 'login',
+      allowed: true,
+      created_at: '2024-05-01T10:00:00Z',
+      user_email: 'alice@example.com',
+      ray_id: 'acc1',
+      app_domain: 'wiki.example.com',
+      account_id: '0123456789abcdef0123456789abcdef',
+    });
+    assert.equal(last.sourcetype, 'cloudflare:access');
+  });
+
+  it('HEC down: 503 to the pusher; after it is back the same batch gets 200, and no output holds an event twice', async () => {
+    await start();
+    const hecPort = hec.port;
+    await hec.outage();
+    const batch = ndjson(httpRecords(1500, 'b'));
+    const down = await post(port, '/logpush/http', batch, headers);
+    assert.equal(down.status, 503, down.text);
+    await hec.start(hecPort);
+    const up = await post(port, '/logpush/http', batch, headers);
+    assert.equal(up.status, 200, up.text);
+    const rays = indexed().map((e) => e.RayID);
+    const files = archived();
+    console.log(
+      `      1,500 pushed while HEC was down (503), then again (200): indexed ${rays.length}, distinct ${new Set(rays).size}; archived ${files.length}`,
+    );
+    assert.equal(rays.length, 1500);
+    assert.equal(new Set(rays).size, 1500);
+    assert.equal(files.length, 1500, 'the file had it from the first push; the retry was dropped for it');
+  });
+
+  it('refuses a wrong secret (401), a bomb and a body over max_body (413), bad gzip (400); dead-letters lines that are not events', async () => {
+    await start();
+    const body = ndjson(httpRecords(10, 'c'));
+    assert.equal((await post(port, '/logpush/http', body, { ...headers, 'x-logpush-secret': 'wrong' })).status, 401);
+    const { 'x-logpush-secret': _, ...noSecret } = headers;
+    assert.equal((await post(port, '/logpush/http', body, noSecret)).status, 401);
+    assert.equal((await post(port, '/logpush/nothing', body, headers)).status, 404);
+    assert.equal(
+      (await post(port, '/logpush/http', gzipSync(Buffer.alloc(64 * 2 ** 20, '\n')), headers)).status,
+      413,
+      'bomb',
+    );
+    assert.equal(
+      (await post(port, '/logpush/http', Buffer.alloc(2 * 2 ** 20, 'x'), { 'x-logpush-secret': SECRET })).status,
+      413,
+      'max_body',
+    );
+    assert.equal((await post(port, '/logpush/http', Buffer.from([0x1f, 0x8b, 1, 2, 3, 4]), headers)).status, 400);
+    assert.equal(hec.events.length, 0);
+    const mixed = gzipSync(
+      [
+        '{"RayID":"g1","EdgeStartTimestamp":1714557600}',
+        '{not json',
+        '[1,2]',
+        '{"RayID":"g2"}',
+        '{"RayID":"g3","EdgeStartTimestamp":"2024-05-01T10:00:00Z"}',
+      ].join('\n'),
+    );
+    const answer = await post(port, '/logpush/http', mixed, headers);
+    assert.equal(answer.status, 200, answer.text);
+    assert.deepEqual(
+      indexed().map((e) => e.RayID),
+      ['g1', 'g3'],
+    );
+    const dead = readLines(join(dir, 'dead-letter', 'push-http.ndjson')).map(
+      (l) => JSON.parse(l) as { line: number; reason: string },
+    );
+    assert.deepEqual(
+      dead.map((d) => [d.line, d.reason.split(' (')[0]]),
+      [
+        [2, 'not JSON'],
+        [3, 'not a JSON object'],
+        [4, 'no readable time'],
+      ],
+    );
+  });
+
+  it('more pushes at once than max_concurrent: 429 with Retry-After, and the first is still shipped', async () => {
+    await start('  max_concurrent: 1\n');
+    hec.faults.push({ kind: 'delay', ms: 1500 });
+    const slow = post(port, '/logpush/http', ndjson(httpRecords(20, 'd')), headers);
+    await new Promise((r) => setTimeout(r, 300));
+    const busy = await post(port, '/logpush/http', ndjson(httpRecords(20, 'e')), headers);
+    assert.equal(busy.status, 429, busy.text);
+    assert.equal((await slow).status, 200);
+    assert.deepEqual([...new Set(indexed().map((e) => e.RayID?.slice(0, 1)))], ['d']);
+  });
+});
