@@ -186,8 +186,8 @@ let tailTexts = ['', ''];
 function accountTail(accountId: string, quote: boolean): string {
   if (accountId !== tailAccount) {
     tailAccount = accountId;
-    // Account ids are 32 hex characters: no JSON escaping needed.
-    const tail = `,"fields":{"account_id":"${accountId}"}}`;
+    // Account ids are 32 hex characters: no JSON escaping needed. Pushed zone logs may have none.
+    const tail = accountId === '' ? '}' : `,"fields":{"account_id":"${accountId}"}}`;
     tailTexts = [plainString(tail), plainString(`"${tail}`)];
   }
   return tailTexts[quote ? 1 : 0] ?? '';

@@ -8,14 +8,19 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { request } from 'node:http';
+import { type IncomingMessage, request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { AccessApiSimulator } from '../support/access-api-simulator.js';
 import { collect, spawnCli } from '../support/cli.js';
 import { readLines, tempDir, waitFor, writeConfig } from '../support/harness.js';
 import { HecSimulator } from '../support/hec-simulator.js';
-import { freePort } from '../support/rsyslog.js';
+import { freePort, Rsyslog } from '../support/rsyslog.js';
+import { parseCef } from '../support/cef-parser.js';
+import { makePki } from '../support/tls-certs.js';
 
 const SECRET = 'push-secret-0123456789abcdef';
 
@@ -24,16 +29,31 @@ function post(
   path: string,
   body: Buffer,
   headers: Record<string, string> = {},
-): Promise<{ status: number; text: string }> {
+  tls?: { ca: Buffer },
+): Promise<{ status: number; text: string; fingerprint?: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-length': body.length, ...headers } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-      },
-    );
+    const options = {
+      host: '127.0.0.1',
+      port,
+      path,
+      method: 'POST',
+      headers: { 'content-length': body.length, ...headers },
+      agent: false as const,
+    };
+    const onResponse = (res: IncomingMessage): void => {
+      const fingerprint = tls ? (res.socket as TLSSocket).getPeerCertificate().fingerprint256 : undefined;
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          text: Buffer.concat(chunks).toString(),
+          ...(fingerprint ? { fingerprint } : {}),
+        }),
+      );
+    };
+    const req = tls ? httpsRequest({ ...options, ca: tls.ca }, onResponse) : request(options, onResponse);
+    // A refused body may be cut while it is still being sent: the answer was read, or it is a reset.
     req.on('error', (error) =>
       /EPIPE|ECONNRESET/.test((error as NodeJS.ErrnoException).code ?? '')
         ? resolve({ status: 0, text: String(error) })
@@ -78,7 +98,7 @@ describe('Logpush receiver in `run`', function () {
   let port: number;
   const headers = { 'content-encoding': 'gzip', 'x-logpush-secret': SECRET, 'content-type': 'application/x-ndjson' };
 
-  async function start(extraPush = ''): Promise<void> {
+  async function start(extraPush = '', outputs?: string): Promise<void> {
     api = await new AccessApiSimulator().start();
     hec = await new HecSimulator({ ack: true, ackDelayMs: 20 }).start();
     dir = tempDir('push-');
@@ -86,10 +106,12 @@ describe('Logpush receiver in `run`', function () {
     const config = writeConfig(dir, {
       baseUrl: api.baseUrl,
       statePath: join(dir, 'state.json'),
-      outputs: [
-        `  - { name: splunk, type: splunk_hec, url: "${hec.url}", token: "${hec.token}", format: json, ack: true, ack_poll_interval: 100ms }`,
-        `  - { name: archive, type: file, path: "${join(dir, 'out.ndjson')}", format: json }`,
-      ].join('\n'),
+      outputs:
+        outputs ??
+        [
+          `  - { name: splunk, type: splunk_hec, url: "${hec.url}", token: "${hec.token}", format: json, ack: true, ack_poll_interval: 100ms }`,
+          `  - { name: archive, type: file, path: "${join(dir, 'out.ndjson')}", format: json }`,
+        ].join('\n'),
       extra: `push:\n  listen: 127.0.0.1:${port}\n  max_body: 1MiB\n  slice_events: 500\n${extraPush}  endpoints:\n    - { name: http, dataset: http_requests, secret: ${SECRET} }\n    - { name: access, dataset: access_requests, secret: ${SECRET}, account_id: 0123456789abcdef0123456789abcdef }\n`,
     });
     child = spawnCli(['run', '--config', config]);
@@ -227,5 +249,49 @@ describe('Logpush receiver in `run`', function () {
     assert.equal(busy.status, 429, busy.text);
     assert.equal((await slow).status, 200);
     assert.deepEqual([...new Set(indexed().map((e) => e.RayID?.slice(0, 1)))], ['d']);
+  });
+  it('over https (push.tls) into a real rsyslogd: each event once, the cfhttp SD; SIGHUP takes a renewed certificate', async () => {
+    const pki = makePki(tempDir('push-tls-'));
+    const certDir = tempDir('push-cert-');
+    copyFileSync(pki.serverCert, join(certDir, 'cert.pem'));
+    copyFileSync(pki.serverKey, join(certDir, 'key.pem'));
+    const rsyslog = await new Rsyslog(tempDir('push-rsyslog-'), {
+      ca: pki.caCert,
+      cert: pki.serverCert,
+      key: pki.serverKey,
+    }).start();
+    try {
+      await start(
+        `  tls: { cert_file: "${join(certDir, 'cert.pem')}", key_file: "${join(certDir, 'key.pem')}" }\n`,
+        `  - { name: siem, type: syslog, host: 127.0.0.1, port: ${rsyslog.tcpPort}, transport: tcp, format: cef, structured_data: true }`,
+      );
+      const ca = { ca: pki.read(pki.caCert) };
+      const records = httpRecords(300, 'f');
+      const first = await post(port, '/logpush/http', ndjson(records), headers, ca);
+      assert.equal(first.status, 200, first.text);
+      const received = await rsyslog.waitFor(300);
+      const ids = received.map((r) => new Map(parseCef(r.msg).extension).get('externalId'));
+      console.log(
+        `      300 pushed over https: rsyslogd parsed ${received.length} records, ${new Set(ids).size} distinct`,
+      );
+      assert.equal(new Set(ids).size, 300);
+      assert.ok(
+        received.every((r) => r.sd.startsWith('[cfhttp@32473 RayID=')),
+        received[0]?.sd,
+      );
+      assert.ok(received.every((r) => r.msg.startsWith('CEF:0|Cloudflare|HTTP|')));
+      // Renewed certificate (here: the self-signed one) in place, then SIGHUP: new connections get it.
+      copyFileSync(pki.selfSignedCert, join(certDir, 'cert.pem'));
+      copyFileSync(pki.selfSignedKey, join(certDir, 'key.pem'));
+      child?.kill('SIGHUP');
+      await new Promise((r) => setTimeout(r, 500));
+      const renewed = await post(port, '/logpush/http', gzipSync('{"content":"tests"}'), headers, {
+        ca: pki.read(pki.selfSignedCert),
+      });
+      assert.equal(renewed.status, 200);
+      assert.notEqual(renewed.fingerprint, first.fingerprint);
+    } finally {
+      await rsyslog.stop();
+    }
   });
 });
