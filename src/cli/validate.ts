@@ -67,6 +67,13 @@ export function validateSummary(loaded: LoadedConfig): string[] {
     `state: ${config.state.path}`,
   ];
   for (const out of config.outputs) lines.push(`output ${describeOutput(out)}`);
+  if (config.push) {
+    const push = config.push;
+    const endpoints = push.endpoints.map((e) => `${e.path} → ${e.dataset} (secret in ${e.secret_header})`).join(', ');
+    lines.push(
+      `push: ${push.tls ? 'https' : 'http'}://${push.listen.host}:${push.listen.port}${push.tls ? '' : ' (WARNING: Logpush pushes only to HTTPS; put TLS in front)'}, ${endpoints}; max_body ${push.max_body} bytes, ${push.max_concurrent} at once, dedup window ${push.dedup_window} per endpoint and output`,
+    );
+  }
   for (const { client, target, route } of clientRoutes(config))
     lines.push(`network: ${client} → ${new URL(target).origin} ${describeRoute(route)}`);
   return lines;

@@ -40,7 +40,7 @@ export const pushSchema = z
     /** Pushes handled at once; more are answered 429 with Retry-After (Logpush retries). */
     max_concurrent: integer(1, 256).default(4),
     /** Event hashes remembered per endpoint and output, to drop a batch Logpush sends again. */
-    dedup_window: integer(0, 10_000_000).default(1_000_000),
+    dedup_window: integer(0, 10_000_000).default(500_000),
     /** Events per slice shipped to the outputs while a body streams in. */
     slice_events: integer(1, 100_000).default(5000),
     endpoints: z.array(endpoint).min(1, { error: 'must list at least one endpoint' }),

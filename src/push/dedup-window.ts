@@ -1,7 +1,7 @@
 /**
  * The event hashes an output confirmed for one endpoint, most recent `capacity` kept: a batch
  * Logpush sends again after a lost 200 is dropped. Memory: about 100 bytes per hash (a 16-char
- * string in a Map), so the default million costs ~100 MB per (endpoint, output) at its fullest.
+ * string in a Map), so the default 500,000 costs ~50 MB per (endpoint, output) at its fullest.
  */
 export class DedupWindow {
   private readonly seen = new Map<string, true>();

@@ -146,6 +146,33 @@ describe('config/load', () => {
     assert.ok(parseConfigText(minimal(), 't', { HTTPS_PROXY: 'http://u:Env-Secret-9@p:1' }).secrets.includes('Env-Secret-9'));
   });
 
+  it('push: endpoints with a dataset and a secret (or secret_file), paths unique, the secret never shown', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-push-'));
+    writeFileSync(join(dir, 'secret'), 'a-long-logpush-secret-value\n');
+    const push = (endpoints: string) => `push:\n  listen: 127.0.0.1:8787\n  endpoints:\n${endpoints}`;
+    const { config, secrets } = parseConfigText(
+      minimal() + push(`    - { name: http, dataset: http_requests, secret_file: ${join(dir, 'secret')} }\n`),
+      't',
+      {},
+    );
+    assert.deepEqual(config.push?.endpoints, [
+      { name: 'http', path: '/logpush/http', dataset: 'http_requests', secret_header: 'X-Logpush-Secret', secret: 'a-long-logpush-secret-value' },
+    ]);
+    assert.equal(config.push.max_concurrent, 4);
+    assert.ok(secrets.includes('a-long-logpush-secret-value'));
+    const short = configError(minimal() + push('    - { name: http, dataset: http_requests, secret: short-Secret }\n'));
+    assert.match(short.message, /push\.endpoints\[0\]\.secret: got "\*\*\*\*" \(secret, masked\); must be at least 16 characters/);
+    const twice = configError(
+      minimal() +
+        push(
+          '    - { name: a, path: /in, dataset: http_requests, secret: 0123456789abcdef }\n    - { name: b, path: /in, dataset: access_requests, secret: 0123456789abcdef }\n',
+        ),
+    );
+    assert.match(twice.message, /push\.endpoints\[1\]\.path: .*\/in is used by two endpoints/);
+    const dataset = configError(minimal() + push('    - { name: a, dataset: dns_logs, secret: 0123456789abcdef }\n'));
+    assert.match(dataset.message, /push\.endpoints\[0\]\.dataset: got "dns_logs"; must be one of: http_requests, access_requests/);
+  });
+
   it('finds the file from --config, then the environment, then the default', () => {
     assert.equal(resolveConfigPath('/a.yaml', { CF_ACCESS_SHIPPER_CONFIG: '/b.yaml' }), '/a.yaml');
     assert.equal(resolveConfigPath(undefined, { CF_ACCESS_SHIPPER_CONFIG: '/b.yaml' }), '/b.yaml');
