@@ -5,7 +5,7 @@
  * Then peak RSS while several large pushes arrive at once (RSS should not follow the body size).
  * The CLI runs under /usr/bin/time -v.   Run: npm run build && npm run bench:push [file|hec|parallel]
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
@@ -102,7 +102,12 @@ async function run(
     config,
     `cloudflare:\n  base_url: http://127.0.0.1:9/client/v4\n  api_token: x\n  account_id: 0123456789abcdef0123456789abcdef\npoll: { schedule: "0 0 1 1 *" }\nstate: { path: ${join(dir, 'state.json')} }\noutputs:\n  - ${output.replace('DIR', dir)}\nlog: { level: warn }\npush:\n  listen: 127.0.0.1:${port}\n  max_body: 512MiB\n  max_concurrent: 8\n  endpoints:\n    - { name: http, dataset: http_requests, secret: ${SECRET} }\n`,
   );
-  const child = spawn('/usr/bin/time', ['-v', cli, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // A process group of its own: SIGTERM reaches the daemon, not only /usr/bin/time (which would
+  // leave the daemon running and report nothing).
+  const child = spawn('/usr/bin/time', ['-v', cli, 'run', '--config', config], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   for (let i = 0; i < 200; i++) {
@@ -123,8 +128,10 @@ async function run(
     }),
   );
   const seconds = (Date.now() - started) / 1000;
-  child.kill('SIGTERM');
-  await new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  // SIGTERM to the daemon, not to /usr/bin/time (which would die without a report and leave it running).
+  execFileSync('pkill', ['-TERM', '-P', String(child.pid)]);
+  await exited;
   const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)?.[1]);
   const cpu = /User time \(seconds\): ([\d.]+)[\s\S]*System time \(seconds\): ([\d.]+)/.exec(stderr);
   const compressed = batches.reduce((n, b) => n + b.length, 0);
