@@ -1,12 +1,11 @@
 /** Starts the Logpush receiver of `run` on the daemon's outputs and state (config `push`). */
-import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { DATASETS } from '../datasets/index.js';
 import type { Logger } from '../logging.js';
 import { PushReceiver, type PushResult } from '../push/receiver.js';
-import { deadLetterPath, writeDeadLetters } from '../sink/dead-letter.js';
+import { appendDurably, deadLetterPath, writeDeadLetters } from '../sink/dead-letter.js';
 import { buildFormatter } from '../sink/factory.js';
 import type { OutputRuntime } from '../sink/output-runtime.js';
 import type { StateStore } from '../state/store.js';
@@ -46,16 +45,11 @@ export async function startPushReceiver(
     },
     deadLetter: (output, rejected) =>
       writeDeadLetters(deadLetterPath(store.path, output), output, rejected, clock.now()),
-    badLines: async (endpoint, lines) => {
-      const path = join(dirname(store.path), 'dead-letter', `push-${endpoint}.ndjson`);
-      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    // Fsynced like the outputs' dead letters: the push gets 200, so Logpush never sends these again.
+    badLines: (endpoint, lines) => {
       const at = new Date(clock.now()).toISOString();
-      await appendFile(
-        path,
-        lines.map((l) => JSON.stringify({ at, endpoint, line: l.number, reason: l.reason, text: l.text })).join('\n') +
-          '\n',
-        { mode: 0o600 },
-      );
+      const text = lines.map((l) => JSON.stringify({ at, endpoint, line: l.number, reason: l.reason, text: l.text }));
+      return appendDurably(join(dirname(store.path), 'dead-letter', `push-${endpoint}.ndjson`), text.join('\n'));
     },
     ...(onPush ? { onPush } : {}),
   });

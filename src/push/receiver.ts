@@ -20,7 +20,7 @@ import type { Logger } from '../logging.js';
 import { backoffDelay } from '../net/backoff.js';
 import { deliverWithRetry } from '../sink/deliver.js';
 import type { OutputRecord, RejectedRecord, Sink } from '../sink/types.js';
-import { BodyError, type BodyLine, bodyLines, isValidationUpload } from './body.js';
+import { BodyError, type BodyLine, bodyLines, DEFAULT_BODY_LIMITS, isValidationUpload } from './body.js';
 import { DedupWindow } from './dedup-window.js';
 
 export interface PushOutput {
@@ -191,10 +191,9 @@ export class PushReceiver {
 
   private async receive(endpoint: Endpoint, req: IncomingMessage): Promise<PushResult> {
     const limits = {
+      ...DEFAULT_BODY_LIMITS,
       maxBody: this.options.config.max_body,
       maxDecompressed: this.options.config.max_decompressed,
-      maxRatio: 200,
-      maxLine: 2 ** 20,
     };
     const result: PushResult = { status: 200, events: 0, shipped: {}, duplicates: {}, bad: 0, validation: false };
     for (const output of this.options.outputs) {

@@ -18,13 +18,18 @@ export async function writeDeadLetters(
   nowMs: number,
 ): Promise<void> {
   if (rejected.length === 0) return;
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const at = new Date(nowMs).toISOString();
   const text = rejected
     .map(({ record, reason }) =>
       JSON.stringify({ at, output, account_id: record.accountId, reason, record: record.text, event: record.event }),
     )
     .join('\n');
+  await appendDurably(path, text);
+}
+
+/** Appends lines to a dead-letter file (created 0600 in a 0700 folder) and fsyncs them. */
+export async function appendDurably(path: string, text: string): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const handle = await fs.open(path, 'a', 0o600);
   try {
     await handle.write(`${text}\n`);
