@@ -41,14 +41,18 @@ describe('crash safety: kill -9 at random moments', function () {
     add(clusterEvents(450, now - 50 * 60_000, 101));
     let kills = 0;
     let completedRuns = 0;
+    // The kill instant is drawn within how long an unkilled run takes on this machine (it varies
+    // several-fold between machines), so kills land at startup, mid-read and mid-commit alike.
+    let typicalRunMs = 2500;
     try {
-      for (let round = 0; kills < 22 && round < 80; round++) {
+      for (let round = 0; kills < 22 && round < 150; round++) {
         // New activity between restarts, some of it late (inside the overlap, before the checkpoint).
         const t = Date.now();
         add(spreadEvents(150, t - 8_000, t - 2_000, 200 + round));
         const child = spawnCli(['run', '--once', '--config', config]);
         const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-        const delay = 300 + Math.floor(rand() * 2500);
+        const started = Date.now();
+        const delay = 100 + Math.floor(rand() * typicalRunMs);
         const timer = setTimeout(() => child.kill('SIGKILL'), delay);
         const [code, signal] = await exited;
         clearTimeout(timer);
@@ -56,6 +60,7 @@ describe('crash safety: kill -9 at random moments', function () {
         else {
           assert.equal(code, 0, `run ${round} exited ${String(code)}`);
           completedRuns++;
+          typicalRunMs = Math.round(0.7 * typicalRunMs + 0.3 * (Date.now() - started));
         }
       }
       // Once the last late events have settled past the 10 s overlap, a sweep finds every one.
@@ -95,10 +100,21 @@ describe('crash safety: kill -9 at random moments', function () {
       for (let round = 0; round < 60; round++) {
         const child = spawnCli(args);
         const done = collect(child);
-        const timer =
-          kills < 12 ? setTimeout(() => child.kill('SIGKILL'), 1000 + Math.floor(rand() * 2000)) : undefined;
+        // Killed once HEC has taken a random 250–4,000 more events in this run (plus up to 150 ms),
+        // so every kill lands mid-stream however fast this machine runs the backfill.
+        const indexedAtStart = hec.events.length;
+        const progress = 250 + Math.floor(rand() * 3750);
+        const extraMs = Math.floor(rand() * 150);
+        const watch =
+          kills < 12
+            ? setInterval(() => {
+                if (hec.events.length - indexedAtStart < progress) return;
+                clearInterval(watch);
+                setTimeout(() => child.kill('SIGKILL'), extraMs);
+              }, 10)
+            : undefined;
         const result = await done;
-        clearTimeout(timer);
+        clearInterval(watch);
         counted += countedMaybeDuplicated(result.stderr);
         if (result.signal === 'SIGKILL') {
           kills++;

@@ -283,7 +283,9 @@ describe('failure paths that broke the guarantees', function () {
     const expected: AccessEvent[] = [];
     const add = (n: number, seed: number): void => {
       const now = Date.now();
-      const events = spreadEvents(n, now - 2000, now - 1200, seed);
+      // Older than the ~2 s a poll leaves for later (settle 1 s, the API's whole-second Date
+      // header), newer than the previous poll's end (polls are 2.5 s apart).
+      const events = spreadEvents(n, now - 3000, now - 2200, seed);
       sim.addEvents(ACCOUNT_A, events);
       expected.push(...events);
     };
@@ -313,7 +315,7 @@ describe('failure paths that broke the guarantees', function () {
     for (let round = 0; round < 6; round++) {
       failing = round === 1 || round === 2;
       await pollEveryAccount({ config, client, state: holder, outputs, logger, clock: realClock, ...services });
-      await new Promise((resolve) => setTimeout(resolve, 1300));
+      await new Promise((resolve) => setTimeout(resolve, 2500));
       add(400, 100 + round);
     }
     failing = false;
@@ -322,7 +324,7 @@ describe('failure paths that broke the guarantees', function () {
     const shippedWhileRunning = expected.length;
     // Then a crash while saves fail: the restart cuts the file back to what the state recorded.
     failing = true;
-    await new Promise((resolve) => setTimeout(resolve, 1300));
+    await new Promise((resolve) => setTimeout(resolve, 2500));
     add(300, 200);
     await pollEveryAccount({ config, client, state: holder, outputs, logger, clock: realClock, ...services });
     store.releaseLockNow();
@@ -405,7 +407,7 @@ describe('state errors a user can act on', function () {
       sim.addEvents(ACCOUNT_A, spreadEvents(10, Date.now() - 600_000, Date.now() - 5000, 8));
       assert.equal((await runCli(['run', '--once', '--config', config])).code, 0);
       const after = Date.now();
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await new Promise((resolve) => setTimeout(resolve, 3000));
       sim.addEvents(ACCOUNT_A, spreadEvents(10, after, after + 300, 9));
       assert.equal((await runCli(['run', '--once', '--config', config])).code, 0);
       const before = readFileSync(statePath, 'utf8');

@@ -44,7 +44,8 @@ describe('pipeline into Splunk HEC', function () {
     const port = hec.port;
     await hec.outage();
     const after = Date.now();
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Older than the ~2 s the run leaves for later (settle 1 s, the API's whole-second Date header).
+    await new Promise((resolve) => setTimeout(resolve, 3000));
     const more = spreadEvents(50, after, after + 400, 31);
     api.addEvents(ACCOUNT_A, more);
     const down = await runCli(['run', '--once', '--config', config]);
