@@ -18,6 +18,8 @@ import { HecSimulator } from '../test/support/hec-simulator.js';
 const COUNT = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const PER_BATCH = Number(process.env.BENCH_BATCH ?? 100_000);
 const SECRET = 'bench-secret-0123456789abcdef';
+/** push.slice_events (unset: the default). */
+const SLICE = process.env.BENCH_SLICE;
 const which = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['file', 'hec', 'parallel'];
 const root = fileURLToPath(new URL('../', import.meta.url));
 const cli = process.env.BENCH_CLI ?? join(root, 'dist', 'cli', 'main.js');
@@ -100,7 +102,7 @@ async function run(
   const config = join(dir, 'config.yaml');
   writeFileSync(
     config,
-    `cloudflare:\n  base_url: http://127.0.0.1:9/client/v4\n  api_token: x\n  account_id: 0123456789abcdef0123456789abcdef\npoll: { schedule: "0 0 1 1 *" }\nstate: { path: ${join(dir, 'state.json')} }\noutputs:\n  - ${output.replace('DIR', dir)}\nlog: { level: warn }\npush:\n  listen: 127.0.0.1:${port}\n  max_body: 512MiB\n  max_concurrent: 8\n  endpoints:\n    - { name: http, dataset: http_requests, secret: ${SECRET} }\n`,
+    `cloudflare:\n  base_url: http://127.0.0.1:9/client/v4\n  api_token: x\n  account_id: 0123456789abcdef0123456789abcdef\npoll: { schedule: "0 0 1 1 *" }\nstate: { path: ${join(dir, 'state.json')} }\noutputs:\n  - ${output.replace('DIR', dir)}\nlog: { level: warn }\npush:\n  listen: 127.0.0.1:${port}\n  max_body: 512MiB\n  max_concurrent: 8\n${SLICE ? `  slice_events: ${SLICE}\n` : ''}  endpoints:\n    - { name: http, dataset: http_requests, secret: ${SECRET} }\n`,
   );
   // A process group of its own: SIGTERM reaches the daemon, not only /usr/bin/time (which would
   // leave the daemon running and report nothing).

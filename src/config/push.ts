@@ -42,7 +42,7 @@ export const pushSchema = z
     /** Event hashes remembered per endpoint and output, to drop a batch Logpush sends again. */
     dedup_window: integer(0, 10_000_000).default(500_000),
     /** Events per slice shipped to the outputs while a body streams in. */
-    slice_events: integer(1, 100_000).default(5000),
+    slice_events: integer(1, 100_000).default(1000),
     endpoints: z.array(endpoint).min(1, { error: 'must list at least one endpoint' }),
   })
   .superRefine((push, ctx) => {

@@ -71,11 +71,13 @@ async function* decoded(
     for (let chunk = await take(); chunk !== undefined; chunk = await take()) yield chunk;
     return;
   }
-  const gunzip = createGunzip();
+  const gunzip = createGunzip({ chunkSize: 64 * 1024 });
   const out: Buffer[] = [];
   // Set by zlib's callbacks while this generator awaits.
   const state: { failure?: Error; refused?: BodyError; ended: boolean } = { ended: false };
+  /** Wakes a wait for output; `writeDone` ends a write early when zlib refused or failed. */
   let wake: (() => void) | undefined;
+  let writeDone: (() => void) | undefined;
   let decompressed = 0;
   // Counted as zlib produces it, so a bomb is stopped within one output chunk, not one input chunk.
   gunzip.on('data', (chunk: Buffer) => {
@@ -93,39 +95,49 @@ async function* decoded(
         `the body decompresses more than ${limits.maxRatio} times its size (a decompression bomb?)`,
       );
     }
-    if (state.refused) gunzip.destroy();
-    else out.push(chunk);
+    if (state.refused) {
+      gunzip.destroy();
+      writeDone?.();
+    } else out.push(chunk);
     wake?.();
   });
   gunzip.on('error', (error) => {
     state.failure = error;
+    writeDone?.();
     wake?.();
   });
   gunzip.on('end', () => {
     state.ended = true;
     wake?.();
   });
-  let input: Buffer | undefined = first;
+  /** Feeds one input chunk; resolves when zlib has taken it (or refused or failed: it may never call back). */
+  const write = (chunk: Buffer): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (state.refused || state.failure) return resolve();
+      writeDone = resolve;
+      gunzip.write(chunk, () => resolve());
+    });
   const wait = () => new Promise<void>((resolve) => (wake = resolve));
+  let writing: Promise<void> | undefined = write(first);
+  let more = true;
   for (;;) {
-    // Feed one input chunk, then hand on what it decompressed to, before reading more.
-    if (input !== undefined) {
-      const chunk: Buffer = input;
-      await new Promise<void>((resolve) => {
-        // Woken early when zlib refuses or fails (a destroyed stream may never call back).
-        wake = resolve;
-        if (state.refused || state.failure) resolve();
-        else gunzip.write(chunk, () => resolve());
-      });
-      input = await take();
-      if (input === undefined) gunzip.end();
+    // One chunk ahead: zlib inflates the next input chunk (in the thread pool) while what the
+    // previous one decompressed to is handed on; at most two chunks' output are held.
+    if (writing !== undefined) {
+      await writing;
+      writing = undefined;
+      const input = await take();
+      if (input === undefined) {
+        more = false;
+        gunzip.end();
+      } else writing = write(input);
     }
     if (state.refused) throw state.refused;
     if (state.failure)
       throw new BodyError(400, 'ERR_PUSH_GZIP', `the body is not valid gzip (${state.failure.message})`);
     while (out.length > 0) yield out.shift() as Buffer;
     if (state.ended) return;
-    if (input === undefined) await wait();
+    if (!more && writing === undefined) await wait();
   }
 }
 
@@ -135,25 +147,45 @@ export async function* bodyLines(
   contentEncoding: string | undefined,
   limits: BodyLimits = DEFAULT_BODY_LIMITS,
 ): AsyncGenerator<BodyLine> {
+  for await (const lines of bodyLineBatches(body, contentEncoding, limits)) yield* lines;
+}
+
+/**
+ * The body's lines, as many at a time as each decoded chunk holds: one await per chunk, not per
+ * line (an async generator's yield costs a promise and a turn of the microtask queue).
+ */
+export async function* bodyLineBatches(
+  body: AsyncIterable<Buffer>,
+  contentEncoding: string | undefined,
+  limits: BodyLimits = DEFAULT_BODY_LIMITS,
+): AsyncGenerator<BodyLine[]> {
   let carry = '';
   let number = 0;
   const decoder = new TextDecoder('utf-8');
   for await (const chunk of decoded(body, contentEncoding, limits)) {
     const text = carry + decoder.decode(chunk, { stream: true });
+    const lines: BodyLine[] = [];
     let start = 0;
     for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
       number++;
-      const line = text.slice(start, end).replace(/\r$/, '');
-      if (line.trim() !== '') yield { text: line, number };
+      const line = withoutCr(text.slice(start, end));
+      if (!isBlank(line)) lines.push({ text: line, number });
       start = end + 1;
     }
     carry = text.slice(start);
+    if (lines.length > 0) yield lines;
     if (carry.length > limits.maxLine)
       throw new BodyError(413, 'ERR_PUSH_LINE', `line ${number + 1} is longer than ${limits.maxLine} characters`);
   }
   carry += decoder.decode();
-  if (carry.trim() !== '') yield { text: carry.replace(/\r$/, ''), number: number + 1 };
+  if (!isBlank(carry)) yield [{ text: withoutCr(carry), number: number + 1 }];
 }
+
+const withoutCr = (line: string): string =>
+  line.charCodeAt(line.length - 1) === 13 ? line.slice(0, line.length - 1) : line;
+
+/** Empty or whitespace only; a JSON line starts with `{`, so that is answered at the first character. */
+const isBlank = (line: string): boolean => line.charCodeAt(0) !== 123 /* { */ && line.trim() === '';
 
 /** Logpush's validation upload (`{"content":"tests"}`, or a plain `test`): answered 200, shipped nowhere. */
 export function isValidationUpload(lines: readonly BodyLine[]): boolean {

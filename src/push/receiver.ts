@@ -14,14 +14,13 @@ import type { Clock } from '../clock.js';
 import type { PushConfig, PushEndpointConfig } from '../config/push.js';
 import type { Dataset } from '../datasets/dataset.js';
 import type { Formatter } from '../format/index.js';
-import type { EventRecord } from '../format/record.js';
-import { parseTimestamp } from '../format/time.js';
 import type { Logger } from '../logging.js';
 import { backoffDelay } from '../net/backoff.js';
 import { deliverWithRetry } from '../sink/deliver.js';
 import type { OutputRecord, RejectedRecord, Sink } from '../sink/types.js';
-import { BodyError, type BodyLine, bodyLines, DEFAULT_BODY_LIMITS, isValidationUpload } from './body.js';
+import { BodyError, type BodyLine, bodyLineBatches, DEFAULT_BODY_LIMITS, isValidationUpload } from './body.js';
 import { DedupWindow } from './dedup-window.js';
+import { type PreparedSlice, prepareSlice, PushedRecord, type RecordShape } from './pushed-record.js';
 
 export interface PushOutput {
   name: string;
@@ -200,54 +199,60 @@ export class PushReceiver {
       result.shipped[output.name] = 0;
       result.duplicates[output.name] = 0;
     }
+    // Two stages: the next slice is read and parsed while the outputs confirm the one before (a
+    // file's fsync, HEC's acks); slices reach the outputs one after another, in order.
+    let inFlight: Promise<void> = Promise.resolve();
+    let failed = false;
+    let thrown: Error | undefined;
+    const handOver = async (lines: readonly BodyLine[]): Promise<boolean> => {
+      const prepared = prepareSlice(endpoint.dataset, lines);
+      await inFlight;
+      if (failed) return false;
+      inFlight = this.deliver(endpoint, prepared, result).then(
+        (confirmed) => void (failed ||= !confirmed),
+        (error: unknown) => {
+          failed = true;
+          thrown = error instanceof Error ? error : new Error(String(error));
+        },
+      );
+      return true;
+    };
+    const settle = async (): Promise<PushResult> => {
+      await inFlight;
+      if (thrown !== undefined) throw thrown;
+      return failed ? { ...result, status: 503 } : result;
+    };
     let slice: BodyLine[] = [];
     let seen = 0;
     const size = this.options.config.slice_events;
-    for await (const line of bodyLines(req, req.headers['content-encoding'], limits)) {
-      seen++;
-      slice.push(line);
-      // The first slice waits for a second line: a body of one line may be the validation upload.
-      if (slice.length >= Math.max(2, size)) {
-        if (!(await this.ship(endpoint, slice, result))) return { ...result, status: 503 };
-        slice = [];
+    for await (const lines of bodyLineBatches(req, req.headers['content-encoding'], limits)) {
+      for (const line of lines) {
+        seen++;
+        slice.push(line);
+        // The first slice waits for a second line: a body of one line may be the validation upload.
+        if (slice.length >= Math.max(2, size)) {
+          if (!(await handOver(slice))) return settle();
+          slice = [];
+        }
       }
     }
     if (seen === 1 && isValidationUpload(slice)) return { ...result, validation: true };
-    if (slice.length > 0 && !(await this.ship(endpoint, slice, result))) return { ...result, status: 503 };
+    if (slice.length > 0) await handOver(slice);
+    const settled = await settle();
+    if (settled.status !== 200) return settled;
     await this.options.commit();
-    return result;
+    return settled;
   }
 
-  /** One slice to every output; false when one did not confirm it. */
-  private async ship(endpoint: Endpoint, lines: readonly BodyLine[], result: PushResult): Promise<boolean> {
-    const events: { event: EventRecord; id: string; epochMs: number; time: string }[] = [];
-    const bad: { number: number; reason: string; text: string }[] = [];
-    for (const line of lines) {
-      let value: unknown;
-      try {
-        value = JSON.parse(line.text);
-      } catch (error) {
-        bad.push({ number: line.number, reason: `not JSON (${(error as Error).message})`, text: line.text });
-        continue;
-      }
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        bad.push({ number: line.number, reason: 'not a JSON object', text: line.text });
-        continue;
-      }
-      const event = endpoint.dataset.fromPush?.(value as EventRecord) ?? (value as EventRecord);
-      const time = endpoint.dataset.time(event);
-      const ts = time === undefined ? undefined : parseTimestamp(time);
-      if (!ts || time === undefined) {
-        bad.push({ number: line.number, reason: 'no readable time', text: line.text });
-        continue;
-      }
-      events.push({ event, id: endpoint.dataset.identity(event), epochMs: ts.epochMs, time });
-    }
+  /** A slice's events to every output (bad lines dead-lettered first); false when one did not confirm them. */
+  private async deliver(endpoint: Endpoint, slice: PreparedSlice, result: PushResult): Promise<boolean> {
+    const { dataset } = endpoint;
+    const { events, bad } = slice;
     if (bad.length > 0) {
       result.bad += bad.length;
       await this.options.badLines(endpoint.config.name, bad);
       this.options.logger.warn(
-        `push ${endpoint.config.name}: ${bad.length} line(s) are not ${endpoint.dataset.name} events (first: line ${bad[0]?.number}: ${bad[0]?.reason}); dead-lettered`,
+        `push ${endpoint.config.name}: ${bad.length} line(s) are not ${dataset.name} events (first: line ${bad[0]?.number}: ${bad[0]?.reason}); dead-lettered`,
       );
     }
     result.events += events.length;
@@ -260,19 +265,14 @@ export class PushReceiver {
         const fresh = events.filter((e) => !window.has(e.id));
         result.duplicates[output.name] = (result.duplicates[output.name] ?? 0) + events.length - fresh.length;
         if (fresh.length === 0) return true;
-        const context = { accountId: endpoint.config.account_id, epochMs: 0 };
-        const records: OutputRecord[] = fresh.map((e) => ({
-          get text() {
-            return format(e.event, { ...context, epochMs: e.epochMs });
-          },
-          event: e.event,
-          id: e.id,
-          epochMs: e.epochMs,
-          time: e.time,
+        const shape: RecordShape = {
+          format,
+          json: format === dataset.json,
           accountId,
-          ...(sourcetype === undefined ? {} : { sourcetype }),
-          syslog: endpoint.dataset.syslog,
-        }));
+          sourcetype,
+          syslog: dataset.syslog,
+        };
+        const records: OutputRecord[] = fresh.map((e) => new PushedRecord(e, shape));
         const outcome = await deliverWithRetry(output, records, {
           attempts: this.options.attempts ?? 3,
           clock: this.options.clock,
@@ -282,6 +282,9 @@ export class PushReceiver {
         if (outcome.status !== 'delivered') return false;
         if (outcome.rejected.length > 0) await this.options.deadLetter(output.name, outcome.rejected);
         for (const e of fresh) window.add(e.id);
+        // From here the dedup window answers for these events: the output may forget what it kept
+        // to avoid resending them (HEC's acknowledged ids), or it would hold every event ever pushed.
+        output.sink.settled?.(records);
         result.shipped[output.name] = (result.shipped[output.name] ?? 0) + fresh.length - outcome.rejected.length;
         return true;
       }),

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { logpushTimestamp } from '../../src/format/logpush-time.js';
 import { canonicalTime } from '../../src/format/time.js';
 
@@ -33,5 +34,32 @@ describe('format/logpush-time: every timestamp_format', () => {
     for (const bad of ['yesterday', '', -5, Number.NaN, null, undefined, {}, '2024-13-01T00:00:00Z', true]) {
       assert.equal(logpushTimestamp(bad), undefined, typeof bad === 'object' ? JSON.stringify(bad) : typeof bad);
     }
+  });
+
+  it('reads a number of any unit exactly like nanosecond BigInt arithmetic would (property)', () => {
+    // The reference: nanoseconds = whole × 10^(9 − unit) + the fraction's share, in BigInt.
+    const reference = (text: string): string | undefined => {
+      const [whole = '', fraction = ''] = text.split('.');
+      const unit = whole.length <= 11 ? 0 : whole.length <= 14 ? 3 : whole.length <= 17 ? 6 : 9;
+      const scale = 9 - unit;
+      const nanos =
+        BigInt(whole) * 10n ** BigInt(scale) +
+        (scale === 0 ? 0n : BigInt((fraction + '0'.repeat(scale)).slice(0, scale) || '0'));
+      const epochMs = Number(nanos / 1_000_000n);
+      if (!Number.isSafeInteger(epochMs) || epochMs > 8.64e15) return undefined;
+      return `${epochMs}+${Number(nanos % 1_000_000n)}`;
+    };
+    const digits = (min: number, max: number) =>
+      fc
+        .array(fc.constantFrom('0', '1', '2', '3', '4', '5', '6', '7', '8', '9'), { minLength: min, maxLength: max })
+        .map((d) => d.join(''));
+    fc.assert(
+      fc.property(digits(1, 22), fc.option(digits(1, 12), { nil: undefined }), (whole, fraction) => {
+        const text = fraction === undefined ? whole : `${whole}.${fraction}`;
+        const ts = logpushTimestamp(text);
+        assert.equal(ts && `${ts.epochMs}+${ts.subMsNanos}`, reference(text), text);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -2,7 +2,7 @@
  * Cloudflare HTTP request logs, pushed by Logpush (`http_requests`): CEF `Cloudflare|HTTP`, ECS
  * `web`/`access`, the `cfhttp@32473` SD element, HEC sourcetypes `cloudflare:http_requests[:cef|:ecs]`.
  */
-import { eventHash } from '../../format/identity.js';
+import { eventHash, textHash } from '../../format/identity.js';
 import { formatJson } from '../../format/json.js';
 import { type EventContext, isEventRecord, valueText } from '../../format/record.js';
 import { escapeSdValue, type SyslogFields } from '../../format/syslog.js';
@@ -10,7 +10,7 @@ import { truncateUtf8 } from '../../format/text.js';
 import type { Dataset } from '../dataset.js';
 import { formatHttpCef } from './cef.js';
 import { formatHttpEcs } from './ecs.js';
-import { accessUser, edgeStartText, type HttpRequestEvent, httpOutcome } from './event.js';
+import { accessUser, edgeStart, edgeStartText, type HttpRequestEvent, httpOutcome } from './event.js';
 
 const SD_ID = 'cfhttp@32473';
 const SD_FIELDS = [
@@ -48,8 +48,11 @@ export const httpRequests: Dataset<HttpRequestEvent> = {
   arrivals: ['pushed'],
   isEvent: (value): value is HttpRequestEvent => isEventRecord(value),
   time: edgeStartText,
+  timestamp: edgeStart,
   identity: eventHash,
   fromPush: (record) => record,
+  // Only ever pushed: a batch Logpush sends again has the same lines.
+  pushedIdentity: (_event, line) => textHash(line),
   cef: (options) => (event, context) => formatHttpCef(event, context, options),
   ecs: (options) => (event, context) => formatHttpEcs(event, context, options),
   json: formatJson,

@@ -1,0 +1,124 @@
+/**
+ * The events of a pushed slice, read once for every output: parsed, mapped to the dataset's event,
+ * timed and identified; and the record each output writes of one, formatted only when it is read.
+ */
+import type { Dataset } from '../datasets/dataset.js';
+import type { Formatter } from '../format/index.js';
+import type { EventRecord } from '../format/record.js';
+import type { SyslogFields } from '../format/syslog.js';
+import { formatUtc, parseTimestamp, type Timestamp } from '../format/time.js';
+import type { OutputRecord } from '../sink/types.js';
+import type { BodyLine } from './body.js';
+
+/** An event of a push, read once for every output. */
+export interface PushedEvent {
+  event: EventRecord;
+  id: string;
+  ts: Timestamp;
+  /** The time as the event wrote it, when the dataset reads it from text. */
+  timeText: string | undefined;
+  /** The line it came in, when the event is that line's object unchanged (its plain JSON form). */
+  line: string | undefined;
+}
+
+export function pushedEvent(
+  dataset: Dataset,
+  event: EventRecord,
+  line: string,
+  unchanged: boolean,
+): PushedEvent | undefined {
+  let ts: Timestamp | undefined;
+  let timeText: string | undefined;
+  if (dataset.timestamp) ts = dataset.timestamp(event);
+  else {
+    timeText = dataset.time(event);
+    ts = timeText === undefined ? undefined : parseTimestamp(timeText);
+  }
+  if (!ts) return undefined;
+  const id = dataset.pushedIdentity ? dataset.pushedIdentity(event, line) : dataset.identity(event);
+  return { event, id, ts, timeText, line: unchanged ? line.trim() : undefined };
+}
+
+/** What every record of one output for one endpoint shares. */
+export interface RecordShape {
+  format: Formatter;
+  /** The format is the dataset's plain JSON: an unchanged event is written as the line it came in. */
+  json: boolean;
+  accountId: string;
+  sourcetype: string | undefined;
+  syslog: SyslogFields;
+}
+
+/** An output's record of a pushed event: formatted when the output reads `text` (not before). */
+export class PushedRecord implements OutputRecord {
+  readonly event: EventRecord;
+  readonly id: string;
+  readonly epochMs: number;
+  readonly accountId: string;
+  readonly sourcetype: string | undefined;
+  readonly syslog: SyslogFields;
+
+  constructor(
+    private readonly pushed: PushedEvent,
+    private readonly shape: RecordShape,
+  ) {
+    this.event = pushed.event;
+    this.id = pushed.id;
+    this.epochMs = pushed.ts.epochMs;
+    this.accountId = shape.accountId;
+    this.sourcetype = shape.sourcetype;
+    this.syslog = shape.syslog;
+  }
+
+  get text(): string {
+    // Plain JSON is "the event as received" (json.ts): here that is the line itself, which spares
+    // serializing it again. Only when the shipper adds nothing (no account_id to add).
+    const line = this.pushed.line;
+    if (line !== undefined && this.shape.json && (this.shape.accountId === '' || this.event.account_id !== undefined))
+      return line;
+    const accountId = this.shape.accountId === '' ? undefined : this.shape.accountId;
+    return this.shape.format(this.event, { accountId, epochMs: this.epochMs });
+  }
+
+  get time(): string {
+    return this.pushed.timeText ?? formatUtc(this.pushed.ts, this.pushed.ts.fractionDigits);
+  }
+}
+
+export interface BadLine {
+  number: number;
+  reason: string;
+  text: string;
+}
+
+export interface PreparedSlice {
+  events: PushedEvent[];
+  bad: BadLine[];
+}
+
+/** Parses a slice's lines; what is not an event of the dataset (not JSON, no time) is set apart. */
+export function prepareSlice(dataset: Dataset, lines: readonly BodyLine[]): PreparedSlice {
+  const events: PushedEvent[] = [];
+  const bad: BadLine[] = [];
+  for (const line of lines) {
+    let value: unknown;
+    try {
+      value = JSON.parse(line.text);
+    } catch (error) {
+      bad.push({ number: line.number, reason: `not JSON (${(error as Error).message})`, text: line.text });
+      continue;
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      bad.push({ number: line.number, reason: 'not a JSON object', text: line.text });
+      continue;
+    }
+    const event = dataset.fromPush?.(value as EventRecord) ?? (value as EventRecord);
+    const pushed = pushedEvent(dataset, event, line.text, event === value);
+    if (!pushed) {
+      bad.push({ number: line.number, reason: 'no readable time', text: line.text });
+      continue;
+    }
+    events.push(pushed);
+  }
+  return { events, bad };
+}

@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { gzipSync } from 'node:zlib';
+import { realClock } from '../../src/clock.js';
+import { pushSchema } from '../../src/config/push.js';
+import { DATASETS } from '../../src/datasets/index.js';
+import { PushReceiver } from '../../src/push/receiver.js';
+import type { DeliveryResult, OutputRecord, Sink } from '../../src/sink/types.js';
+
+const SECRET = 'receiver-secret-0123456789';
+const quiet = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
+
+/** A sink that answers by a script per call and records what it was given and told to forget. */
+class ScriptedSink implements Sink {
+  readonly exactlyOnce = false;
+  readonly concurrency = 1;
+  readonly written: string[] = [];
+  readonly settledIds: string[] = [];
+  calls = 0;
+  inFlight = 0;
+  maxInFlight = 0;
+  constructor(
+    readonly name: string,
+    private readonly script: (call: number) => DeliveryResult['status'],
+  ) {}
+  open = () => Promise.resolve();
+  position = () => undefined;
+  reopen = () => Promise.resolve();
+  close = () => Promise.resolve();
+  settled(records: readonly OutputRecord[]): void {
+    for (const r of records) this.settledIds.push(r.id);
+  }
+  async deliver(records: readonly OutputRecord[]): Promise<DeliveryResult> {
+    this.calls++;
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    // Slow enough that the next slice is parsed while this one is "in flight".
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    this.inFlight--;
+    const status = this.script(this.calls);
+    if (status !== 'delivered') return { status: 'retry', error: new Error('down') };
+    for (const r of records) this.written.push(r.text);
+    return { status: 'delivered' };
+  }
+}
+
+function post(port: number, body: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/logpush/http',
+        method: 'POST',
+        headers: { 'content-encoding': 'gzip', 'content-length': body.length, 'x-logpush-secret': SECRET },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function receiverWith(sink: Sink, commits: { n: number }) {
+  const config = pushSchema.parse({
+    listen: '127.0.0.1:0',
+    slice_events: 100,
+    endpoints: [{ name: 'http', dataset: 'http_requests', secret: SECRET }],
+  });
+  const receiver = new PushReceiver({
+    config,
+    outputs: [{ name: sink.name, sink, formatterFor: (d) => d.json, sourcetypeFor: () => undefined }],
+    datasets: DATASETS,
+    logger: quiet,
+    clock: realClock,
+    attempts: 1,
+    commit: () => {
+      commits.n++;
+      return Promise.resolve();
+    },
+    deadLetter: () => Promise.resolve(),
+    badLines: () => Promise.resolve(),
+  });
+  return { receiver, port: await receiver.start() };
+}
+
+const lines = Array.from({ length: 1000 }, (_, i) =>
+  JSON.stringify({ EdgeStartTimestamp: 1714557600000000000 + i * 1000, RayID: `r${i}`, ClientRequestURI: `/${i}` }),
+);
+const body = gzipSync(lines.join('\n') + '\n');
+
+describe('push/receiver: slices in two stages', () => {
+  it('a slice that fails after earlier ones were confirmed: 503, nothing committed; the resend ships only the rest, in order', async () => {
+    // Calls 1–4 confirmed, the 5th fails (the push is answered 503), all later calls confirmed.
+    const sink = new ScriptedSink('out', (call) => (call === 5 ? 'retry' : 'delivered'));
+    const commits = { n: 0 };
+    const { receiver, port } = await receiverWith(sink, commits);
+    try {
+      assert.equal(await post(port, body), 503);
+      assert.equal(commits.n, 0, 'a push answered 503 commits nothing');
+      assert.equal(sink.written.length, 400);
+      assert.equal(await post(port, body), 200);
+      assert.equal(commits.n, 1);
+      console.log(
+        `      1,000 pushed, slice 5 failed (503), pushed again (200): written ${sink.written.length}, distinct ${new Set(sink.written).size}, ${sink.calls} calls, at most ${sink.maxInFlight} in flight`,
+      );
+      assert.deepEqual(sink.written, lines, 'each line once, in the order pushed, as it came (plain JSON)');
+      assert.equal(sink.maxInFlight, 1, 'slices reach an output one after another');
+      assert.equal(new Set(sink.settledIds).size, 1000, 'every confirmed event is settled (HEC may forget its ack)');
+    } finally {
+      await receiver.stop(100);
+    }
+  });
+});
