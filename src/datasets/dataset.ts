@@ -34,6 +34,12 @@ export interface Dataset<E extends EventRecord = EventRecord> {
    * for byte, and hashing the text costs a fraction of the canonical form.
    */
   pushedIdentity?(event: E, line: string): string;
+  /**
+   * For a dataset that is both polled and pushed: the identity both arrivals of one event agree
+   * on (fields both carry, time at a precision both have), so that polling and receiving one
+   * account side by side ship each event once per output.
+   */
+  sharedIdentity?(event: E): string;
   cef(options: CefOptions): Formatter<E>;
   ecs(options: EcsOptions): Formatter<E>;
   json: Formatter<E>;

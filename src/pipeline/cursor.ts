@@ -29,6 +29,8 @@ export interface Row {
   hash?: string;
   /** The outputs' record id, once computed (see `eventId`). */
   id?: string;
+  /** The identity shared with pushed arrivals, once computed (output-lane.ts, push/arrivals.ts). */
+  shared?: string;
 }
 
 export function rowHash(row: Row): string {

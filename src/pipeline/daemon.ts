@@ -17,7 +17,9 @@ import { type Clock, realClock } from '../clock.js';
 import { StateStore } from '../state/store.js';
 import type { OutputRuntime } from '../sink/output-runtime.js';
 import { accountLabel, pollEveryAccount, roundServices } from './run-once.js';
-import { startPushReceiver } from './push.js';
+import { sharedArrivals, startPushReceiver } from './push.js';
+import { POLLED } from '../datasets/index.js';
+import type { EventRecord } from '../format/record.js';
 import type { PushReceiver } from '../push/receiver.js';
 import { closeOutputs, createClient, openOutputs, persistentLimiter, reopenOnHangup } from './runtime.js';
 
@@ -40,6 +42,14 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
     label: accountLabel(a),
     retentionMs: a.retention,
   }));
+  // Accounts both polled and pushed share, per output, what either arrival shipped.
+  const windows = sharedArrivals(
+    config,
+    accounts.map((a) => a.id),
+  );
+  const arrivals = windows
+    ? { windows, identity: (event: EventRecord) => (POLLED.sharedIdentity ?? POLLED.identity)(event) }
+    : undefined;
   const limiter = persistentLimiter(config, store, logger, clock);
   const metrics = new Metrics({
     state: () => store.data,
@@ -95,6 +105,7 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
       signal: abort.signal,
       cancel: cancelDeliveries.signal,
       onResult: (result) => metrics.recordPoll(result),
+      arrivals,
       ...services,
     });
     watchLag();
@@ -198,7 +209,7 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
     logger.info(
       `running: ${accounts.length} account(s) → ${outputs.map((o) => o.name).join(', ')}, schedule "${config.poll.schedule}"`,
     );
-    receiver = await startPushReceiver(config, outputs, store, logger, clock);
+    receiver = await startPushReceiver(config, outputs, store, logger, clock, undefined, windows);
     const pushing = receiver;
     const reloadTls = (): void => {
       try {

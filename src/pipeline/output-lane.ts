@@ -15,6 +15,7 @@ import { backoffDelay } from '../net/backoff.js';
 import { OutputCursor, type Row, rowHash } from './cursor.js';
 import { deliverWithRetry } from '../sink/deliver.js';
 import { eventId } from '../format/identity.js';
+import type { DedupWindow } from '../push/dedup-window.js';
 
 export type { Row } from './cursor.js';
 
@@ -130,6 +131,16 @@ export interface LaneDeps {
   onCommit?: (lane: OutputLane) => void;
 }
 
+/** The window a lane shares with the Logpush receiver (push/arrivals.ts), and how it knows an event. */
+export interface SharedWindow {
+  window: DedupWindow;
+  identity: (event: EventRecord) => string;
+}
+
+const sharedKey = (shared: SharedWindow, row: Row): string => (row.shared ??= shared.identity(row.event));
+const sharedSeen = (shared: SharedWindow, row: Row): boolean =>
+  shared.window.size > 0 && shared.window.has(sharedKey(shared, row));
+
 /** Pages a lane holds beyond the ones it is delivering: enough to keep the output busy. */
 const QUEUED_PAGES = 2;
 
@@ -163,6 +174,8 @@ export class OutputLane {
   private queued = 0;
   private roomWaiters: (() => void)[] = [];
   private commits: Promise<void> = Promise.resolve();
+  /** Set when the account is also pushed: what the receiver shipped to this output is skipped. */
+  shared: SharedWindow | undefined;
 
   constructor(
     readonly runtime: OutputRuntime,
@@ -252,7 +265,7 @@ export class OutputLane {
     const floor = this.cursor.floor;
     for (const row of rows) {
       if (row.time < floor) continue;
-      if (this.cursor.has(row) || !this.inflight.addIfNew(row)) {
+      if (this.cursor.has(row) || (this.shared && sharedSeen(this.shared, row)) || !this.inflight.addIfNew(row)) {
         this.duplicates++;
         continue;
       }
@@ -322,6 +335,7 @@ export class OutputLane {
         { output: this.name },
       );
     }
+    if (this.shared) for (const row of selected) this.shared.window.add(sharedKey(this.shared, row));
     return {
       ok: true,
       selected,

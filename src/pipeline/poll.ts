@@ -22,6 +22,7 @@ import type { CloudflareClient, RequestBudget } from '../source/cloudflare-clien
 import type { Clock } from '../clock.js';
 import type { AccountState, StateData } from '../state/schema.js';
 import type { StateHolder } from '../state/store.js';
+import type { SharedArrivals } from '../push/arrivals.js';
 import { OutputCursor } from './cursor.js';
 import { OutputLane } from './output-lane.js';
 import { type AccountRef, newTally, type ReadContext, readRange } from './read-range.js';
@@ -60,6 +61,8 @@ export interface PollDeps {
   slowOutputWaitMs?: number;
   /** Outputs behind the others go here to read on their own; without it they read with the others. */
   catchUp?: (output: OutputRuntime) => void;
+  /** Accounts also pushed (Logpush): windows shared with the receiver, and the identity both use. */
+  arrivals?: { windows: SharedArrivals; identity: (event: EventRecord) => string } | undefined;
   onPage?: (info: { account: string; fetched: number; position: string }) => void;
   onInvalidEvent?: (info: { account: string; reason: string; event: EventRecord }) => void;
 }
@@ -142,7 +145,10 @@ export async function pollAccount(account: AccountRef, plan: WindowPlan, deps: P
       saved,
       deps.state.dedup?.index(account.id, runtime.name),
     );
-    return new OutputLane(runtime, cursor, laneDeps, patience);
+    const lane = new OutputLane(runtime, cursor, laneDeps, patience);
+    const window = deps.arrivals?.windows.window(account.id, runtime.name);
+    if (window && deps.arrivals) lane.shared = { window, identity: deps.arrivals.identity };
+    return lane;
   });
   if (deps.catchUp && lanes.length > 1) {
     const head = lanes.map((l) => l.cursor.checkpoint).reduce((a, b) => (a > b ? a : b));

@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { DATASETS } from '../datasets/index.js';
 import type { Logger } from '../logging.js';
+import { SharedArrivals } from '../push/arrivals.js';
 import { PushReceiver, type PushResult } from '../push/receiver.js';
 import { appendDurably, deadLetterPath, writeDeadLetters } from '../sink/dead-letter.js';
 import { buildFormatter } from '../sink/factory.js';
@@ -17,6 +18,7 @@ export async function startPushReceiver(
   logger: Logger,
   clock: Clock,
   onPush?: (endpoint: string, result: PushResult) => void,
+  arrivals?: SharedArrivals,
 ): Promise<PushReceiver | undefined> {
   const push = config.push;
   if (!push) return undefined;
@@ -24,6 +26,7 @@ export async function startPushReceiver(
   const receiver = new PushReceiver({
     config: push,
     datasets: DATASETS,
+    arrivals,
     logger,
     clock,
     outputs: outputs.map((runtime) => {
@@ -63,4 +66,18 @@ export async function startPushReceiver(
       'push.tls is not set: Logpush only pushes to HTTPS; terminate TLS in front of this port (a reverse proxy), or set push.tls',
     );
   return receiver;
+}
+
+/**
+ * The windows poll and receiver share (push/arrivals.ts): for each polled account a push endpoint
+ * names (`account_id`) with a dataset both polled and pushed. Undefined when there is none.
+ */
+export function sharedArrivals(config: Config, polled: readonly string[]): SharedArrivals | undefined {
+  const push = config.push;
+  if (!push) return undefined;
+  const accounts = push.endpoints
+    .filter((e) => DATASETS[e.dataset]?.sharedIdentity !== undefined && e.account_id !== undefined)
+    .map((e) => e.account_id as string)
+    .filter((account) => polled.includes(account));
+  return accounts.length > 0 ? new SharedArrivals(push.dedup_window, accounts) : undefined;
 }

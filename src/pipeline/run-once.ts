@@ -74,6 +74,8 @@ export interface PollRound {
   catchUpBudget: RequestBudget;
   /** Set when any account or output (catch-ups included) failed. */
   failed?: boolean;
+  /** Accounts also pushed to the daemon's receiver: each event once per output across both. */
+  arrivals?: PollDeps['arrivals'];
 }
 
 /** The parts of a round that outlive it: the retry schedule, the catch-ups and their budget. */
@@ -125,6 +127,7 @@ function pollDeps(round: PollRound, outputs: readonly OutputRuntime[]): PollDeps
     slowOutputWaitMs: config.poll.slow_output_wait,
     deadLetterPath: (output) => deadLetterPath(config.state.path, output),
     onInvalidEvent: logInvalidEvent(round.logger),
+    arrivals: round.arrivals,
   };
 }
 

@@ -13,7 +13,10 @@ import type { BodyLine } from './body.js';
 /** An event of a push, read once for every output. */
 export interface PushedEvent {
   event: EventRecord;
+  /** The outputs' record id (the full content hash, or the line's). */
   id: string;
+  /** What the dedup window knows it by: `id`, or the identity shared with polling (see arrivals.ts). */
+  key: string;
   ts: Timestamp;
   /** The time as the event wrote it, when the dataset reads it from text. */
   timeText: string | undefined;
@@ -26,6 +29,7 @@ export function pushedEvent(
   event: EventRecord,
   line: string,
   unchanged: boolean,
+  shared: boolean,
 ): PushedEvent | undefined {
   let ts: Timestamp | undefined;
   let timeText: string | undefined;
@@ -36,7 +40,8 @@ export function pushedEvent(
   }
   if (!ts) return undefined;
   const id = dataset.pushedIdentity ? dataset.pushedIdentity(event, line) : dataset.identity(event);
-  return { event, id, ts, timeText, line: unchanged ? line.trim() : undefined };
+  const key = shared && dataset.sharedIdentity ? dataset.sharedIdentity(event) : id;
+  return { event, id, key, ts, timeText, line: unchanged ? line.trim() : undefined };
 }
 
 /** What every record of one output for one endpoint shares. */
@@ -97,7 +102,8 @@ export interface PreparedSlice {
 }
 
 /** Parses a slice's lines; what is not an event of the dataset (not JSON, no time) is set apart. */
-export function prepareSlice(dataset: Dataset, lines: readonly BodyLine[]): PreparedSlice {
+/** `shared`: the endpoint's windows are shared with polling (events are known by `sharedIdentity`). */
+export function prepareSlice(dataset: Dataset, lines: readonly BodyLine[], shared = false): PreparedSlice {
   const events: PushedEvent[] = [];
   const bad: BadLine[] = [];
   for (const line of lines) {
@@ -113,7 +119,7 @@ export function prepareSlice(dataset: Dataset, lines: readonly BodyLine[]): Prep
       continue;
     }
     const event = dataset.fromPush?.(value as EventRecord) ?? (value as EventRecord);
-    const pushed = pushedEvent(dataset, event, line.text, event === value);
+    const pushed = pushedEvent(dataset, event, line.text, event === value, shared);
     if (!pushed) {
       bad.push({ number: line.number, reason: 'no readable time', text: line.text });
       continue;

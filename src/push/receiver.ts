@@ -19,6 +19,7 @@ import { backoffDelay } from '../net/backoff.js';
 import { deliverWithRetry } from '../sink/deliver.js';
 import type { OutputRecord, RejectedRecord, Sink } from '../sink/types.js';
 import { BodyError, type BodyLine, bodyLineBatches, DEFAULT_BODY_LIMITS, isValidationUpload } from './body.js';
+import type { SharedArrivals } from './arrivals.js';
 import { DedupWindow } from './dedup-window.js';
 import { type PreparedSlice, prepareSlice, PushedRecord, type RecordShape } from './pushed-record.js';
 
@@ -32,6 +33,8 @@ export interface PushOutput {
 }
 
 export interface ReceiverOptions {
+  /** Windows shared with the poll, for accounts both polled and pushed. */
+  arrivals?: SharedArrivals | undefined;
   config: PushConfig;
   outputs: readonly PushOutput[];
   datasets: Readonly<Record<string, Dataset>>;
@@ -64,6 +67,8 @@ interface Endpoint {
   dataset: Dataset;
   secret: Buffer;
   windows: Map<string, DedupWindow>;
+  /** The windows are shared with polling of the endpoint's account (see arrivals.ts). */
+  shared: boolean;
   formatters: Map<string, Formatter>;
   sourcetypes: Map<string, string | undefined>;
 }
@@ -80,11 +85,22 @@ export class PushReceiver {
       const dataset = options.datasets[config.dataset];
       if (!dataset?.fromPush)
         throw new Error(`push endpoint ${config.name}: dataset ${config.dataset} cannot be pushed`);
+      const shared =
+        dataset.sharedIdentity !== undefined &&
+        config.account_id !== undefined &&
+        options.arrivals?.covers(config.account_id) === true;
       this.endpoints.set(config.path, {
         config,
         dataset,
         secret: digest(config.secret),
-        windows: new Map(options.outputs.map((o) => [o.name, new DedupWindow(options.config.dedup_window)])),
+        windows: new Map(
+          options.outputs.map((o) => [
+            o.name,
+            (shared ? options.arrivals?.window(config.account_id ?? '', o.name) : undefined) ??
+              new DedupWindow(options.config.dedup_window),
+          ]),
+        ),
+        shared,
         formatters: new Map(options.outputs.map((o) => [o.name, o.formatterFor(dataset)])),
         sourcetypes: new Map(options.outputs.map((o) => [o.name, o.sourcetypeFor(dataset)])),
       });
@@ -205,7 +221,7 @@ export class PushReceiver {
     let failed = false;
     let thrown: Error | undefined;
     const handOver = async (lines: readonly BodyLine[]): Promise<boolean> => {
-      const prepared = prepareSlice(endpoint.dataset, lines);
+      const prepared = prepareSlice(endpoint.dataset, lines, endpoint.shared);
       await inFlight;
       if (failed) return false;
       inFlight = this.deliver(endpoint, prepared, result).then(
@@ -262,7 +278,7 @@ export class PushReceiver {
         const window = endpoint.windows.get(output.name) as DedupWindow;
         const format = endpoint.formatters.get(output.name) as Formatter;
         const sourcetype = endpoint.sourcetypes.get(output.name);
-        const fresh = events.filter((e) => !window.has(e.id));
+        const fresh = events.filter((e) => !window.has(e.key));
         result.duplicates[output.name] = (result.duplicates[output.name] ?? 0) + events.length - fresh.length;
         if (fresh.length === 0) return true;
         const shape: RecordShape = {
@@ -281,7 +297,7 @@ export class PushReceiver {
         });
         if (outcome.status !== 'delivered') return false;
         if (outcome.rejected.length > 0) await this.options.deadLetter(output.name, outcome.rejected);
-        for (const e of fresh) window.add(e.id);
+        for (const e of fresh) window.add(e.key);
         // From here the dedup window answers for these events: the output may forget what it kept
         // to avoid resending them (HEC's acknowledged ids), or it would hold every event ever pushed.
         output.sink.settled?.(records);

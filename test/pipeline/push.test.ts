@@ -14,9 +14,12 @@ import { TLSSocket } from 'node:tls';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { AccessApiSimulator } from '../support/access-api-simulator.js';
+import { AccessApiSimulator, spreadEvents } from '../support/access-api-simulator.js';
+import type { AccessEvent } from '../../src/datasets/access-requests/event.js';
+import { sharedAccessIdentity } from '../../src/datasets/access-requests/identity.js';
+import { PUSHED_FIELDS } from '../../src/datasets/access-requests/pushed.js';
 import { collect, spawnCli } from '../support/cli.js';
-import { readLines, tempDir, waitFor, writeConfig } from '../support/harness.js';
+import { ACCOUNT_A, readLines, tempDir, waitFor, writeConfig } from '../support/harness.js';
 import { HecSimulator } from '../support/hec-simulator.js';
 import { freePort, Rsyslog } from '../support/rsyslog.js';
 import { parseCef } from '../support/cef-parser.js';
@@ -86,6 +89,25 @@ function httpRecords(n: number, tag: string): Record<string, unknown>[] {
     RequestHeaders: { 'cf-access-user': `user${i % 50}@example.com` },
   }));
 }
+/** A polled event as Logpush's access_requests writes it: PascalCase, no app_name/app_type, the time in turns of format. */
+function asLogpush(event: AccessEvent, i: number): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
+  const pascal = Object.fromEntries(Object.entries(PUSHED_FIELDS).map(([p, a]) => [a, p]));
+  for (const [field, value] of Object.entries(event)) {
+    const name = pascal[field];
+    if (name === undefined) continue; // app_name, app_type: not in the Logpush dataset
+    record[name] = value;
+  }
+  const ms = Date.parse(String(event.created_at));
+  const seconds = Math.floor(ms / 1000);
+  record.CreatedAt = [
+    new Date(seconds * 1000).toISOString().replace('.000Z', 'Z'), // rfc3339
+    seconds, // unix
+    `${String(event.created_at).replace(/Z$/, '').padEnd(29, '0').replace(/\.?$/, '')}Z`, // rfc3339ns
+    new Date(ms).toISOString(), // rfc3339ms
+  ][i % 4];
+  return record;
+}
 const ndjson = (records: readonly unknown[]) => gzipSync(records.map((r) => JSON.stringify(r)).join('\n') + '\n');
 
 describe('Logpush receiver in `run`', function () {
@@ -98,14 +120,16 @@ describe('Logpush receiver in `run`', function () {
   let port: number;
   const headers = { 'content-encoding': 'gzip', 'x-logpush-secret': SECRET, 'content-type': 'application/x-ndjson' };
 
-  async function start(extraPush = '', outputs?: string): Promise<void> {
+  async function start(extraPush = '', outputs?: string, pollExtra?: string, seed?: () => void): Promise<void> {
     api = await new AccessApiSimulator().start();
+    seed?.();
     hec = await new HecSimulator({ ack: true, ackDelayMs: 20 }).start();
     dir = tempDir('push-');
     port = await freePort();
     const config = writeConfig(dir, {
       baseUrl: api.baseUrl,
       statePath: join(dir, 'state.json'),
+      ...(pollExtra === undefined ? {} : { pollExtra }),
       outputs:
         outputs ??
         [
@@ -191,6 +215,40 @@ describe('Logpush receiver in `run`', function () {
     assert.equal(rays.length, 1500);
     assert.equal(new Set(rays).size, 1500);
     assert.equal(files.length, 1500, 'the file had it from the first push; the retry was dropped for it');
+  });
+
+  it('poll and push of one account side by side: each Access event once per output, whichever came first', async () => {
+    const now = Date.now();
+    const polledFirst = spreadEvents(300, now - 30 * 60_000, now - 20 * 60_000, 41);
+    await start('', undefined, '  schedule: "* * * * * *"', () => api.addEvents(ACCOUNT_A, polledFirst));
+    await waitFor(() => hec.events.length >= 300, 30_000);
+    // Polled first, pushed after: the receiver must drop them.
+    assert.equal((await post(port, '/logpush/access', ndjson(polledFirst.map(asLogpush)), headers)).status, 200);
+    // Pushed first (their times a little ahead), shown by the API after: the poll must skip them.
+    const t = Date.now();
+    const pushedFirst = spreadEvents(300, t + 1000, t + 4000, 42);
+    assert.equal((await post(port, '/logpush/access', ndjson(pushedFirst.map(asLogpush)), headers)).status, 200);
+    const servedBefore = api.requests.reduce((n, r) => n + r.rows, 0);
+    api.addEvents(ACCOUNT_A, pushedFirst);
+    // Past settle (1 s) and the API's whole-second clock, then a few more polls.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, t + 4000 - Date.now()) + 6000));
+    const servedAfter = api.requests.reduce((n, r) => n + r.rows, 0);
+    const expected = new Set([...polledFirst, ...pushedFirst].map((e) => sharedAccessIdentity(e)));
+    const keys = (events: readonly Record<string, unknown>[]) =>
+      events.map(({ account_id: _, ...event }) => sharedAccessIdentity(event));
+    const inHec = keys(hec.events.map((e) => e.event as Record<string, unknown>));
+    const inFile = keys(archived().map((l) => JSON.parse(l) as Record<string, unknown>));
+    console.log(
+      `      300 polled then pushed, 300 pushed then polled (the poll read ${servedAfter - servedBefore} rows after): HEC ${inHec.length} (${new Set(inHec).size} distinct), file ${inFile.length} (${new Set(inFile).size} distinct)`,
+    );
+    assert.ok(servedAfter - servedBefore >= 300, 'the poll read the pushed events');
+    for (const [name, got] of [
+      ['HEC', inHec],
+      ['file', inFile],
+    ] as const) {
+      assert.equal(got.length, 600, `${name}: each event once`);
+      assert.deepEqual(new Set(got), expected, `${name}: every event`);
+    }
   });
 
   it('refuses a wrong secret (401), a bomb and a body over max_body (413), bad gzip (400); dead-letters lines that are not events', async () => {

@@ -12,6 +12,7 @@ import { eventHash } from '../../format/identity.js';
 import { cefFormatter } from './cef.js';
 import { formatEcs } from './ecs.js';
 import type { AccessEvent } from './event.js';
+import { sharedAccessIdentity } from './identity.js';
 import { fromPushedAccessRequest } from './pushed.js';
 import { accessSyslogFields } from './syslog.js';
 
@@ -22,6 +23,7 @@ export const accessRequests: Dataset<AccessEvent> = {
   isEvent: (value): value is AccessEvent => isEventRecord(value),
   time: (event) => fieldText(event, 'created_at'),
   identity: eventHash,
+  sharedIdentity: sharedAccessIdentity,
   cef: cefFormatter,
   ecs: (options) => (event, context) => formatEcs(event, context, options),
   json: formatJson,
