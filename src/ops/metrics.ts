@@ -25,6 +25,15 @@ export interface PollCounts {
   error?: unknown;
 }
 
+/** What one push to the Logpush receiver did (the receiver's PushResult). */
+export interface PushCounts {
+  status: number;
+  shipped: Record<string, number>;
+  duplicates: Record<string, number>;
+  bad: number;
+  validation: boolean;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly fetched: Counter<'account'>;
@@ -39,11 +48,32 @@ export class Metrics {
   readonly syslogTruncated: Counter<'output'>;
   readonly pollErrors: Counter<'account'>;
   readonly outputFailures: Counter<'account' | 'output'>;
+  readonly pushes: Counter<'endpoint' | 'status'>;
+  readonly pushEvents: Counter<'endpoint' | 'output' | 'result'>;
+  readonly pushBadLines: Counter<'endpoint'>;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
     const now = sources.now ?? Date.now;
     collectDefaultMetrics({ register: this.registry, prefix: 'cfas_' });
+    this.pushes = new Counter({
+      name: 'cfas_push_requests_total',
+      help: 'Logpush pushes answered, by HTTP status (200 confirmed, 503 an output did not confirm, 4xx refused)',
+      labelNames: ['endpoint', 'status'],
+      registers,
+    });
+    this.pushEvents = new Counter({
+      name: 'cfas_push_events_total',
+      help: 'Pushed events per output: shipped (confirmed), or duplicate (already confirmed: a resent batch, or polled)',
+      labelNames: ['endpoint', 'output', 'result'],
+      registers,
+    });
+    this.pushBadLines = new Counter({
+      name: 'cfas_push_bad_lines_total',
+      help: 'Pushed lines that were not events of the endpoint dataset (dead-lettered)',
+      labelNames: ['endpoint'],
+      registers,
+    });
     this.fetched = new Counter({
       name: 'cfas_events_fetched_total',
       help: 'Events read from the Cloudflare API (inside the poll window)',
@@ -165,5 +195,14 @@ export class Metrics {
     for (const [output, n] of Object.entries(result.duplicates)) this.deduplicated.inc({ account, output }, n);
     for (const output of Object.keys(result.failedOutputs)) this.outputFailures.inc({ account, output });
     if (result.error) this.pollErrors.inc({ account });
+  }
+
+  recordPush(endpoint: string, result: PushCounts): void {
+    this.pushes.inc({ endpoint, status: String(result.status) });
+    for (const [output, n] of Object.entries(result.shipped))
+      this.pushEvents.inc({ endpoint, output, result: 'shipped' }, n);
+    for (const [output, n] of Object.entries(result.duplicates))
+      this.pushEvents.inc({ endpoint, output, result: 'duplicate' }, n);
+    if (result.bad > 0) this.pushBadLines.inc({ endpoint }, result.bad);
   }
 }

@@ -209,7 +209,15 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
     logger.info(
       `running: ${accounts.length} account(s) → ${outputs.map((o) => o.name).join(', ')}, schedule "${config.poll.schedule}"`,
     );
-    receiver = await startPushReceiver(config, outputs, store, logger, clock, undefined, windows);
+    receiver = await startPushReceiver(
+      config,
+      outputs,
+      store,
+      logger,
+      clock,
+      (endpoint, result) => metrics.recordPush(endpoint, result),
+      windows,
+    );
     const pushing = receiver;
     const reloadTls = (): void => {
       try {

@@ -60,6 +60,16 @@ export interface PushResult {
   validation: boolean;
 }
 
+/** What `onPush` hears of a push refused before or while its body was read. */
+const refusal = (status: number): PushResult => ({
+  status,
+  events: 0,
+  shipped: {},
+  duplicates: {},
+  bad: 0,
+  validation: false,
+});
+
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
 
 interface Endpoint {
@@ -178,14 +188,18 @@ export class PushReceiver {
     if (req.method !== 'POST') return this.refuse(req, res, 405, 'POST only', { allow: 'POST' });
     const given = req.headers[endpoint.config.secret_header.toLowerCase()];
     const value = Array.isArray(given) ? given[0] : given;
+    const refused = (status: number): void => this.options.onPush?.(endpoint.config.name, refusal(status));
     if (value === undefined || !timingSafeEqual(digest(value), endpoint.secret)) {
+      refused(401);
       return this.refuse(req, res, 401, `missing or wrong ${endpoint.config.secret_header}`);
     }
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (declared > this.options.config.max_body) {
+      refused(413);
       return this.refuse(req, res, 413, `the body is over max_body (${this.options.config.max_body} bytes)`);
     }
     if (this.active >= this.options.config.max_concurrent) {
+      refused(429);
       return this.refuse(req, res, 429, 'too many pushes at once; retry later', { 'retry-after': '5' });
     }
     this.active++;
@@ -198,6 +212,7 @@ export class PushReceiver {
     } catch (error) {
       if (!(error instanceof BodyError)) throw error;
       this.options.logger.warn(`push ${endpoint.config.name}: refused a body: ${error.message}`);
+      refused(error.status);
       this.refuse(req, res, error.status, error.message);
     } finally {
       this.active--;

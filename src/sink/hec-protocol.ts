@@ -9,7 +9,8 @@ import type { OutputRecord } from './types.js';
 
 export type HecVerdict =
   | { kind: 'ok'; ackId?: number }
-  | { kind: 'retry'; reason: string }
+  /** `busy`: the peer is up and asks to come back later (code 9, HTTP 429), as a loaded indexer does. */
+  | { kind: 'retry'; reason: string; busy?: boolean }
   | { kind: 'split'; reason: string }
   | { kind: 'reject'; reason: string; invalidEventNumber?: number }
   | { kind: 'fatal'; reason: string };
@@ -83,8 +84,9 @@ export function classifyHecResponse(response: HecResponse, outputKey: string): H
       return body['invalid-event-number'] === undefined
         ? { kind: 'reject', reason: what }
         : { kind: 'reject', reason: what, invalidEventNumber: body['invalid-event-number'] };
-    case 8:
     case 9:
+      return { kind: 'retry', reason: what, busy: true };
+    case 8:
     case 18:
     case 19:
     case 20:
@@ -94,8 +96,8 @@ export function classifyHecResponse(response: HecResponse, outputKey: string): H
   }
   if (response.status === 413)
     return { kind: 'split', reason: `${what} (batch larger than the server's max_content_length)` };
-  if (response.status === 429 || response.status === 408 || response.status >= 500)
-    return { kind: 'retry', reason: what };
+  if (response.status === 429) return { kind: 'retry', reason: what, busy: true };
+  if (response.status === 408 || response.status >= 500) return { kind: 'retry', reason: what };
   if (response.status === 407) {
     return {
       kind: 'fatal',

@@ -258,6 +258,7 @@ export class SplunkHecSink implements Sink {
           const retryAfterMs = parseRetryAfter(typeof header === 'string' ? header : header?.[0], this.clock.now());
           lastFailure = { status: 'retry', error: new Error(`HEC ${verdict.reason}`) };
           if (retryAfterMs !== undefined) lastFailure.retryAfterMs = retryAfterMs;
+          if (verdict.busy === true) lastFailure.busy = true;
           continue;
         }
         case 'fatal':

@@ -36,8 +36,10 @@ export type DeliveryResult =
   /**
    * Not all confirmed; the same batch may be offered again later. `progressed`: part of it got
    * through this time (the retry sends less), so the attempt is not counted as a failure.
+   * `busy`: the peer answered that it is busy (HEC code 9, HTTP 429): it is up, so the attempt is
+   * not counted either (within a bound): a loaded indexer is slow, not down.
    */
-  | { status: 'retry'; error: Error; retryAfterMs?: number; progressed?: boolean }
+  | { status: 'retry'; error: Error; retryAfterMs?: number; progressed?: boolean; busy?: boolean }
   /** The output cannot work until its configuration changes (bad token, wrong index …). */
   | { status: 'fatal'; error: Error };
 

@@ -118,6 +118,7 @@ describe('Logpush receiver in `run`', function () {
   let done: ReturnType<typeof collect> | undefined;
   let dir: string;
   let port: number;
+  let stderr = '';
   const headers = { 'content-encoding': 'gzip', 'x-logpush-secret': SECRET, 'content-type': 'application/x-ndjson' };
 
   async function start(extraPush = '', outputs?: string, pollExtra?: string, seed?: () => void): Promise<void> {
@@ -136,11 +137,11 @@ describe('Logpush receiver in `run`', function () {
           `  - { name: splunk, type: splunk_hec, url: "${hec.url}", token: "${hec.token}", format: json, ack: true, ack_poll_interval: 100ms }`,
           `  - { name: archive, type: file, path: "${join(dir, 'out.ndjson')}", format: json }`,
         ].join('\n'),
-      extra: `push:\n  listen: 127.0.0.1:${port}\n  max_body: 1MiB\n  slice_events: 500\n${extraPush}  endpoints:\n    - { name: http, dataset: http_requests, secret: ${SECRET} }\n    - { name: access, dataset: access_requests, secret: ${SECRET}, account_id: 0123456789abcdef0123456789abcdef }\n`,
+      extra: `metrics: { listen: "127.0.0.1:0" }\npush:\n  listen: 127.0.0.1:${port}\n  max_body: 1MiB\n  slice_events: 500\n${extraPush}  endpoints:\n    - { name: http, dataset: http_requests, secret: ${SECRET} }\n    - { name: access, dataset: access_requests, secret: ${SECRET}, account_id: 0123456789abcdef0123456789abcdef }\n`,
     });
     child = spawnCli(['run', '--config', config]);
     done = collect(child, { timeoutMs: 170_000 });
-    let stderr = '';
+    stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     await waitFor(() => stderr.includes('Logpush receiver on'), 30_000);
   }
@@ -154,6 +155,10 @@ describe('Logpush receiver in `run`', function () {
     assert.equal(result?.code, 0, result?.stderr.slice(-2000));
   });
 
+  const scrape = async (): Promise<string> => {
+    const metricsPort = /metrics and health on http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1];
+    return (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  };
   const indexed = () => hec.events.map((e) => e.event as { RayID?: string; ray_id?: string });
   const archived = () => (existsSync(join(dir, 'out.ndjson')) ? readLines(join(dir, 'out.ndjson')) : []);
 
@@ -195,6 +200,13 @@ describe('Logpush receiver in `run`', function () {
       account_id: '0123456789abcdef0123456789abcdef',
     });
     assert.equal(last.sourcetype, 'cloudflare:access');
+    const metrics = await scrape();
+    const value = (series: string) =>
+      Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\d+)`, 'm').exec(metrics)?.[1]);
+    assert.equal(value('cfas_push_requests_total{endpoint="http",status="200"}'), 4, 'two validations, two pushes');
+    assert.equal(value('cfas_push_events_total{endpoint="http",output="splunk",result="shipped"}'), 2000);
+    assert.equal(value('cfas_push_events_total{endpoint="http",output="archive",result="duplicate"}'), 2000);
+    assert.equal(value('cfas_push_requests_total{endpoint="access",status="200"}'), 1);
   });
 
   it('HEC down: 503 to the pusher; after it is back the same batch gets 200, and no output holds an event twice', async () => {
@@ -296,6 +308,11 @@ describe('Logpush receiver in `run`', function () {
         [4, 'no readable time'],
       ],
     );
+    const metrics = await scrape();
+    assert.match(metrics, /^cfas_push_requests_total\{endpoint="http",status="401"\} 2$/m);
+    assert.match(metrics, /^cfas_push_requests_total\{endpoint="http",status="413"\} 2$/m);
+    assert.match(metrics, /^cfas_push_requests_total\{endpoint="http",status="400"\} 1$/m);
+    assert.match(metrics, /^cfas_push_bad_lines_total\{endpoint="http"\} 3$/m);
   });
 
   it('more pushes at once than max_concurrent: 429 with Retry-After, and the first is still shipped', async () => {

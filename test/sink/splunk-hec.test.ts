@@ -127,6 +127,10 @@ describe('sink/splunk-hec against the HEC simulator', function () {
       const result = await hec.deliver(records(2));
       assert.equal(result.status, 'retry', JSON.stringify(fault));
       if ('retryAfter' in fault) assert.equal('retryAfterMs' in result ? result.retryAfterMs : 0, 7000);
+      // Only "busy" (code 9, HTTP 429) says the indexer is up: its retries are not counted as failures.
+      const { status, code } = fault as { status?: number; code?: number };
+      const busy = status === 429 || code === 9;
+      assert.equal('busy' in result && result.busy === true, busy, JSON.stringify(fault));
     }
     assert.equal(sim.events.length, 0);
     assert.deepEqual(await hec.deliver(records(2)), { status: 'delivered' });
