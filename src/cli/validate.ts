@@ -5,7 +5,8 @@ import { formatDuration } from '../config/duration.js';
 import { clientRoutes } from '../config/proxies.js';
 import { describeRoute } from '../net/proxy.js';
 import { hecUrls } from '../sink/hec-http.js';
-import { POLLED } from '../datasets/index.js';
+import { DATASETS, POLLED } from '../datasets/index.js';
+import { sharedArrivals } from '../pipeline/push.js';
 
 export function describeOutput(out: OutputConfig): string {
   switch (out.type) {
@@ -73,6 +74,17 @@ export function validateSummary(loaded: LoadedConfig): string[] {
     lines.push(
       `push: ${push.tls ? 'https' : 'http'}://${push.listen.host}:${push.listen.port}${push.tls ? '' : ' (WARNING: Logpush pushes only to HTTPS; put TLS in front)'}, ${endpoints}; max_body ${push.max_body} bytes, ${push.max_concurrent} at once, dedup window ${push.dedup_window} per endpoint and output`,
     );
+    const polled = config.cloudflare.accounts.map((a) => a.id);
+    const shared = sharedArrivals(config, polled);
+    for (const e of push.endpoints)
+      if (shared && e.account_id !== undefined && shared.covers(e.account_id) && DATASETS[e.dataset]?.sharedIdentity)
+        lines.push(
+          `push endpoint ${e.name}: account ${e.account_id} is also polled; the two share each output's dedup window (each event once per output)`,
+        );
+      else if (e.dataset === POLLED.name && e.account_id === undefined)
+        lines.push(
+          `push endpoint ${e.name}: no account_id, so events polled and pushed for one account are not matched (set account_id to ship each once)`,
+        );
   }
   for (const { client, target, route } of clientRoutes(config))
     lines.push(`network: ${client} → ${new URL(target).origin} ${describeRoute(route)}`);

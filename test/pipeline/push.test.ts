@@ -18,7 +18,7 @@ import { AccessApiSimulator, spreadEvents } from '../support/access-api-simulato
 import type { AccessEvent } from '../../src/datasets/access-requests/event.js';
 import { sharedAccessIdentity } from '../../src/datasets/access-requests/identity.js';
 import { PUSHED_FIELDS } from '../../src/datasets/access-requests/pushed.js';
-import { collect, spawnCli } from '../support/cli.js';
+import { collect, runCli, spawnCli } from '../support/cli.js';
 import { ACCOUNT_A, readLines, tempDir, waitFor, writeConfig } from '../support/harness.js';
 import { HecSimulator } from '../support/hec-simulator.js';
 import { freePort, Rsyslog } from '../support/rsyslog.js';
@@ -261,6 +261,8 @@ describe('Logpush receiver in `run`', function () {
       assert.equal(got.length, 600, `${name}: each event once`);
       assert.deepEqual(new Set(got), expected, `${name}: every event`);
     }
+    const validate = await runCli(['validate', '--config', join(dir, 'config.yaml')]);
+    assert.match(validate.stdout, /push endpoint access: account 0123456789abcdef0123456789abcdef is also polled/);
   });
 
   it('refuses a wrong secret (401), a bomb and a body over max_body (413), bad gzip (400); dead-letters lines that are not events', async () => {
