@@ -7,13 +7,13 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { HecSimulator } from '../test/support/hec-simulator.js';
+import { postLogpush } from '../test/support/logpush-client.js';
 
 const COUNT = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const PER_BATCH = Number(process.env.BENCH_BATCH ?? 100_000);
@@ -58,25 +58,7 @@ function freePort(): Promise<number> {
   });
 }
 
-function post(port: number, body: Buffer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/logpush/http',
-        method: 'POST',
-        headers: { 'content-encoding': 'gzip', 'content-length': body.length, 'x-logpush-secret': SECRET },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const post = (port: number, body: Buffer): Promise<number> => postLogpush(port, body, SECRET);
 
 function floor(batches: readonly Buffer[]): number {
   const started = process.hrtime.bigint();

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { realClock } from '../../src/clock.js';
 import { pushSchema } from '../../src/config/push.js';
 import { DATASETS } from '../../src/datasets/index.js';
 import { PushReceiver } from '../../src/push/receiver.js';
 import type { DeliveryResult, OutputRecord, Sink } from '../../src/sink/types.js';
+import { postLogpush } from '../support/logpush-client.js';
 
 const SECRET = 'receiver-secret-0123456789';
 const quiet = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
@@ -44,25 +44,7 @@ class ScriptedSink implements Sink {
   }
 }
 
-function post(port: number, body: Buffer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/logpush/http',
-        method: 'POST',
-        headers: { 'content-encoding': 'gzip', 'content-length': body.length, 'x-logpush-secret': SECRET },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const post = (port: number, body: Buffer): Promise<number> => postLogpush(port, body, SECRET);
 
 async function receiverWith(sink: Sink, commits: { n: number }) {
   const config = pushSchema.parse({
