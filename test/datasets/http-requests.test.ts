@@ -81,7 +81,7 @@ describe('datasets/http-requests: mappings', () => {
     assert.equal(bare.has('outcome'), false);
   });
 
-  it('ECS: web/access, http.*, url.*, source.*, user.email, user_agent.original, the rest under cloudflare.http_requests', () => {
+  it('ECS: web/access, http.*, url.*, source.* and client.*, related.*, user.email, user_agent.original, the rest under cloudflare.http_requests', () => {
     const doc = JSON.parse(recordFormatter(httpRequests, 'ecs', options)(REQUEST, {})) as Record<string, unknown>;
     assert.equal(doc['@timestamp'], '2024-05-01T10:00:00.123456789Z');
     assert.deepEqual(doc.event, {
@@ -100,6 +100,8 @@ describe('datasets/http-requests: mappings', () => {
       query: 'page=2',
     });
     assert.deepEqual(doc.source, { ip: '203.0.113.9', geo: { country_iso_code: 'DE' } });
+    assert.deepEqual(doc.client, doc.source);
+    assert.deepEqual(doc.related, { user: ['alice@example.com'], ip: ['203.0.113.9'] });
     assert.deepEqual(doc.user, { email: 'alice@example.com' });
     assert.deepEqual(doc.user_agent, { original: REQUEST.ClientRequestUserAgent });
     assert.deepEqual(doc.cloudflare, {

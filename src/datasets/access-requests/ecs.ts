@@ -1,12 +1,15 @@
 /**
  * Elastic Common Schema document for an Access authentication event. Fields ECS has a place for
- * are mapped; everything else goes under `cloudflare.access.*` untouched.
+ * are mapped; everything else goes under `cloudflare.access.*` untouched (the purpose-justification
+ * and temporary-access fields too; the user's justification is also `event.reason`). The address is
+ * both `source.*` (what ECS always fills) and `client.*` (what Elastic's Cloudflare integration and
+ * its dashboards read): ECS asks for source/destination to be filled whenever client/server are.
  */
 import { ECS_VERSION, type EcsOptions } from '../../format/ecs.js';
 import { isIPFast } from '../../format/ip.js';
 import { type EventContext, fieldText } from '../../format/record.js';
 import { formatUtc, parseTimestamp } from '../../format/time.js';
-import { type AccessEvent, outcomeOf, splitAppDomain } from './event.js';
+import { type AccessEvent, accessRequestFields, outcomeOf, splitAppDomain } from './event.js';
 
 /** Fields that ECS takes over; every other field is kept under cloudflare.access. */
 const MAPPED = new Set([
@@ -22,6 +25,16 @@ const MAPPED = new Set([
 
 type Json = Record<string, unknown>;
 
+/** ECS `event.type` of an Access action: a login (or SSO into another app) starts a session, a logout ends it. */
+export function eventTypeOf(action: string | undefined): 'start' | 'end' | 'info' {
+  const name = action?.trim().toLowerCase();
+  if (name === 'login' || name === 'sso') return 'start';
+  if (name === 'logout') return 'end';
+  return 'info';
+}
+
+const COUNTRY = /^[a-z]{2}$/i;
+
 export function ecsDocument(
   event: AccessEvent,
   context: EventContext = {},
@@ -34,17 +47,19 @@ export function ecsDocument(
   doc.ecs = { version: ECS_VERSION };
 
   const outcome = outcomeOf(event);
+  const action = fieldText(event, 'action');
   const ecsEvent: Json = {
     kind: 'event',
     category: ['authentication'],
-    type: ['start'],
+    type: [eventTypeOf(action)],
     dataset: 'cloudflare.access_request',
   };
-  const action = fieldText(event, 'action');
   if (action !== undefined) ecsEvent.action = action;
   ecsEvent.outcome = outcome === 'allowed' ? 'success' : outcome === 'denied' ? 'failure' : 'unknown';
   const rayId = fieldText(event, 'ray_id');
   if (rayId !== undefined) ecsEvent.id = rayId;
+  const requested = accessRequestFields(event);
+  if (requested?.response !== undefined) ecsEvent.reason = requested.response;
   if (options.includeOriginal) ecsEvent.original = JSON.stringify(event);
   doc.event = ecsEvent;
 
@@ -58,10 +73,23 @@ export function ecsDocument(
   const source: Json = {};
   const ip = fieldText(event, 'ip_address')?.trim();
   // source.ip is an ip-typed field in Elasticsearch: an invalid value would reject the document.
-  if (ip !== undefined && isIPFast(ip)) source.ip = ip;
-  const country = fieldText(event, 'country');
-  if (country !== undefined) source.geo = { country_iso_code: country.toUpperCase() };
-  if (Object.keys(source).length > 0) doc.source = source;
+  const validIp = ip !== undefined && isIPFast(ip);
+  if (validIp) source.ip = ip;
+  const country = fieldText(event, 'country')?.trim();
+  const validCountry = country !== undefined && COUNTRY.test(country);
+  if (validCountry) source.geo = { country_iso_code: country.toUpperCase() };
+  if (Object.keys(source).length > 0) {
+    doc.source = source;
+    doc.client = { ...source };
+  }
+
+  const relatedUsers = [email, userId, ...(requested?.approverList ?? [])].filter(
+    (v): v is string => v !== undefined && v !== '',
+  );
+  const related: Json = {};
+  if (relatedUsers.length > 0) related.user = [...new Set(relatedUsers)];
+  if (validIp) related.ip = [ip];
+  if (Object.keys(related).length > 0) doc.related = related;
 
   const appDomain = fieldText(event, 'app_domain');
   if (appDomain !== undefined) {
@@ -81,7 +109,8 @@ export function ecsDocument(
     // An ip_address that is not an IP is kept here instead of being dropped.
     rest[key] = value;
   }
-  if (ip !== undefined && !isIPFast(ip)) rest.ip_address = event.ip_address;
+  if (ip !== undefined && !validIp) rest.ip_address = event.ip_address;
+  if (country !== undefined && !validCountry) rest.country = event.country;
   if (createdAt !== undefined && !ts) rest.created_at = event.created_at;
   doc.cloudflare = { access: rest };
   return doc;

@@ -40,6 +40,8 @@ export interface AccessRequestFields {
   response?: string;
   /** The approvers' e-mail addresses, comma-separated. */
   approvers?: string;
+  /** The same, one address each (for ECS `related.user`). */
+  approverList?: string[];
   durationSeconds?: number;
 }
 
@@ -53,6 +55,10 @@ export function accessRequestFields(event: AccessEvent): AccessRequestFields | u
   const prompt = nonEmpty(event.purpose_justification_prompt);
   const response = nonEmpty(event.purpose_justification_response);
   const list = event.temporary_access_approvers;
+  const approverList = (Array.isArray(list) ? list : [list])
+    .flatMap((v) => (valueText(v) ?? '').split(','))
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
   const approvers = Array.isArray(list)
     ? nonEmpty(
         list
@@ -73,6 +79,7 @@ export function accessRequestFields(event: AccessEvent): AccessRequestFields | u
   if (prompt !== undefined) fields.prompt = prompt;
   if (response !== undefined) fields.response = response;
   if (approvers !== undefined) fields.approvers = approvers;
+  if (approverList.length > 0) fields.approverList = approverList;
   if (seconds > 0) fields.durationSeconds = Math.trunc(seconds);
   return fields;
 }

@@ -1,6 +1,7 @@
 /**
- * HTTP request logs in ECS (`event.category: web`, `type: access`): `http.*`, `url.*`, `source.*`,
- * `user.email` (the Access identity), `user_agent.original`; every other field under
+ * HTTP request logs in ECS (`event.category: web`, `type: access`): `http.*`, `url.*`, `source.*`
+ * and `client.*` (the same address: ECS fills source whenever client is used), `user.email` (the
+ * Access identity), `user_agent.original`, `related.ip` / `related.user`; every other field under
  * `cloudflare.http_requests.*` untouched.
  */
 import { ECS_VERSION, type EcsOptions } from '../../format/ecs.js';
@@ -71,9 +72,16 @@ export function httpEcsDocument(
   if (ip !== undefined && isIPFast(ip)) source.ip = ip;
   const country = valueText(event.ClientCountry);
   if (country !== undefined && /^[a-z]{2}$/i.test(country)) source.geo = { country_iso_code: country.toUpperCase() };
-  if (Object.keys(source).length > 0) doc.source = source;
+  if (Object.keys(source).length > 0) {
+    doc.source = source;
+    doc.client = { ...source };
+  }
   const user = accessUser(event);
   if (user !== undefined) doc.user = { email: user };
+  const related: Json = {};
+  if (user !== undefined) related.user = [user];
+  if (source.ip !== undefined) related.ip = [source.ip];
+  if (Object.keys(related).length > 0) doc.related = related;
   const agent = valueText(event.ClientRequestUserAgent);
   if (agent !== undefined) doc.user_agent = { original: agent };
   const rest: Json = {};

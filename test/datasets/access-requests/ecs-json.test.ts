@@ -20,7 +20,7 @@ describe('format/ecs', () => {
   it('maps an allowed login (golden)', () => {
     assert.deepEqual(ecsDocument(ALLOWED_LOGIN, { accountId: ACCOUNT }), {
       '@timestamp': '2024-05-01T10:00:00.123456789Z',
-      ecs: { version: '8.11.0' },
+      ecs: { version: '9.4.0' },
       event: {
         kind: 'event',
         category: ['authentication'],
@@ -32,6 +32,8 @@ describe('format/ecs', () => {
       },
       user: { email: 'alice@example.com', id: '166befbb-00e3-5e20-bd6e-27245723949f' },
       source: { ip: '198.51.100.7', geo: { country_iso_code: 'US' } },
+      client: { ip: '198.51.100.7', geo: { country_iso_code: 'US' } },
+      related: { user: ['alice@example.com', '166befbb-00e3-5e20-bd6e-27245723949f'], ip: ['198.51.100.7'] },
       url: { original: 'wiki.example.com/admin', domain: 'wiki.example.com', path: '/admin' },
       observer: { vendor: 'Cloudflare', product: 'Access', type: 'zero-trust' },
       cloud: { provider: 'cloudflare', account: { id: ACCOUNT } },
@@ -45,6 +47,42 @@ describe('format/ecs', () => {
         },
       },
     });
+  });
+
+  it('event.type follows the action: login and sso start a session, logout ends it, others are info', () => {
+    const typeOf = (action: unknown) => (ecsDocument({ ...ALLOWED_LOGIN, action }).event as { type: string[] }).type;
+    assert.deepEqual(typeOf('login'), ['start']);
+    assert.deepEqual(typeOf('sso'), ['start']);
+    assert.deepEqual(typeOf('logout'), ['end']);
+    assert.deepEqual(typeOf('LOGOUT '), ['end']);
+    assert.deepEqual(typeOf('token_refresh'), ['info']);
+    assert.deepEqual(typeOf(undefined), ['info']);
+  });
+
+  it('purpose justification is event.reason; approvers are related users; the fields stay under cloudflare.access', () => {
+    const doc = ecsDocument({
+      ...DENIED_IPV6,
+      user_id: 'u-1',
+      purpose_justification_response: 'INC-42: on call',
+      temporary_access_approvers: ['bob@example.com', 'mallory@example.net', ''],
+      temporary_access_duration: 3600,
+    });
+    assert.equal((doc.event as Record<string, unknown>).reason, 'INC-42: on call');
+    assert.deepEqual(doc.related, {
+      user: ['mallory@example.net', 'u-1', 'bob@example.com'],
+      ip: ['2001:db8::1'],
+    });
+    const access = (doc.cloudflare as { access: Record<string, unknown> }).access;
+    assert.equal(access.purpose_justification_response, 'INC-42: on call');
+    assert.deepEqual(access.temporary_access_approvers, ['bob@example.com', 'mallory@example.net', '']);
+    assert.equal(access.temporary_access_duration, 3600);
+    assert.equal((ecsDocument(ALLOWED_LOGIN).event as Record<string, unknown>).reason, undefined);
+  });
+
+  it('a country that is not a two-letter code stays under cloudflare.access', () => {
+    const doc = ecsDocument({ ...ALLOWED_LOGIN, country: 'not a country' });
+    assert.deepEqual(doc.source, { ip: '198.51.100.7' });
+    assert.equal((doc.cloudflare as { access: Record<string, unknown> }).access.country, 'not a country');
   });
 
   it('keeps unknown fields under cloudflare.access and marks failures', () => {
