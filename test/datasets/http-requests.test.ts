@@ -130,7 +130,11 @@ describe('datasets/http-requests: mappings', () => {
     assert.equal(parsed.pri, 16 * 8 + 4, 'a refused request has the denied severity');
     assert.deepEqual(
       ['json', 'cef', 'ecs'].map((f) => httpRequests.sourcetype(f as 'json')),
-      ['cloudflare:http_requests', 'cloudflare:http_requests:cef', 'cloudflare:http_requests:ecs'],
+      [
+        'cf_access_shipper:http_requests:json',
+        'cf_access_shipper:http_requests:cef',
+        'cf_access_shipper:http_requests:ecs',
+      ],
     );
   });
 });

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { formatCef } from '../../src/datasets/access-requests/cef.js';
 import { recordFormatter } from '../../src/datasets/formatters.js';
 import { POLLED } from '../../src/datasets/index.js';
 import { dissect, type LsPlugin, parseLogstash } from '../support/logstash-config.js';
@@ -9,56 +8,9 @@ import { ACCOUNT, ALLOWED_LOGIN } from '../support/sample-events.js';
 
 const doc = (path: string) => readFileSync(new URL(`../../docs/siem/${path}`, import.meta.url), 'utf8');
 
-/** Splunk .conf: [stanza] then `key = value` lines; `#` comments. */
-function parseSplunkConf(text: string): Record<string, Record<string, string>> {
-  const out: Record<string, Record<string, string>> = {};
-  let stanza: Record<string, string> | undefined;
-  text.split('\n').forEach((raw, n) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) return;
-    const head = /^\[(.+)\]$/.exec(line);
-    if (head) {
-      stanza = out[head[1]!] = {};
-      return;
-    }
-    const kv = /^([A-Za-z0-9_.:-]+)\s*=\s*(.*)$/.exec(line);
-    if (!kv || !stanza) throw new Error(`line ${n + 1}: not "key = value" inside a stanza: ${line}`);
-    stanza[kv[1]!] = kv[2]!;
-  });
-  return out;
-}
-
 const cefOptions = { version: '1.0.0', severity: { allowed: 3, denied: 6 } };
 
 describe('docs/siem recipes', () => {
-  it('Splunk: props and transforms parse; the CEF regexes read the shipper’s CEF, escapes included', () => {
-    const props = parseSplunkConf(doc('splunk/props.conf'));
-    const transforms = parseSplunkConf(doc('splunk/transforms.conf'));
-    const inputs = parseSplunkConf(doc('splunk/inputs.conf'));
-    assert.deepEqual(Object.keys(props), ['cloudflare:access', 'cloudflare:access:ecs', 'cloudflare:access:cef']);
-    assert.equal(props['cloudflare:access']!.KV_MODE, 'json');
-    assert.equal(inputs['http://cf-access-shipper']!.useACK, '1');
-    const report = props['cloudflare:access:cef']!['REPORT-cef']!.split(',').map((s) => s.trim());
-    for (const name of report) assert.ok(transforms[name], `transform ${name} exists`);
-    const line = formatCef(
-      { ...ALLOWED_LOGIN, app_name: 'Admin | Panel = x', user_email: 'a=b@example.com' },
-      { accountId: ACCOUNT },
-      cefOptions,
-    );
-    const header = new RegExp(transforms.cloudflare_access_cef_header!.REGEX!).exec(line)!.groups!;
-    assert.equal(header.signature_id, 'login-allowed');
-    assert.equal(header.severity, '3');
-    const pairs = new Map<string, string>();
-    for (const m of line.matchAll(new RegExp(transforms.cloudflare_access_cef_extension!.REGEX!, 'g')))
-      pairs.set(m[1]!, m[2]!);
-    assert.equal(pairs.get('suser'), 'a\\=b@example.com');
-    assert.equal(pairs.get('cs5'), 'Admin | Panel \\= x');
-    assert.equal(pairs.get('cs5Label'), 'App Name');
-    assert.equal(pairs.get('src'), '198.51.100.7');
-    assert.equal(pairs.get('rt'), '1714557600123');
-    assert.equal(pairs.get('deviceExternalId'), ACCOUNT);
-  });
-
   it('Logstash CEF pipeline parses: tcp input with the cef codec on LF-delimited lines', () => {
     const config = parseLogstash(doc('logstash/cf-access-cef.conf'));
     const tcp = config.input![0]!;

@@ -178,7 +178,7 @@ describe('Logpush receiver in `run`', function () {
     assert.equal(rays.length, 2000);
     assert.equal(new Set(rays).size, 2000);
     assert.equal(archived().length, 2000);
-    assert.equal(hec.events[0]?.sourcetype, 'cloudflare:http_requests');
+    assert.equal(hec.events[0]?.sourcetype, 'cf_access_shipper:http_requests:json');
     // A pushed access_requests record lands in the polled shape.
     const access = {
       Action: 'login',
@@ -199,7 +199,7 @@ describe('Logpush receiver in `run`', function () {
       app_domain: 'wiki.example.com',
       account_id: '0123456789abcdef0123456789abcdef',
     });
-    assert.equal(last.sourcetype, 'cloudflare:access');
+    assert.equal(last.sourcetype, 'cf_access_shipper:access_requests:json');
     const metrics = await scrape();
     const value = (series: string) =>
       Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\d+)`, 'm').exec(metrics)?.[1]);

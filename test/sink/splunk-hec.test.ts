@@ -62,7 +62,7 @@ describe('sink/splunk-hec against the HEC simulator', function () {
     assert.equal(first.time, 1714557600.123);
     assert.equal(first.host, 'shipper01');
     assert.equal(first.source, 'cloudflare:access');
-    assert.equal(first.sourcetype, 'cloudflare:access');
+    assert.equal(first.sourcetype, 'cf_access_shipper:access_requests:json');
     assert.equal(first.index, 'security');
     assert.deepEqual(first.fields, { account_id: ACCOUNT });
     assert.equal((first.event as { user_email: string }).user_email, 'u0@example.com');
@@ -82,7 +82,7 @@ describe('sink/splunk-hec against the HEC simulator', function () {
     );
     assert.deepEqual(await hec.deliver(cef), { status: 'delivered' });
     assert.equal(sim.events.length, 10);
-    assert.equal(sim.events[0]!.sourcetype, 'cloudflare:access:cef');
+    assert.equal(sim.events[0]!.sourcetype, 'cf_access_shipper:access_requests:cef');
     assert.match(String(sim.events[0]!.event), /^CEF:0\|/);
     assert.ok(sim.requests.length >= 4, `max_bytes splits (${sim.requests.length} requests)`);
     assert.ok(sim.requests.every((r) => r.events <= 4));

@@ -2,7 +2,7 @@
  * Cloudflare Access authentication logs: polled from
  * `GET /accounts/{id}/access/logs/access_requests` (source/), pushed by Logpush as the
  * `access_requests` dataset. Written as CEF `Cloudflare|Access`, ECS `authentication` and the
- * `cfaccess@32473` SD element; HEC sourcetypes `cloudflare:access[:cef|:ecs]`.
+ * `cfaccess@32473` SD element; HEC sourcetypes `cf_access_shipper:access_requests:<format>` (the Splunk add-on's).
  */
 import type { Dataset } from '../dataset.js';
 import { isEventRecord } from '../../format/record.js';
@@ -28,5 +28,5 @@ export const accessRequests: Dataset<AccessEvent> = {
   ecs: (options) => (event, context) => formatEcs(event, context, options),
   json: formatJson,
   syslog: accessSyslogFields,
-  sourcetype: (format) => (format === 'json' ? 'cloudflare:access' : `cloudflare:access:${format}`),
+  sourcetype: (format) => `cf_access_shipper:access_requests:${format}`,
 };

@@ -1,6 +1,7 @@
 /**
  * Cloudflare HTTP request logs, pushed by Logpush (`http_requests`): CEF `Cloudflare|HTTP`, ECS
- * `web`/`access`, the `cfhttp@32473` SD element, HEC sourcetypes `cloudflare:http_requests[:cef|:ecs]`.
+ * `web`/`access`, the `cfhttp@32473` SD element, HEC sourcetypes
+ * `cf_access_shipper:http_requests:<format>`.
  */
 import { eventHash, textHash } from '../../format/identity.js';
 import { formatJson } from '../../format/json.js';
@@ -57,5 +58,5 @@ export const httpRequests: Dataset<HttpRequestEvent> = {
   ecs: (options) => (event, context) => formatHttpEcs(event, context, options),
   json: formatJson,
   syslog,
-  sourcetype: (format) => (format === 'json' ? 'cloudflare:http_requests' : `cloudflare:http_requests:${format}`),
+  sourcetype: (format) => `cf_access_shipper:http_requests:${format}`,
 };
