@@ -26,6 +26,7 @@ import { CloudflareClient } from '../source/cloudflare-client.js';
 import { REQUIRED_PERMISSION } from '../source/cloudflare-errors.js';
 import { RateLimiter } from '../source/rate-limiter.js';
 import { checkStatePath } from '../state/store.js';
+import { checkElasticsearch } from './check-elasticsearch.js';
 
 export interface CheckLine {
   ok: boolean;
@@ -139,6 +140,8 @@ async function checkOutput(output: OutputConfig): Promise<CheckLine> {
         return await checkFile(target, output.path);
       case 'splunk_hec':
         return await checkHec(target, output);
+      case 'elasticsearch':
+        return await checkElasticsearch(target, output);
       case 'syslog':
         return await checkSyslog(target, output);
     }

@@ -4,6 +4,7 @@ import type { OutputConfig } from '../config/outputs.js';
 import { formatDuration } from '../config/duration.js';
 import { clientRoutes } from '../config/proxies.js';
 import { describeRoute } from '../net/proxy.js';
+import { esUrls } from '../sink/elasticsearch.js';
 import { hecUrls } from '../sink/hec-http.js';
 import { DATASETS, POLLED } from '../datasets/index.js';
 import { sharedArrivals } from '../pipeline/push.js';
@@ -25,6 +26,21 @@ export function describeOutput(out: OutputConfig): string {
         `ack ${String(out.ack)}`,
       ];
       if (urls.some((u) => u.protocol === 'http:')) parts.push('WARNING: plain http, the token travels unencrypted');
+      if (!out.tls.verify) parts.push('WARNING: TLS verification off');
+      return parts.join(', ');
+    }
+    case 'elasticsearch': {
+      const urls = esUrls(out).map((u) => new URL(u));
+      const parts = [
+        `${out.name}: elasticsearch ${urls.map((u) => u.origin).join(' + ')}`,
+        'ECS documents',
+        `data stream ${out.data_stream ?? 'logs-cloudflare_access.<dataset>-default'}`,
+        out.api_key !== undefined ? 'API key' : out.username !== undefined ? `user ${out.username}` : 'no credentials',
+        out.gzip ? 'gzip' : 'no gzip',
+        '_id = content hash (a retry is never indexed twice)',
+      ];
+      if (urls.some((u) => u.protocol === 'http:'))
+        parts.push('WARNING: plain http, the credentials travel unencrypted');
       if (!out.tls.verify) parts.push('WARNING: TLS verification off');
       return parts.join(', ');
     }

@@ -17,7 +17,7 @@ export const DEFAULT_CONFIG_PATH = './config/cf-access-shipper.yaml';
 export const CONFIG_ENV = 'CF_ACCESS_SHIPPER_CONFIG';
 
 /** Keys whose value may come from `<key>_file`. */
-const FILE_SECRET_KEYS = new Set(['api_token', 'auth_key', 'token', 'proxy', 'secret']);
+const FILE_SECRET_KEYS = new Set(['api_token', 'auth_key', 'token', 'proxy', 'secret', 'api_key', 'password']);
 
 export interface LoadedConfig {
   config: Config;

@@ -77,6 +77,42 @@ export const splunkHecOutput = z.strictObject({
   proxy: proxySetting().optional(),
 });
 
+export const elasticsearchOutput = z
+  .strictObject({
+    name: outputName,
+    type: z.literal('elasticsearch'),
+    /** One Elasticsearch URL, or several nodes of the cluster (the client spreads requests). */
+    url: z.union([
+      httpUrl('an Elasticsearch URL, e.g. https://es.example.com:9200'),
+      z.array(httpUrl('an Elasticsearch URL, e.g. https://es1.example.com:9200')).min(1, { error: 'must list at least one URL' }),
+    ]),
+    /** An API key (the base64 "encoded" form), or username + password. */
+    api_key: nonEmpty('an API key (or use api_key_file)').optional(),
+    username: nonEmpty('a user name').optional(),
+    password: nonEmpty('a password (or use password_file)').optional(),
+    /** Default: logs-cloudflare_access.<dataset>-default. */
+    data_stream: nonEmpty('a data stream name such as logs-cloudflare_access.access_requests-default').optional(),
+    gzip: boolean().default(true),
+    batch: z
+      .strictObject({
+        max_events: integer(1, 100_000).default(1000),
+        max_bytes: byteSize(1024, 100 * 1024 * 1024).default(5 * 1024 * 1024),
+      })
+      .prefault({}),
+    /** Bulk requests in flight at once. */
+    concurrency: integer(1, 16).default(2),
+    tls: z.strictObject(clientTls).superRefine(pairedCertKey).prefault({}),
+    request_timeout: duration('"30s"', 100).prefault('30s'),
+  })
+  .superRefine((out, ctx) => {
+    if (out.api_key !== undefined && (out.username !== undefined || out.password !== undefined))
+      ctx.addIssue({ code: 'custom', path: ['api_key'], message: 'set either api_key or username + password, not both' });
+    if ((out.username === undefined) !== (out.password === undefined))
+      ctx.addIssue({ code: 'custom', path: [out.username === undefined ? 'username' : 'password'], message: 'username and password go together' });
+    if (out.data_stream !== undefined && !/^[a-z0-9][a-z0-9._-]*$/.test(out.data_stream))
+      ctx.addIssue({ code: 'custom', path: ['data_stream'], message: 'must be a data stream name: lower case letters, digits, ".", "_" and "-", such as logs-cloudflare_access.access_requests-default' });
+  });
+
 export const syslogOutput = z
   .strictObject({
     name: outputName,
@@ -118,8 +154,8 @@ export const syslogOutput = z
     }
   });
 
-export const output = z.discriminatedUnion('type', [stdoutOutput, fileOutput, splunkHecOutput, syslogOutput], {
-  error: 'must have a type of stdout, file, splunk_hec or syslog',
+export const output = z.discriminatedUnion('type', [stdoutOutput, fileOutput, splunkHecOutput, elasticsearchOutput, syslogOutput], {
+  error: 'must have a type of stdout, file, splunk_hec, elasticsearch or syslog',
 });
 
 export type OutputConfig = z.output<typeof output>;
@@ -127,3 +163,4 @@ export type StdoutOutputConfig = z.output<typeof stdoutOutput>;
 export type FileOutputConfig = z.output<typeof fileOutput>;
 export type SplunkHecOutputConfig = z.output<typeof splunkHecOutput>;
 export type SyslogOutputConfig = z.output<typeof syslogOutput>;
+export type ElasticsearchOutputConfig = z.output<typeof elasticsearchOutput>;

@@ -11,7 +11,7 @@ export function formatPath(path: readonly PathSegment[]): string {
 
 /** Keys whose values are secrets: never printed. */
 export function isSecretKey(key: PathSegment | undefined): boolean {
-  return typeof key === 'string' && /^(api_token|auth_key|token|password|secret)$/.test(key);
+  return typeof key === 'string' && /^(api_token|auth_key|token|password|secret|api_key)$/.test(key);
 }
 
 export function describeValue(path: readonly PathSegment[], value: unknown): string {

@@ -52,6 +52,7 @@ export interface RecordShape {
   accountId: string;
   sourcetype: string | undefined;
   syslog: SyslogFields;
+  dataset: string;
 }
 
 /** An output's record of a pushed event: formatted when the output reads `text` (not before). */
@@ -62,6 +63,7 @@ export class PushedRecord implements OutputRecord {
   readonly accountId: string;
   readonly sourcetype: string | undefined;
   readonly syslog: SyslogFields;
+  readonly dataset: string;
 
   constructor(
     private readonly pushed: PushedEvent,
@@ -73,6 +75,7 @@ export class PushedRecord implements OutputRecord {
     this.accountId = shape.accountId;
     this.sourcetype = shape.sourcetype;
     this.syslog = shape.syslog;
+    this.dataset = shape.dataset;
   }
 
   get text(): string {

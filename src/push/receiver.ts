@@ -302,6 +302,7 @@ export class PushReceiver {
           accountId,
           sourcetype,
           syslog: dataset.syslog,
+          dataset: dataset.name,
         };
         const records: OutputRecord[] = fresh.map((e) => new PushedRecord(e, shape));
         const outcome = await deliverWithRetry(output, records, {

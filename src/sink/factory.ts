@@ -6,6 +6,7 @@ import type { Dataset } from '../datasets/dataset.js';
 import { messageFormatter, recordFormatter } from '../datasets/formatters.js';
 import type { Logger } from '../logging.js';
 import type { OutputRuntime } from './output-runtime.js';
+import { ElasticsearchSink } from './elasticsearch.js';
 import { FileSink } from './file.js';
 import { type MaybeDuplicatedReason, SplunkHecSink } from './splunk-hec.js';
 import { StdoutSink } from './stdout.js';
@@ -18,6 +19,7 @@ export interface SinkHooks {
   onHecMaybeDuplicated?: (output: string, count: number, reason: MaybeDuplicatedReason) => void;
   onSyslogReconnect?: (output: string) => void;
   onSyslogTruncated?: (output: string, count: number) => void;
+  onEsAlreadyIndexed?: (output: string, count: number) => void;
 }
 
 /** `statePath`: the state file the outputs' own journals sit beside (HEC's pending acks). */
@@ -49,6 +51,12 @@ export function buildSink(
         onMaybeDuplicated: (count, reason) => hooks.onHecMaybeDuplicated?.(output.name, count, reason),
         ...(statePath === undefined ? {} : { ackJournalPath: `${statePath}.hec-acks.${output.name}` }),
       });
+    case 'elasticsearch':
+      return new ElasticsearchSink(output.name, output, {
+        logger,
+        dataset: dataset.name,
+        onAlreadyIndexed: (count) => hooks.onEsAlreadyIndexed?.(output.name, count),
+      });
     case 'syslog':
       return new SyslogSink(output.name, output, {
         logger,
@@ -61,8 +69,10 @@ export function buildSink(
 }
 
 export function buildFormatter(output: OutputConfig, config: Config, dataset: Dataset): OutputRuntime['format'] {
-  const header = output.type === 'splunk_hec' ? {} : output;
+  const header = output.type === 'splunk_hec' || output.type === 'elasticsearch' ? {} : output;
   const options = formatterOptions(config.format, header);
+  // Elasticsearch takes ECS documents.
+  if (output.type === 'elasticsearch') return recordFormatter(dataset, 'ecs', options);
   // The syslog output builds the header itself (it needs it apart to fit max_message_bytes).
   if (output.type === 'syslog') return messageFormatter(dataset, output.format, options);
   return recordFormatter(dataset, output.format, options);

@@ -23,6 +23,8 @@ export interface OutputRecord {
    */
   sourcetype?: string;
   syslog?: SyslogFields;
+  /** The dataset's name, where an output writes datasets apart (Elasticsearch data streams). Unset: the output's. */
+  dataset?: string;
 }
 
 export interface RejectedRecord {
