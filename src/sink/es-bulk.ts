@@ -4,6 +4,7 @@
  * Elasticsearch answers 409 for an id it has), NDJSON bodies cut by event count and bytes, and what
  * each item's answer means for delivery.
  */
+import { eventHash } from '../format/identity.js';
 import type { OutputRecord } from './types.js';
 
 export interface BulkChunk {
@@ -11,6 +12,13 @@ export interface BulkChunk {
   body: string;
   bytes: number;
 }
+
+/**
+ * The document id: the canonical content hash (keys sorted), not the output's cheaper record id —
+ * here the id is the one guard against a second copy, across restarts and re-reads too, so it must
+ * not change should the API ever reorder an event's keys.
+ */
+export const documentId = (record: OutputRecord): string => eventHash(record.event);
 
 /** The action line of one event (the index is in the request path). */
 export const createAction = (id: string): string => `{"create":{"_id":${JSON.stringify(id)}}}`;
@@ -20,7 +28,7 @@ export function bulkChunks(records: readonly OutputRecord[], maxEvents: number, 
   const chunks: BulkChunk[] = [];
   let current: BulkChunk = { records: [], body: '', bytes: 0 };
   for (const record of records) {
-    const entry = `${createAction(record.id)}\n${record.text}\n`;
+    const entry = `${createAction(documentId(record))}\n${record.text}\n`;
     const size = Buffer.byteLength(entry);
     if (current.records.length > 0 && (current.records.length >= maxEvents || current.bytes + size > maxBytes)) {
       chunks.push(current);
