@@ -5,7 +5,7 @@
  * letting the old generation grow lazily (see README, Performance).
  */
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ShipperError, errorMessage } from '../errors.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ShipperError, UsageError, errorMessage } from '../errors.js';
 import { RECORD_FORMATS, MESSAGE_FORMATS } from '../format/index.js';
 import { VERSION } from '../version.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -171,6 +171,24 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       const { formatChecks, runChecks } = await import('./check.js');
       const lines = await runChecks(loaded.config);
       process.stdout.write(`${formatChecks(lines)}\n`);
+      if (lines.some((l) => !l.ok)) setExitCode(EXIT_FAILURE);
+    });
+
+  program
+    .command('setup')
+    .description(
+      'install what a destination needs once: `setup elasticsearch` puts the index template of the data streams',
+    )
+    .argument('<destination>', 'elasticsearch')
+    .addOption(configOption())
+    .option('--output <name...>', 'only these elasticsearch outputs')
+    .action(async (destination: string, opts: GlobalOptions & { output?: string[] }) => {
+      if (destination !== 'elasticsearch')
+        throw new UsageError(`setup: unknown destination ${destination}; try: setup elasticsearch`);
+      const loaded = await loadConfig(opts.config);
+      const { setupElasticsearch } = await import('./setup.js');
+      const lines = await setupElasticsearch(loaded.config, opts.output ?? []);
+      for (const line of lines) process.stdout.write(`${line.ok ? 'ok  ' : 'FAIL'} ${line.text}\n`);
       if (lines.some((l) => !l.ok)) setExitCode(EXIT_FAILURE);
     });
 

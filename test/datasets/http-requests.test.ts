@@ -88,7 +88,7 @@ describe('datasets/http-requests: mappings', () => {
       kind: 'event',
       category: ['web'],
       type: ['access'],
-      dataset: 'cloudflare.http_requests',
+      dataset: 'cloudflare_access.http_requests',
       outcome: 'failure',
       id: '8f1e2d3c4b5a6978',
     });

@@ -42,6 +42,8 @@ export class EsBulkSimulator {
   private readonly sockets = new Set<Socket>();
   port = 0;
   readonly streams = new Map<string, Map<string, StoredDoc>>();
+  /** PUT _index_template/<name> bodies. */
+  readonly templates = new Map<string, unknown>();
   requests = 0;
   /** `create` actions received (retries included). */
   creates = 0;
@@ -130,6 +132,11 @@ export class EsBulkSimulator {
       return;
     }
     const url = new URL(req.url ?? '/', 'http://es');
+    let body = raw;
+    if (req.headers['content-encoding'] === 'gzip') {
+      this.gzipRequests++;
+      body = gunzipSync(raw);
+    }
     if (req.method === 'GET' && url.pathname === '/') {
       this.json(res, 200, {
         name: 'sim',
@@ -139,15 +146,23 @@ export class EsBulkSimulator {
       });
       return;
     }
+    const template = /^\/_index_template\/([^/]+)$/.exec(url.pathname);
+    if (req.method === 'PUT' && template) {
+      const put = JSON.parse(body.toString('utf8')) as { index_patterns?: unknown; template?: unknown };
+      if (!Array.isArray(put.index_patterns) || typeof put.template !== 'object') {
+        this.json(res, 400, {
+          error: { type: 'x_content_parse_exception', reason: 'index_patterns and template are required' },
+        });
+        return;
+      }
+      this.templates.set(decodeURIComponent(template[1] ?? ''), put);
+      this.json(res, 200, { acknowledged: true });
+      return;
+    }
     const bulk = /^\/(?:([^/]+)\/)?_bulk$/.exec(url.pathname);
     if (req.method !== 'POST' || !bulk) {
       this.json(res, 404, { error: { type: 'no_handler', reason: `no handler for ${req.method} ${url.pathname}` } });
       return;
-    }
-    let body = raw;
-    if (req.headers['content-encoding'] === 'gzip') {
-      this.gzipRequests++;
-      body = gunzipSync(raw);
     }
     if (this.options.maxContentLength !== undefined && body.length > this.options.maxContentLength) {
       this.json(res, 413, { error: { type: 'content_too_long', reason: 'request entity too large' }, status: 413 });

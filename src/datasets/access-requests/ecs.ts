@@ -52,7 +52,7 @@ export function ecsDocument(
     kind: 'event',
     category: ['authentication'],
     type: [eventTypeOf(action)],
-    dataset: 'cloudflare.access_request',
+    dataset: 'cloudflare_access.access_requests',
   };
   if (action !== undefined) ecsEvent.action = action;
   ecsEvent.outcome = outcome === 'allowed' ? 'success' : outcome === 'denied' ? 'failure' : 'unknown';

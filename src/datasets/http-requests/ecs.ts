@@ -36,7 +36,12 @@ export function httpEcsDocument(
   if (ts) doc['@timestamp'] = formatUtc(ts, Math.max(3, ts.fractionDigits));
   doc.ecs = { version: ECS_VERSION };
   const outcome = httpOutcome(event);
-  const ecsEvent: Json = { kind: 'event', category: ['web'], type: ['access'], dataset: 'cloudflare.http_requests' };
+  const ecsEvent: Json = {
+    kind: 'event',
+    category: ['web'],
+    type: ['access'],
+    dataset: 'cloudflare_access.http_requests',
+  };
   ecsEvent.outcome = outcome === 'allowed' ? 'success' : outcome === 'denied' ? 'failure' : 'unknown';
   const rayId = valueText(event.RayID);
   if (rayId !== undefined) ecsEvent.id = rayId;

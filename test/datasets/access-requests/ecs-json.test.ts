@@ -25,7 +25,7 @@ describe('format/ecs', () => {
         kind: 'event',
         category: ['authentication'],
         type: ['start'],
-        dataset: 'cloudflare.access_request',
+        dataset: 'cloudflare_access.access_requests',
         action: 'login',
         outcome: 'success',
         id: '187d944c61940c77',
