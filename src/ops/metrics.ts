@@ -44,6 +44,7 @@ export class Metrics {
   readonly rateLimited: Counter;
   readonly ackLatency: Histogram<'output'>;
   readonly hecMaybeDuplicated: Counter<'output' | 'reason'>;
+  readonly esAlreadyIndexed: Counter<'output'>;
   readonly syslogReconnects: Counter<'output'>;
   readonly syslogTruncated: Counter<'output'>;
   readonly pollErrors: Counter<'account'>;
@@ -132,6 +133,12 @@ export class Metrics {
       name: 'cfas_hec_maybe_duplicated_total',
       help: 'Events resent to HEC although it may have indexed them (reason: cut_in_flight, ack_timeout, unacknowledged_prefix)',
       labelNames: ['output', 'reason'],
+      registers,
+    });
+    this.esAlreadyIndexed = new Counter({
+      name: 'cfas_elasticsearch_already_indexed_total',
+      help: 'Events Elasticsearch already had when sent again (409 on create: a retry or replay it absorbed, not indexed twice)',
+      labelNames: ['output'],
       registers,
     });
     this.syslogReconnects = new Counter({

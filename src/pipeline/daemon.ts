@@ -159,6 +159,7 @@ export async function runDaemon(config: Config, logger: Logger, options: DaemonO
     outputs = await openOutputs(config, store, logger, undefined, {
       onAckLatency: (output, ms) => metrics.ackLatency.observe({ output }, ms / 1000),
       onHecMaybeDuplicated: (output, count, reason) => metrics.hecMaybeDuplicated.inc({ output, reason }, count),
+      onEsAlreadyIndexed: (output, count) => metrics.esAlreadyIndexed.inc({ output }, count),
       onSyslogReconnect: (output) => metrics.syslogReconnects.inc({ output }),
       onSyslogTruncated: (output, count) => metrics.syslogTruncated.inc({ output }, count),
     });

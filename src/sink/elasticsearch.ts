@@ -194,7 +194,13 @@ export class ElasticsearchSink implements Sink {
         else
           return { status: 'fatal', error: new Error(`output ${this.name}: Elasticsearch refused: ${verdict.reason}`) };
       }
-      if (already > 0) this.options.onAlreadyIndexed?.(already);
+      if (already > 0) {
+        this.options.onAlreadyIndexed?.(already);
+        this.options.logger.info(
+          `output ${this.name}: ${already} event(s) were in ${stream} already (sent again after a retry or restart; not indexed twice)`,
+          { output: this.name },
+        );
+      }
       if (again.length === 0) return progressed ? 'progressed' : 'done';
       if (attempt >= ITEM_RETRIES || signal?.aborted === true)
         return {

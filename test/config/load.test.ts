@@ -39,20 +39,35 @@ describe('config/load', () => {
 
   it('accepts the example file with every output type', () => {
     const example = readFileSync(new URL('../../config/cf-access-shipper.example.yaml', import.meta.url), 'utf8');
-    // Uncomment the splunk_hec and syslog examples too.
-    const uncommented = example.replace(/^ {2}# (- name: (splunk|siem)[\s\S]*?)(?=\n\n)/gm, (block) => block.replace(/^ {2}# ?/gm, '  '));
+    // Uncomment the splunk_hec, elasticsearch and syslog examples too.
+    const uncommented = example.replace(/^ {2}# (- name: (splunk|elastic|siem)[\s\S]*?)(?=\n\n)/gm, (block) => block.replace(/^ {2}# ?/gm, '  '));
     assert.match(uncommented, /^ {2}- name: splunk/m);
-    const { config } = parseConfigText(uncommented, 'example', { CF_API_TOKEN: 'x'.repeat(40), SPLUNK_HEC_TOKEN: 'y'.repeat(36) });
-    assert.deepEqual(config.outputs.map((o) => o.type), ['stdout', 'file', 'splunk_hec', 'syslog']);
+    const { config } = parseConfigText(uncommented, 'example', { CF_API_TOKEN: 'x'.repeat(40), SPLUNK_HEC_TOKEN: 'y'.repeat(36), ES_API_KEY: 'a2V5OnNlY3JldA==' });
+    assert.deepEqual(config.outputs.map((o) => o.type), ['stdout', 'file', 'splunk_hec', 'elasticsearch', 'syslog']);
+    const es = config.outputs[3]!;
+    assert.ok(es.type === 'elasticsearch');
+    assert.deepEqual(es.batch, { max_events: 1000, max_bytes: 5 * 1024 * 1024 });
+    assert.equal(es.api_key, 'a2V5OnNlY3JldA==');
     const hec = config.outputs[2]!;
     assert.ok(hec.type === 'splunk_hec');
     assert.deepEqual(hec.batch, { max_events: 500, max_bytes: 1024 * 1024, max_wait: 1000 });
     assert.equal(hec.ack, 'auto');
-    const syslog = config.outputs[3]!;
+    const syslog = config.outputs[4]!;
     assert.ok(syslog.type === 'syslog');
     assert.equal(syslog.transport, 'tls');
     assert.equal(syslog.facility, 16);
     assert.equal(syslog.tls.servername, 'siem.example.com');
+  });
+
+  it('elasticsearch: names the key of each mistake; the API key is masked', () => {
+    const es = (keys: string) =>
+      `cloudflare:\n  api_token: tok_secret_value\n  account_id: ${ACCOUNT}\noutputs:\n  - { name: es, type: elasticsearch, url: "https://es:9200"${keys} }\n`;
+    assert.match(configError(es(', api_key: k3y-v4lue, username: u, password: p')).message, /outputs\[0\]\.api_key: .*set either api_key or username \+ password/);
+    assert.match(configError(es(', username: u')).message, /outputs\[0\]\.password: .*username and password go together/);
+    assert.match(configError(es(', data_stream: Logs-X')).message, /outputs\[0\]\.data_stream: .*must be a data stream name/);
+    const bad = configError(es(', api_key: k3y-v4lue, concurrency: 99'));
+    assert.match(bad.message, /outputs\[0\]\.concurrency/);
+    assert.ok(!bad.message.includes('k3y-v4lue'));
   });
 
   it('substitutes ${VAR}, ${VAR:-default} and $$', () => {
