@@ -1,8 +1,9 @@
 /**
  * Output throughput: N events (default 1,000,000) from the Access API simulator through
  * `backfill` (CEF) into Splunk HEC (simulator, gzip, indexer acknowledgement on) or into a real
- * rsyslogd over TLS. The CLI runs under /usr/bin/time -v; the simulators run in this process.
- * Prints events/s, bytes sent, requests and peak RSS.   Run: npm run bench:outputs [hec|hec2|syslog-tls]
+ * rsyslogd over TLS, or into the Elasticsearch `_bulk` simulator (ECS, gzip). The CLI runs under
+ * /usr/bin/time -v; the simulators run in this process. Prints events/s, bytes sent, requests and
+ * peak RSS.   Run: npm run bench:outputs [hec|hec2|syslog-tls|elasticsearch]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AccessApiSimulator } from '../test/support/access-api-simulator.js';
+import { EsBulkSimulator } from '../test/support/es-bulk-simulator.js';
 import { HecSimulator } from '../test/support/hec-simulator.js';
 import { Rsyslog } from '../test/support/rsyslog.js';
 import { makePki } from '../test/support/tls-certs.js';
@@ -119,6 +121,20 @@ if (which.includes('hec2')) {
     `bytes sent ${(bytes / 1e6).toFixed(1)} MB gzip'd in ${eventRequests.length} event requests + ${requests.length - eventRequests.length} ack requests; per indexer ${hecs.map((h) => h.eventCount).join(' / ')} events`,
   );
   for (const h of hecs) await h.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+if (which.includes('elasticsearch')) {
+  const es = await new EsBulkSimulator({ countOnly: true }).start();
+  const dir = mkdtempSync(join(tmpdir(), 'bench-es-'));
+  const result = await runBackfill(dir, `{ name: elastic, type: elasticsearch, url: "${es.url}", gzip: true }`);
+  report(
+    'Elasticsearch (ECS, gzip, _bulk create)',
+    result,
+    es.docs.length,
+    `${es.requests} bulk requests, ${es.creates} creates, ${es.conflicts} answered 409`,
+  );
+  await es.stop();
   rmSync(dir, { recursive: true, force: true });
 }
 

@@ -11,6 +11,7 @@ import { Client, errors } from '@elastic/elasticsearch';
 import type { ElasticsearchOutputConfig } from '../config/outputs.js';
 import type { Logger } from '../logging.js';
 import { type BulkChunk, bulkChunks, bulkItems, itemVerdict } from './es-bulk.js';
+import { isCertificateError } from './syslog-connection.js';
 import { readTlsFiles } from './tls-files.js';
 import type { DeliveryResult, OutputRecord, RejectedRecord, Sink } from './types.js';
 
@@ -271,6 +272,14 @@ export class ElasticsearchSink implements Sink {
         ),
       };
     const message = error instanceof Error ? error.message : String(error);
+    const cause = (error as { cause?: unknown } | null)?.cause;
+    if (isCertificateError(error) || isCertificateError(cause) || /certificate/i.test(message))
+      return {
+        status: 'fatal',
+        error: new Error(
+          `${where}: the server's TLS certificate is not trusted (${message}): set tls.ca_file to the CA that signed it`,
+        ),
+      };
     return { status: 'retry', error: new Error(`${where}: ${message}`) };
   }
 }

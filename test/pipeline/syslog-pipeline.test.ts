@@ -118,11 +118,11 @@ describe('pipeline into a real rsyslogd', function () {
     api.addEvents(ACCOUNT_A, [...spreadEvents(10, now - 30 * 60_000, now - 20_000, 63), big]);
     const before = rsyslog.records().length;
     const cfg = config(
-      `{ name: siem, type: syslog, host: 127.0.0.1, port: ${rsyslog.udpPort}, transport: udp, format: ecs, max_message_bytes: 1200 }`,
+      `{ name: siem, type: syslog, host: 127.0.0.1, port: ${rsyslog.udpPort}, transport: udp, format: ecs, max_message_bytes: 2000 }`,
     );
     const result = await runCli(['run', '--once', '--config', cfg]);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stderr, /1 record\(s\) longer than max_message_bytes \(1200\) were shortened/);
+    assert.match(result.stderr, /1 record\(s\) longer than max_message_bytes \(2000\) were shortened/);
     const records = (await rsyslog.waitFor(before + 11)).slice(before);
     assert.equal(records.length, 11);
     const shortened = records.find((r) => r.msg.includes('ray-big'))!;

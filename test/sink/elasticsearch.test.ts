@@ -11,6 +11,9 @@ import { bulkChunks, itemVerdict } from '../../src/sink/es-bulk.js';
 import { ElasticsearchSink } from '../../src/sink/elasticsearch.js';
 import type { DeliveryResult, OutputRecord, RejectedRecord } from '../../src/sink/types.js';
 import { EsBulkSimulator } from '../support/es-bulk-simulator.js';
+import { tempDir } from '../support/harness.js';
+import { makePki } from '../support/tls-certs.js';
+import { readFileSync } from 'node:fs';
 import { ACCOUNT, ALLOWED_LOGIN } from '../support/sample-events.js';
 
 const logger = createLogger({ level: 'debug', format: 'text', stream: new PassThrough() });
@@ -148,6 +151,24 @@ describe('sink/elasticsearch', () => {
     out = sink(sim);
     const down = await out.deliver(records(3));
     assert.equal(down.status, 'retry');
+  });
+
+  it('https: verified against tls.ca_file; an untrusted certificate stops the output with what to set', async () => {
+    const pki = makePki(tempDir());
+    sim = await new EsBulkSimulator({
+      tls: { key: readFileSync(pki.serverKey), cert: readFileSync(pki.serverCert) },
+    }).start();
+    out = sink(sim, { tls: { ca_file: pki.caCert } });
+    assert.deepEqual(await out.deliver(records(5)), { status: 'delivered' });
+    await out.close();
+    out = sink(sim);
+    const untrusted = await out.deliver(records(5, 100));
+    assert.equal(untrusted.status, 'fatal');
+    assert.match(message(untrusted), /not trusted .*set tls\.ca_file/);
+    await out.close();
+    out = sink(sim, { tls: { verify: false } });
+    assert.equal((await out.deliver(records(5, 200))).status, 'delivered');
+    assert.equal(sim.docs.length, 10);
   });
 
   it('413 halves the batch until it fits; one event too large is dead-lettered', async () => {

@@ -12,6 +12,7 @@
  * (the same event indexed under two ids).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 
@@ -29,6 +30,10 @@ export interface EsSimulatorOptions {
   /** Leave out the X-Elastic-Product header (a proxy or another product in front). */
   notElasticsearch?: boolean;
   seed?: number;
+  /** Keep ids only (benches: a million documents without their text); `duplicated` is then 0. */
+  countOnly?: boolean;
+  /** https with this key and certificate. */
+  tls?: { key: Buffer; cert: Buffer };
 }
 
 export interface StoredDoc {
@@ -64,7 +69,7 @@ export class EsBulkSimulator {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   /** Every stored document, all streams. */
@@ -77,6 +82,7 @@ export class EsBulkSimulator {
     const texts = new Set<string>();
     let dup = 0;
     for (const d of this.docs) {
+      if (this.options.countOnly) break;
       if (texts.has(d.text)) dup++;
       texts.add(d.text);
     }
@@ -84,7 +90,7 @@ export class EsBulkSimulator {
   }
 
   async start(port = 0): Promise<this> {
-    this.server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -94,7 +100,9 @@ export class EsBulkSimulator {
           this.json(res, 500, { error: { type: 'simulator', reason: String(error) } });
         }
       });
-    });
+    };
+    const tls = this.options.tls;
+    this.server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert }, handler) : createServer(handler);
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
@@ -194,7 +202,8 @@ export class EsBulkSimulator {
       if (index === undefined || id === undefined) throw new Error('create without _index or _id');
       this.creates++;
       const text = lines[i + 1] ?? '';
-      const doc = JSON.parse(text) as Record<string, unknown>;
+      const doc =
+        this.options.countOnly && !this.options.mappingError ? {} : (JSON.parse(text) as Record<string, unknown>);
       const item = (status: number, extra: Record<string, unknown> = {}) => {
         if (status >= 300) errors = true;
         items.push({ create: { _index: `.ds-${index}-000001`, _id: id, status, ...extra } });
@@ -214,7 +223,7 @@ export class EsBulkSimulator {
           },
         });
       } else {
-        stream.set(id, { id, text, doc });
+        stream.set(id, this.options.countOnly ? { id, text: '', doc: {} } : { id, text, doc });
         item(201, { result: 'created', _version: 1 });
       }
     }
