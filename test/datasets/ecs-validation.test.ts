@@ -12,6 +12,7 @@ import { recordFormatter } from '../../src/datasets/formatters.js';
 import { httpRequests } from '../../src/datasets/http-requests/index.js';
 import { ECS_VERSION } from '../../src/format/ecs.js';
 import type { EventRecord } from '../../src/format/record.js';
+import { SAMPLE_HTTP_REQUEST } from '../support/ecs-template.js';
 import { type EcsProblem, ECS_TABLE_VERSION, validateEcs } from '../support/ecs-validator.js';
 import { makeEvent, prng } from '../support/event-factory.js';
 import { ACCOUNT, ALLOWED_LOGIN, DENIED_IPV6 } from '../support/sample-events.js';
@@ -45,21 +46,7 @@ const fixtures = (): EventRecord[] =>
     .filter((line) => line !== '')
     .map((line) => JSON.parse(line) as EventRecord);
 
-const HTTP_REQUEST: EventRecord = {
-  ClientIP: '2001:db8::7',
-  ClientRequestHost: 'wiki.example.com',
-  ClientRequestMethod: 'POST',
-  ClientRequestURI: '/login?next=%2Fadmin',
-  ClientRequestUserAgent: 'curl/8.5.0',
-  ClientRequestBytes: 812,
-  ClientCountry: 'de',
-  EdgeStartTimestamp: 1714557600123456768,
-  EdgeEndTimestamp: 1714557600223456768,
-  EdgeResponseStatus: 302,
-  EdgeResponseBytes: 1432,
-  RayID: '8f1e2d3c4b5a6978',
-  RequestHeaders: { 'cf-access-user': 'alice@example.com' },
-};
+const HTTP_REQUEST: EventRecord = { ...SAMPLE_HTTP_REQUEST, EdgeEndTimestamp: 1714557600223456768 };
 
 /** Values of every kind a field can hold when a peer or an API change sends something else. */
 const hostileValue = fc.oneof(
