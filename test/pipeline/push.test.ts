@@ -233,7 +233,21 @@ describe('Logpush receiver in `run`', function () {
     const now = Date.now();
     const polledFirst = spreadEvents(300, now - 30 * 60_000, now - 20 * 60_000, 41);
     await start('', undefined, '  schedule: "* * * * * *"', () => api.addEvents(ACCOUNT_A, polledFirst));
-    await waitFor(() => hec.events.length >= 300, 30_000);
+    // Until the poll has confirmed them at both outputs (HEC's acks, too): only confirmed events
+    // enter the shared windows, so a push racing the ack would ship them again (arrivals.ts).
+    const confirmed = async (output: string): Promise<number> =>
+      [
+        ...(await scrape()).matchAll(
+          new RegExp(`^cfas_events_shipped_total\\{[^}]*output="${output}"[^}]*\\} (\\d+)`, 'gm'),
+        ),
+      ]
+        .map((m) => Number(m[1]))
+        .reduce((a, b) => a + b, 0);
+    const deadline = Date.now() + 30_000;
+    while ((await confirmed('splunk')) < 300 || (await confirmed('archive')) < 300) {
+      assert.ok(Date.now() < deadline, 'the poll confirmed the first 300 events in time');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     // Polled first, pushed after: the receiver must drop them.
     assert.equal((await post(port, '/logpush/access', ndjson(polledFirst.map(asLogpush)), headers)).status, 200);
     // Pushed first (their times a little ahead), shown by the API after: the poll must skip them.
