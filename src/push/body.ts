@@ -5,6 +5,7 @@
  * ratio. Nothing is buffered beyond one chunk and one line, so memory stays flat in the body size.
  */
 import { createGunzip } from 'node:zlib';
+import { JsonElementSplitter, JsonSplitError } from '../source/json-splitter.js';
 
 export interface BodyLimits {
   /** Bytes as received (compressed). */
@@ -28,7 +29,7 @@ export const DEFAULT_BODY_LIMITS: BodyLimits = {
 export class BodyError extends Error {
   constructor(
     readonly status: 400 | 413,
-    readonly code: 'ERR_PUSH_GZIP' | 'ERR_PUSH_TOO_LARGE' | 'ERR_PUSH_BOMB' | 'ERR_PUSH_LINE',
+    readonly code: 'ERR_PUSH_GZIP' | 'ERR_PUSH_TOO_LARGE' | 'ERR_PUSH_BOMB' | 'ERR_PUSH_LINE' | 'ERR_PUSH_JSON',
     message: string,
   ) {
     super(message);
@@ -38,8 +39,10 @@ export class BodyError extends Error {
 
 export interface BodyLine {
   text: string;
-  /** 1-based, counting empty lines too (as an editor shows the file). */
+  /** 1-based, counting empty lines too (as an editor shows the file); where it starts. */
   number: number;
+  /** An element of a JSON array body: its text may span lines (pretty-printed). */
+  element?: true;
 }
 
 /** The decompressed bytes of `body` (gzip detected by header or magic), limits enforced. */
@@ -150,9 +153,75 @@ export async function* bodyLines(
   for await (const lines of bodyLineBatches(body, contentEncoding, limits)) yield* lines;
 }
 
+/** The index of the first character that is not JSON whitespace, or -1. */
+function firstNonBlank(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 32 && c !== 10 && c !== 13 && c !== 9) return i;
+  }
+  return -1;
+}
+
+/**
+ * The elements of a JSON array body (Logpush `output_options` with `batch_prefix: "["`,
+ * `record_delimiter: ","`, `batch_suffix: "]"`), as lines; `text` is what follows the array's
+ * opening bracket's chunk, `linesBefore` the lines the body had before it.
+ */
+class ArrayBody {
+  private elements: BodyLine[] = [];
+  private readonly splitter: JsonElementSplitter;
+
+  constructor(
+    private readonly linesBefore: number,
+    maxElement: number,
+  ) {
+    this.splitter = new JsonElementSplitter(
+      (e) => this.elements.push({ text: e.text, number: e.line + this.linesBefore, element: true }),
+      maxElement,
+    );
+  }
+
+  push(text: string): BodyLine[] {
+    this.guard(() => this.splitter.push(text));
+    return this.take();
+  }
+
+  end(): BodyLine[] {
+    this.guard(() => this.splitter.end());
+    return this.take();
+  }
+
+  private take(): BodyLine[] {
+    const out = this.elements;
+    this.elements = [];
+    return out;
+  }
+
+  private guard(step: () => unknown): void {
+    try {
+      step();
+    } catch (error) {
+      if (!(error instanceof JsonSplitError)) throw error;
+      const line = error.line + this.linesBefore;
+      if (/longer than/.test(error.message))
+        throw new BodyError(
+          413,
+          'ERR_PUSH_LINE',
+          `the record at line ${line} is ${error.message.replace(/^an element /, '')}`,
+        );
+      throw new BodyError(
+        400,
+        'ERR_PUSH_JSON',
+        `the body is a JSON array that is not valid JSON at line ${line}: ${error.message}`,
+      );
+    }
+  }
+}
+
 /**
  * The body's lines, as many at a time as each decoded chunk holds: one await per chunk, not per
- * line (an async generator's yield costs a promise and a turn of the microtask queue).
+ * line (an async generator's yield costs a promise and a turn of the microtask queue). A body
+ * whose first character is `[` is a JSON array: its elements are the lines.
  */
 export async function* bodyLineBatches(
   body: AsyncIterable<Buffer>,
@@ -161,9 +230,32 @@ export async function* bodyLineBatches(
 ): AsyncGenerator<BodyLine[]> {
   let carry = '';
   let number = 0;
+  let array: ArrayBody | undefined;
+  let decided = false;
   const decoder = new TextDecoder('utf-8');
   for await (const chunk of decoded(body, contentEncoding, limits)) {
-    const text = carry + decoder.decode(chunk, { stream: true });
+    const decodedText = decoder.decode(chunk, { stream: true });
+    if (array) {
+      const elements = array.push(decodedText);
+      if (elements.length > 0) yield elements;
+      continue;
+    }
+    if (!decided) {
+      const first = firstNonBlank(decodedText);
+      if (first >= 0) {
+        decided = true;
+        if (decodedText.charCodeAt(first) === 91 /* [ */) {
+          // What came before is blank: count its lines so line numbers stay the body's.
+          const before = carry + decodedText.slice(0, first);
+          array = new ArrayBody(number + (before.split('\n').length - 1), limits.maxLine);
+          carry = '';
+          const elements = array.push(decodedText.slice(first));
+          if (elements.length > 0) yield elements;
+          continue;
+        }
+      }
+    }
+    const text = carry + decodedText;
     const lines: BodyLine[] = [];
     let start = 0;
     for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
@@ -176,6 +268,12 @@ export async function* bodyLineBatches(
     if (lines.length > 0) yield lines;
     if (carry.length > limits.maxLine)
       throw new BodyError(413, 'ERR_PUSH_LINE', `line ${number + 1} is longer than ${limits.maxLine} characters`);
+  }
+  if (array) {
+    const tail = decoder.decode();
+    const elements = [...(tail === '' ? [] : array.push(tail)), ...array.end()];
+    if (elements.length > 0) yield elements;
+    return;
   }
   carry += decoder.decode();
   if (!isBlank(carry)) yield [{ text: withoutCr(carry), number: number + 1 }];

@@ -122,7 +122,9 @@ export function prepareSlice(dataset: Dataset, lines: readonly BodyLine[], share
       continue;
     }
     const event = dataset.fromPush?.(value as EventRecord) ?? (value as EventRecord);
-    const pushed = pushedEvent(dataset, event, line.text, event === value, shared);
+    // A pretty-printed array element spans lines: never written as it came (an NDJSON file would break).
+    const verbatim = event === value && !(line.element === true && /[\r\n]/.test(line.text));
+    const pushed = pushedEvent(dataset, event, line.text, verbatim, shared);
     if (!pushed) {
       bad.push({ number: line.number, reason: 'no readable time', text: line.text });
       continue;

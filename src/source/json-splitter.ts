@@ -69,7 +69,14 @@ export class JsonElementSplitter {
   private done = false;
   private sawEnvelopeKey = false;
 
-  constructor(private readonly emit: (element: SplitElement) => void) {}
+  /** Characters of the element being read, when `maxElement` is set. */
+  private elementLength = 0;
+
+  /** `maxElement`: the longest element taken, in characters (a stream open to the internet). */
+  constructor(
+    private readonly emit: (element: SplitElement) => void,
+    private readonly maxElement = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** Scans a chunk, emitting every element that completes inside it. */
   push(chunk: string): void {
@@ -196,7 +203,13 @@ export class JsonElementSplitter {
         fieldStart = -1;
       }
     }
-    if (this.inElement && elementStart !== -1) this.elementParts.push(chunk.slice(elementStart));
+    if (this.inElement && elementStart !== -1) {
+      const rest = chunk.slice(elementStart);
+      this.elementLength += rest.length;
+      if (this.elementLength > this.maxElement)
+        throw new JsonSplitError(`an element longer than ${this.maxElement} characters`, this.elementLine);
+      this.elementParts.push(rest);
+    }
     if (this.fieldParts && fieldStart !== -1) this.appendField(chunk.slice(fieldStart));
     if (stringStart !== -1 && this.lastTopString) this.lastTopString.push(chunk.slice(stringStart));
   }
@@ -233,7 +246,10 @@ export class JsonElementSplitter {
   private finishElement(chunk: string, start: number, end: number): void {
     if (start !== -1) this.elementParts.push(chunk.slice(start, end));
     const text = this.elementParts.join('');
+    if (text.length > this.maxElement)
+      throw new JsonSplitError(`an element longer than ${this.maxElement} characters`, this.elementLine);
     this.elementParts = [];
+    this.elementLength = 0;
     this.inElement = false;
     this.emit({ text, line: this.elementLine });
   }

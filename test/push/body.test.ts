@@ -78,6 +78,52 @@ describe('push/body: a Logpush upload, streamed', () => {
     assert.deepEqual([endless.status, endless.code], [413, 'ERR_PUSH_LINE']);
   });
 
+  it('reads a JSON array body (batch_prefix "[", record_delimiter ",", batch_suffix "]") at any chunk boundary, compact or pretty-printed', async () => {
+    const records = [{ RayID: 'a', Note: 'x,y]}{' }, { RayID: 'b', Note: 'Grüße 🙂 \\"' }, { RayID: 'c' }];
+    const compact = `[${records.map((r) => JSON.stringify(r)).join(',')}]`;
+    const pretty = `\n  ${JSON.stringify(records, null, 2)}\n`;
+    for (const size of [1, 2, 3, 7, 64, 4096]) {
+      const got = await lines(Buffer.from(compact), undefined, size);
+      assert.deepEqual(
+        got.map((l) => JSON.parse(l.text) as unknown),
+        records,
+        `compact, chunks of ${size}`,
+      );
+      assert.deepEqual(
+        got.map((l) => l.number),
+        [1, 1, 1],
+      );
+      const spread = await lines(gzipSync(pretty), 'gzip', size);
+      assert.deepEqual(
+        spread.map((l) => JSON.parse(l.text) as unknown),
+        records,
+        `pretty, chunks of ${size}`,
+      );
+      assert.deepEqual(
+        spread.map((l) => l.number),
+        [3, 7, 11],
+        'the line each element starts on, counting the blank line before the array',
+      );
+    }
+    assert.deepEqual(await lines(Buffer.from('[]')), []);
+    // An element that is not an object is passed on (and set apart as not an event by the receiver).
+    assert.deepEqual(
+      (await lines(Buffer.from('[{"RayID":"a"}, 5, "x"]'))).map((l) => l.text),
+      ['{"RayID":"a"}', '5', '"x"'],
+    );
+  });
+
+  it('refuses a JSON array body that is not valid (400) or whose element is endless (413)', async () => {
+    const open = await refusal(Buffer.from('[{"RayID":"a"},{"RayID":'), undefined);
+    assert.deepEqual([open.status, open.code], [400, 'ERR_PUSH_JSON']);
+    const twice = await refusal(Buffer.from('[{"RayID":"a"}]\n[{"RayID":"b"}]'), undefined);
+    assert.deepEqual([twice.status, twice.code], [400, 'ERR_PUSH_JSON']);
+    const endless = await refusal(Buffer.from(`[{"RayID":"${'y'.repeat(3000)}"}]`), undefined, { maxLine: 1000 }, 500);
+    assert.deepEqual([endless.status, endless.code], [413, 'ERR_PUSH_LINE']);
+    const whole = await refusal(Buffer.from(`[{"RayID":"${'y'.repeat(3000)}"}]`), undefined, { maxLine: 1000 });
+    assert.deepEqual([whole.status, whole.code], [413, 'ERR_PUSH_LINE'], 'an element inside one chunk too');
+  });
+
   it("knows Logpush's validation upload", () => {
     const one = (text: string) => [{ text, number: 1 }];
     assert.ok(isValidationUpload(one('{"content":"tests"}')));

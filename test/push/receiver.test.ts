@@ -97,3 +97,35 @@ describe('push/receiver: slices in two stages', () => {
     }
   });
 });
+
+describe('push/receiver: a JSON array body (output_options batch_prefix "[", record_delimiter ",", batch_suffix "]")', () => {
+  it('ships each element once, as one line of JSON even when pretty-printed; the same array again is dropped', async () => {
+    const sink = new ScriptedSink('out', () => 'delivered');
+    const { receiver, port } = await receiverWith(sink, { n: 0 });
+    try {
+      const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      const compact = gzipSync(`[${lines.join(',')}]`);
+      assert.equal(await post(port, compact), 200);
+      assert.deepEqual(sink.written, lines, 'compact elements are written as they came');
+      assert.equal(await post(port, compact), 200);
+      assert.equal(sink.written.length, 1000, 'the same array again ships nothing');
+      const pretty = records.slice(0, 300).map((r) => ({ ...r, RayID: `p${String(r.RayID)}` }));
+      assert.equal(await post(port, gzipSync(JSON.stringify(pretty, null, 2))), 200);
+      const shipped = sink.written.slice(1000);
+      console.log(
+        `      1,000 in a compact array twice, 300 pretty-printed: written ${sink.written.length}; multi-line records ${shipped.filter((t) => t.includes('\n')).length}`,
+      );
+      assert.equal(shipped.length, 300);
+      assert.ok(
+        shipped.every((t) => !t.includes('\n')),
+        'a pretty-printed element is written as one line',
+      );
+      assert.deepEqual(
+        shipped.map((t) => JSON.parse(t) as unknown),
+        pretty,
+      );
+    } finally {
+      await receiver.stop(100);
+    }
+  });
+});
