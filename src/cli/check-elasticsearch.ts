@@ -1,6 +1,8 @@
 /** `check` for an elasticsearch output: the cluster answers, the credentials are taken, the version. */
 import { errors } from '@elastic/elasticsearch';
 import type { ElasticsearchOutputConfig } from '../config/outputs.js';
+import { elasticsearchRoute } from '../config/proxies.js';
+import { describeRoute } from '../net/proxy.js';
 import { safeText } from '../safe-text.js';
 import { elasticsearchClient, esUrls } from '../sink/elasticsearch.js';
 
@@ -13,7 +15,10 @@ export interface EsCheckLine {
 
 export async function checkElasticsearch(target: string, output: ElasticsearchOutputConfig): Promise<EsCheckLine> {
   const client = elasticsearchClient(output.name, output);
-  const where = esUrls(output).join(', ');
+  const urls = esUrls(output);
+  const routes = urls.map((u) => elasticsearchRoute(output, u));
+  const proxied = routes.find((r) => r.kind === 'proxy');
+  const where = `${urls.join(', ')}${proxied ? ` ${describeRoute(proxied)}` : ''}`;
   try {
     const info = await client.info();
     return {
@@ -36,11 +41,22 @@ export async function checkElasticsearch(target: string, output: ElasticsearchOu
         detail: `${where}: not Elasticsearch`,
         fix: 'point url at Elasticsearch itself, not Kibana',
       };
+    const message = (error as Error).message;
+    if (
+      /answered HTTP 407|HTTP proxy answered 407/.test(message) ||
+      (error as { statusCode?: number }).statusCode === 407
+    )
+      return {
+        ok: false,
+        target,
+        detail: `${where}: ${safeText(message)}`,
+        fix: `set the proxy credentials in outputs.${output.name}.proxy or HTTPS_PROXY (http://user:password@host:port)`,
+      };
     return {
       ok: false,
       target,
-      detail: `${where}: ${safeText((error as Error).message)}`,
-      fix: `check that ${where} is reachable from this host`,
+      detail: `${where}: ${safeText(message)}`,
+      fix: `check that ${urls.join(', ')} is reachable from this host${proxied ? `; the requests go through the proxy: check it lets this host CONNECT there, or set outputs.${output.name}.proxy: none` : ''}`,
     };
   } finally {
     await client.close();

@@ -103,6 +103,8 @@ export const elasticsearchOutput = z
     concurrency: integer(1, 16).default(2),
     tls: z.strictObject(clientTls).superRefine(pairedCertKey).prefault({}),
     request_timeout: duration('"30s"', 100).prefault('30s'),
+    /** The HTTP proxy to Elasticsearch: a URL, or none; absent: HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment. */
+    proxy: proxySetting().optional(),
   })
   .superRefine((out, ctx) => {
     if (out.api_key !== undefined && (out.username !== undefined || out.password !== undefined))

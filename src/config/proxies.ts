@@ -1,10 +1,10 @@
 /**
  * Every HTTP client of a configuration and the proxy route each takes: the Cloudflare API and
- * each HEC URL. Used at load (a proxy in the environment that cannot be used is a config error
+ * each HEC and Elasticsearch URL. Used at load (a proxy in the environment that cannot be used is a config error
  * before anything starts), by `validate`, `check` and the start-up log.
  */
 import { proxyRoute, type ProxyRoute } from '../net/proxy.js';
-import type { SplunkHecOutputConfig } from './outputs.js';
+import type { ElasticsearchOutputConfig, SplunkHecOutputConfig } from './outputs.js';
 import type { Config } from './schema.js';
 
 export interface ClientRoute {
@@ -24,12 +24,21 @@ export function hecRoute(output: Pick<SplunkHecOutputConfig, 'name' | 'proxy'>, 
   return proxyRoute(url, output.proxy, `outputs.${output.name}.proxy`, env);
 }
 
+export function elasticsearchRoute(
+  output: Pick<ElasticsearchOutputConfig, 'name' | 'proxy'>,
+  url: string,
+  env: Env = process.env,
+): ProxyRoute {
+  return proxyRoute(url, output.proxy, `outputs.${output.name}.proxy`, env);
+}
+
 export function clientRoutes(config: Config, env: Env = process.env): ClientRoute[] {
   const routes: ClientRoute[] = [{ client: 'Cloudflare API', target: config.cloudflare.base_url, route: cloudflareRoute(config, env) }];
   for (const output of config.outputs) {
-    if (output.type !== 'splunk_hec') continue;
+    if (output.type !== 'splunk_hec' && output.type !== 'elasticsearch') continue;
     for (const url of typeof output.url === 'string' ? [output.url] : output.url) {
-      routes.push({ client: `output ${output.name}`, target: url, route: hecRoute(output, url, env) });
+      const route = output.type === 'splunk_hec' ? hecRoute(output, url, env) : elasticsearchRoute(output, url, env);
+      routes.push({ client: `output ${output.name}`, target: url, route });
     }
   }
   return routes;

@@ -61,6 +61,7 @@ class TunnelAgent extends HttpsProxyAgent<string> {
   constructor(
     private readonly route: Extract<ProxyRoute, { kind: 'proxy' }>,
     maxSockets: number,
+    private readonly targetTls: TargetTls = {},
   ) {
     super(route.url, { keepAlive: true, maxSockets });
   }
@@ -79,7 +80,7 @@ class TunnelAgent extends HttpsProxyAgent<string> {
     req.once('proxyConnect', (connect: { statusCode: number; statusText: string }) => {
       if (connect.statusCode !== 200) refused = connect;
     });
-    const socket = await super.connect(req, opts);
+    const socket = await super.connect(req, { ...this.targetTls, ...opts });
     if (refused) {
       socket.destroy();
       throw new ProxyRefusedError(
@@ -93,15 +94,26 @@ class TunnelAgent extends HttpsProxyAgent<string> {
   }
 }
 
+/**
+ * The TLS to the target, for clients that set it on the agent rather than on each request
+ * (the Elasticsearch client); a request's own options win.
+ */
+export interface TargetTls {
+  ca?: Buffer | string;
+  cert?: Buffer | string;
+  key?: Buffer | string;
+  rejectUnauthorized?: boolean;
+}
+
 /** Agents for requests on `route`, with up to `maxSockets` connections per target. */
-export function routeAgents(route: ProxyRoute, maxSockets = Infinity): Agents {
+export function routeAgents(route: ProxyRoute, maxSockets = Infinity, targetTls: TargetTls = {}): Agents {
   if (route.kind === 'direct')
     return {
       http: new HttpAgent({ keepAlive: true, maxSockets }),
-      https: new HttpsAgent({ keepAlive: true, maxSockets }),
+      https: new HttpsAgent({ keepAlive: true, maxSockets, ...targetTls }),
     };
   // Both are http.Agent subclasses that serve https requests too (agent-base picks per request).
-  const https = new TunnelAgent(route, maxSockets) as unknown as HttpsAgent;
+  const https = new TunnelAgent(route, maxSockets, targetTls) as unknown as HttpsAgent;
   const http = new HttpProxyAgent(route.url, { keepAlive: true, maxSockets });
   return { http, https };
 }

@@ -7,9 +7,11 @@
  * The official client (@elastic/elasticsearch) carries the requests: auth, TLS, gzip, node
  * selection; its own retries are off, the pipeline's delivery rules decide.
  */
-import { Client, errors } from '@elastic/elasticsearch';
+import { Client, errors, HttpConnection } from '@elastic/elasticsearch';
 import type { ElasticsearchOutputConfig } from '../config/outputs.js';
+import { elasticsearchRoute } from '../config/proxies.js';
 import type { Logger } from '../logging.js';
+import { routeAgents } from '../net/proxy-agent.js';
 import { type BulkChunk, bulkChunks, bulkItems, itemVerdict } from './es-bulk.js';
 import { isCertificateError } from './syslog-connection.js';
 import { readTlsFiles } from './tls-files.js';
@@ -26,6 +28,8 @@ export interface ElasticsearchSinkOptions {
   onAlreadyIndexed?: (count: number) => void;
   /** For tests: waits between item retries. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Where HTTPS_PROXY / NO_PROXY are read (default the process environment). */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 export const esUrls = (config: ElasticsearchOutputConfig): string[] =>
@@ -44,11 +48,33 @@ const abortableSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 
 type Failure = Exclude<DeliveryResult, { status: 'delivered' }>;
 
-/** Builds the client for an output (also used by `check` and `setup elasticsearch`). */
-export function elasticsearchClient(name: string, config: ElasticsearchOutputConfig): Client {
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Builds the client for an output (also used by `check` and `setup elasticsearch`). Direct, it
+ * uses the client's default (undici) connection; when a URL goes through an HTTP proxy, the
+ * client's node:http connection with the proxy agents HEC uses (a CONNECT tunnel, the server's
+ * certificate verified end to end, credentials from the proxy URL, 407 said plainly).
+ */
+export function elasticsearchClient(name: string, config: ElasticsearchOutputConfig, env: Env = process.env): Client {
   const tls = readTlsFiles(name, config.tls);
+  const urls = esUrls(config);
+  const routes = new Map(
+    urls.map((u) => [new URL(u).origin, elasticsearchRoute({ name, proxy: config.proxy }, u, env)]),
+  );
+  const proxied = [...routes.values()].some((r) => r.kind === 'proxy');
   return new Client({
-    node: esUrls(config),
+    node: urls,
+    ...(proxied
+      ? {
+          Connection: HttpConnection,
+          agent: (options: { url: URL }) => {
+            const route = routes.get(options.url.origin) ?? { kind: 'direct' as const, why: 'not listed' };
+            const agents = routeAgents(route, Infinity, { ...tls, rejectUnauthorized: config.tls.verify });
+            return options.url.protocol === 'https:' ? agents.https : agents.http;
+          },
+        }
+      : {}),
     ...(config.api_key !== undefined
       ? { auth: { apiKey: config.api_key } }
       : config.username !== undefined && config.password !== undefined
@@ -91,7 +117,7 @@ export class ElasticsearchSink implements Sink {
   }
 
   open(): Promise<void> {
-    this.client ??= elasticsearchClient(this.name, this.config);
+    this.client ??= elasticsearchClient(this.name, this.config, this.options.env);
     return Promise.resolve();
   }
 
@@ -262,6 +288,14 @@ export class ElasticsearchSink implements Sink {
         };
       if (status === 429)
         return { status: 'retry', error: new Error(`${where}: Elasticsearch is busy (429 ${reason})`), busy: true };
+      // Over plain http a proxy forwards the request itself, and its refusal is the answer.
+      if (status === 407)
+        return {
+          status: 'fatal',
+          error: new Error(
+            `${where}: the HTTP proxy answered 407: it wants credentials (or refused them): put them in outputs.${this.name}.proxy or HTTP_PROXY (http://user:password@host:port, percent-encoded)`,
+          ),
+        };
       return { status: 'retry', error: new Error(`${where}: Elasticsearch answered ${status} (${reason})`) };
     }
     if (error instanceof errors.ProductNotSupportedError)
@@ -273,6 +307,9 @@ export class ElasticsearchSink implements Sink {
       };
     const message = error instanceof Error ? error.message : String(error);
     const cause = (error as { cause?: unknown } | null)?.cause;
+    // The proxy agent's refusal (net/proxy-agent.ts), as the client's ConnectionError repeats it.
+    if (/^the proxy \S+ answered HTTP 407\b/.test(message))
+      return { status: 'fatal', error: new Error(`${where}: ${message}`) };
     if (isCertificateError(error) || isCertificateError(cause) || /certificate/i.test(message))
       return {
         status: 'fatal',

@@ -72,6 +72,7 @@ describe('integrations/elasticsearch: the index template', () => {
         /elastic: elasticsearch http:\/\/127\.0\.0\.1:\d+, ECS documents, data stream logs-cloudflare_access\.<dataset>-default, API key/,
       );
       assert.match(validate.stdout, /WARNING: plain http/);
+      assert.match(validate.stdout, /network: output elastic → http:\/\/127\.0\.0\.1:\d+ direct/);
       assert.ok(!validate.stdout.includes('a2V5'), 'the key is not printed');
 
       const check = await runCli(['check', '--config', config]);
