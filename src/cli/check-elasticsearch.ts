@@ -1,10 +1,10 @@
 /** `check` for an elasticsearch output: the cluster answers, the credentials are taken, the version. */
 import { errors } from '@elastic/elasticsearch';
 import type { ElasticsearchOutputConfig } from '../config/outputs.js';
-import { elasticsearchRoute } from '../config/proxies.js';
+import { outputRoute } from '../config/proxies.js';
 import { describeRoute } from '../net/proxy.js';
 import { safeText } from '../safe-text.js';
-import { elasticsearchClient, esUrls } from '../sink/elasticsearch.js';
+import { elasticsearchClient, esUrls, proxyAuthRefused } from '../sink/elasticsearch.js';
 
 export interface EsCheckLine {
   ok: boolean;
@@ -16,7 +16,7 @@ export interface EsCheckLine {
 export async function checkElasticsearch(target: string, output: ElasticsearchOutputConfig): Promise<EsCheckLine> {
   const client = elasticsearchClient(output.name, output);
   const urls = esUrls(output);
-  const routes = urls.map((u) => elasticsearchRoute(output, u));
+  const routes = urls.map((u) => outputRoute(output, u));
   const proxied = routes.find((r) => r.kind === 'proxy');
   const where = `${urls.join(', ')}${proxied ? ` ${describeRoute(proxied)}` : ''}`;
   try {
@@ -42,10 +42,7 @@ export async function checkElasticsearch(target: string, output: ElasticsearchOu
         fix: 'point url at Elasticsearch itself, not Kibana',
       };
     const message = (error as Error).message;
-    if (
-      /answered HTTP 407|HTTP proxy answered 407/.test(message) ||
-      (error as { statusCode?: number }).statusCode === 407
-    )
+    if (proxyAuthRefused(error))
       return {
         ok: false,
         target,

@@ -4,7 +4,6 @@
  * before anything starts), by `validate`, `check` and the start-up log.
  */
 import { proxyRoute, type ProxyRoute } from '../net/proxy.js';
-import type { ElasticsearchOutputConfig, SplunkHecOutputConfig } from './outputs.js';
 import type { Config } from './schema.js';
 
 export interface ClientRoute {
@@ -20,15 +19,8 @@ export function cloudflareRoute(config: Config, env: Env = process.env): ProxyRo
   return proxyRoute(config.cloudflare.base_url, config.cloudflare.proxy, 'cloudflare.proxy', env);
 }
 
-export function hecRoute(output: Pick<SplunkHecOutputConfig, 'name' | 'proxy'>, url: string, env: Env = process.env): ProxyRoute {
-  return proxyRoute(url, output.proxy, `outputs.${output.name}.proxy`, env);
-}
-
-export function elasticsearchRoute(
-  output: Pick<ElasticsearchOutputConfig, 'name' | 'proxy'>,
-  url: string,
-  env: Env = process.env,
-): ProxyRoute {
+/** The route of one URL of an HTTP output (HEC, Elasticsearch): its `proxy` key, else the environment. */
+export function outputRoute(output: { name: string; proxy?: string | undefined }, url: string, env: Env = process.env): ProxyRoute {
   return proxyRoute(url, output.proxy, `outputs.${output.name}.proxy`, env);
 }
 
@@ -37,8 +29,7 @@ export function clientRoutes(config: Config, env: Env = process.env): ClientRout
   for (const output of config.outputs) {
     if (output.type !== 'splunk_hec' && output.type !== 'elasticsearch') continue;
     for (const url of typeof output.url === 'string' ? [output.url] : output.url) {
-      const route = output.type === 'splunk_hec' ? hecRoute(output, url, env) : elasticsearchRoute(output, url, env);
-      routes.push({ client: `output ${output.name}`, target: url, route });
+      routes.push({ client: `output ${output.name}`, target: url, route: outputRoute(output, url, env) });
     }
   }
   return routes;

@@ -173,7 +173,7 @@ class ArrayBody {
 
   constructor(
     private readonly linesBefore: number,
-    maxElement: number,
+    private readonly maxElement: number,
   ) {
     this.splitter = new JsonElementSplitter(
       (e) => this.elements.push({ text: e.text, number: e.line + this.linesBefore, element: true }),
@@ -203,11 +203,11 @@ class ArrayBody {
     } catch (error) {
       if (!(error instanceof JsonSplitError)) throw error;
       const line = error.line + this.linesBefore;
-      if (/longer than/.test(error.message))
+      if (error.tooLong)
         throw new BodyError(
           413,
           'ERR_PUSH_LINE',
-          `the record at line ${line} is ${error.message.replace(/^an element /, '')}`,
+          `the record at line ${line} is longer than ${this.maxElement} characters`,
         );
       throw new BodyError(
         400,

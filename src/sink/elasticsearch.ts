@@ -9,7 +9,7 @@
  */
 import { Client, errors, HttpConnection } from '@elastic/elasticsearch';
 import type { ElasticsearchOutputConfig } from '../config/outputs.js';
-import { elasticsearchRoute } from '../config/proxies.js';
+import { outputRoute } from '../config/proxies.js';
 import type { Logger } from '../logging.js';
 import { routeAgents } from '../net/proxy-agent.js';
 import { type BulkChunk, bulkChunks, bulkItems, itemVerdict } from './es-bulk.js';
@@ -20,6 +20,8 @@ import type { DeliveryResult, OutputRecord, RejectedRecord, Sink } from './types
 /** Busy items retried within one delivery before the pipeline's own backoff takes over. */
 const ITEM_RETRIES = 5;
 
+type Env = Readonly<Record<string, string | undefined>>;
+
 export interface ElasticsearchSinkOptions {
   logger: Logger;
   /** The dataset of records that do not name theirs; each dataset goes to its own data stream unless `data_stream` is set. */
@@ -29,7 +31,7 @@ export interface ElasticsearchSinkOptions {
   /** For tests: waits between item retries. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Where HTTPS_PROXY / NO_PROXY are read (default the process environment). */
-  env?: Readonly<Record<string, string | undefined>>;
+  env?: Env;
 }
 
 export const esUrls = (config: ElasticsearchOutputConfig): string[] =>
@@ -48,7 +50,15 @@ const abortableSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 
 type Failure = Exclude<DeliveryResult, { status: 'delivered' }>;
 
-type Env = Readonly<Record<string, string | undefined>>;
+/**
+ * The client's error is an HTTP proxy refusing (or wanting) credentials: in a CONNECT tunnel (the
+ * proxy agent's message, which the client's ConnectionError repeats) or, over plain http, as the
+ * answer the proxy forwarded.
+ */
+export function proxyAuthRefused(error: unknown): boolean {
+  if (error instanceof errors.ResponseError) return error.statusCode === 407;
+  return error instanceof Error && /^the proxy \S+ answered HTTP 407\b/.test(error.message);
+}
 
 /**
  * Builds the client for an output (also used by `check` and `setup elasticsearch`). Direct, it
@@ -59,9 +69,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 export function elasticsearchClient(name: string, config: ElasticsearchOutputConfig, env: Env = process.env): Client {
   const tls = readTlsFiles(name, config.tls);
   const urls = esUrls(config);
-  const routes = new Map(
-    urls.map((u) => [new URL(u).origin, elasticsearchRoute({ name, proxy: config.proxy }, u, env)]),
-  );
+  const routes = new Map(urls.map((u) => [new URL(u).origin, outputRoute({ name, proxy: config.proxy }, u, env)]));
   const proxied = [...routes.values()].some((r) => r.kind === 'proxy');
   return new Client({
     node: urls,
@@ -261,6 +269,16 @@ export class ElasticsearchSink implements Sink {
 
   private failure(error: unknown, stream: string): Failure | { status: 'split' } {
     const where = `output ${this.name}`;
+    if (proxyAuthRefused(error))
+      return {
+        status: 'fatal',
+        error: new Error(
+          error instanceof errors.ResponseError
+            ? // Over plain http a proxy forwards the request itself, and its refusal is the answer.
+              `${where}: the HTTP proxy answered 407: it wants credentials (or refused them): put them in outputs.${this.name}.proxy or HTTP_PROXY (http://user:password@host:port, percent-encoded)`
+            : `${where}: ${(error as Error).message}`,
+        ),
+      };
     if (error instanceof errors.ResponseError) {
       const status = error.statusCode ?? 0;
       const reason = responseReason(error);
@@ -288,14 +306,6 @@ export class ElasticsearchSink implements Sink {
         };
       if (status === 429)
         return { status: 'retry', error: new Error(`${where}: Elasticsearch is busy (429 ${reason})`), busy: true };
-      // Over plain http a proxy forwards the request itself, and its refusal is the answer.
-      if (status === 407)
-        return {
-          status: 'fatal',
-          error: new Error(
-            `${where}: the HTTP proxy answered 407: it wants credentials (or refused them): put them in outputs.${this.name}.proxy or HTTP_PROXY (http://user:password@host:port, percent-encoded)`,
-          ),
-        };
       return { status: 'retry', error: new Error(`${where}: Elasticsearch answered ${status} (${reason})`) };
     }
     if (error instanceof errors.ProductNotSupportedError)
@@ -307,9 +317,6 @@ export class ElasticsearchSink implements Sink {
       };
     const message = error instanceof Error ? error.message : String(error);
     const cause = (error as { cause?: unknown } | null)?.cause;
-    // The proxy agent's refusal (net/proxy-agent.ts), as the client's ConnectionError repeats it.
-    if (/^the proxy \S+ answered HTTP 407\b/.test(message))
-      return { status: 'fatal', error: new Error(`${where}: ${message}`) };
     if (isCertificateError(error) || isCertificateError(cause) || /certificate/i.test(message))
       return {
         status: 'fatal',

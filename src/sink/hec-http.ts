@@ -9,7 +9,7 @@ import { request as httpRequest } from 'node:http';
 import type { Agent as HttpsAgent, RequestOptions } from 'node:https';
 import { request as httpsRequest } from 'node:https';
 import type { SplunkHecOutputConfig } from '../config/outputs.js';
-import { hecRoute } from '../config/proxies.js';
+import { outputRoute } from '../config/proxies.js';
 import { routeAgents } from '../net/proxy-agent.js';
 import type { ProxyRoute } from '../net/proxy.js';
 import { VERSION } from '../version.js';
@@ -81,7 +81,7 @@ export function hecEndpoint(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): HecEndpoint {
   const base = hecBase(url);
-  const route = hecRoute({ name, proxy: config.proxy }, base, env);
+  const route = outputRoute({ name, proxy: config.proxy }, base, env);
   return {
     base,
     token: config.token,

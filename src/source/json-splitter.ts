@@ -37,9 +37,11 @@ function isWhitespace(c: number): boolean {
 }
 
 export class JsonSplitError extends Error {
+  /** `tooLong`: an element over the splitter's `maxElement` (the stream is valid so far). */
   constructor(
     message: string,
     readonly line: number,
+    readonly tooLong = false,
   ) {
     super(message);
   }
@@ -206,8 +208,7 @@ export class JsonElementSplitter {
     if (this.inElement && elementStart !== -1) {
       const rest = chunk.slice(elementStart);
       this.elementLength += rest.length;
-      if (this.elementLength > this.maxElement)
-        throw new JsonSplitError(`an element longer than ${this.maxElement} characters`, this.elementLine);
+      this.checkElementLength(this.elementLength);
       this.elementParts.push(rest);
     }
     if (this.fieldParts && fieldStart !== -1) this.appendField(chunk.slice(fieldStart));
@@ -246,12 +247,16 @@ export class JsonElementSplitter {
   private finishElement(chunk: string, start: number, end: number): void {
     if (start !== -1) this.elementParts.push(chunk.slice(start, end));
     const text = this.elementParts.join('');
-    if (text.length > this.maxElement)
-      throw new JsonSplitError(`an element longer than ${this.maxElement} characters`, this.elementLine);
+    this.checkElementLength(text.length);
     this.elementParts = [];
     this.elementLength = 0;
     this.inElement = false;
     this.emit({ text, line: this.elementLine });
+  }
+
+  private checkElementLength(length: number): void {
+    if (length > this.maxElement)
+      throw new JsonSplitError(`an element longer than ${this.maxElement} characters`, this.elementLine, true);
   }
 
   private appendField(text: string): void {
