@@ -3,7 +3,7 @@
  * each HEC and Elasticsearch URL. Used at load (a proxy in the environment that cannot be used is a config error
  * before anything starts), by `validate`, `check` and the start-up log.
  */
-import { proxyRoute, type ProxyRoute } from '../net/proxy.js';
+import { type ProxyEnv, proxyRoute, type ProxyRoute } from '../net/proxy.js';
 import type { Config } from './schema.js';
 
 export interface ClientRoute {
@@ -13,18 +13,17 @@ export interface ClientRoute {
   route: ProxyRoute;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
 
-export function cloudflareRoute(config: Config, env: Env = process.env): ProxyRoute {
+export function cloudflareRoute(config: Config, env: ProxyEnv = process.env): ProxyRoute {
   return proxyRoute(config.cloudflare.base_url, config.cloudflare.proxy, 'cloudflare.proxy', env);
 }
 
 /** The route of one URL of an HTTP output (HEC, Elasticsearch): its `proxy` key, else the environment. */
-export function outputRoute(output: { name: string; proxy?: string | undefined }, url: string, env: Env = process.env): ProxyRoute {
+export function outputRoute(output: { name: string; proxy?: string | undefined }, url: string, env: ProxyEnv = process.env): ProxyRoute {
   return proxyRoute(url, output.proxy, `outputs.${output.name}.proxy`, env);
 }
 
-export function clientRoutes(config: Config, env: Env = process.env): ClientRoute[] {
+export function clientRoutes(config: Config, env: ProxyEnv = process.env): ClientRoute[] {
   const routes: ClientRoute[] = [{ client: 'Cloudflare API', target: config.cloudflare.base_url, route: cloudflareRoute(config, env) }];
   for (const output of config.outputs) {
     if (output.type !== 'splunk_hec' && output.type !== 'elasticsearch') continue;

@@ -30,9 +30,10 @@ export class ProxyConfigError extends Error {
   }
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+/** Where HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY are read (the process environment, or a test's). */
+export type ProxyEnv = Readonly<Record<string, string | undefined>>;
 
-function envValue(env: Env, name: string): { name: string; value: string } | undefined {
+function envValue(env: ProxyEnv, name: string): { name: string; value: string } | undefined {
   for (const key of [name.toLowerCase(), name.toUpperCase()]) {
     const value = env[key]?.trim();
     if (value) return { name: key, value };
@@ -61,7 +62,7 @@ export function parseProxyUrl(text: string): URL | string {
 }
 
 /** Where a request to `target` goes. `setting` is the client's `proxy` key, `settingKey` its path. */
-export function proxyRoute(target: string, setting: string | undefined, settingKey: string, env: Env): ProxyRoute {
+export function proxyRoute(target: string, setting: string | undefined, settingKey: string, env: ProxyEnv): ProxyRoute {
   if (setting === 'none') return { kind: 'direct', why: `${settingKey} is none` };
   if (setting !== undefined) {
     const url = parseProxyUrl(setting);

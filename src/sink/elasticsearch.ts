@@ -12,6 +12,7 @@ import type { ElasticsearchOutputConfig } from '../config/outputs.js';
 import { outputRoute } from '../config/proxies.js';
 import type { Logger } from '../logging.js';
 import { routeAgents } from '../net/proxy-agent.js';
+import type { ProxyEnv } from '../net/proxy.js';
 import { type BulkChunk, bulkChunks, bulkItems, itemVerdict } from './es-bulk.js';
 import { isCertificateError } from './syslog-connection.js';
 import { readTlsFiles } from './tls-files.js';
@@ -19,8 +20,6 @@ import type { DeliveryResult, OutputRecord, RejectedRecord, Sink } from './types
 
 /** Busy items retried within one delivery before the pipeline's own backoff takes over. */
 const ITEM_RETRIES = 5;
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 export interface ElasticsearchSinkOptions {
   logger: Logger;
@@ -31,7 +30,7 @@ export interface ElasticsearchSinkOptions {
   /** For tests: waits between item retries. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Where HTTPS_PROXY / NO_PROXY are read (default the process environment). */
-  env?: Env;
+  env?: ProxyEnv;
 }
 
 export const esUrls = (config: ElasticsearchOutputConfig): string[] =>
@@ -66,7 +65,11 @@ export function proxyAuthRefused(error: unknown): boolean {
  * client's node:http connection with the proxy agents HEC uses (a CONNECT tunnel, the server's
  * certificate verified end to end, credentials from the proxy URL, 407 said plainly).
  */
-export function elasticsearchClient(name: string, config: ElasticsearchOutputConfig, env: Env = process.env): Client {
+export function elasticsearchClient(
+  name: string,
+  config: ElasticsearchOutputConfig,
+  env: ProxyEnv = process.env,
+): Client {
   const tls = readTlsFiles(name, config.tls);
   const urls = esUrls(config);
   const routes = new Map(urls.map((u) => [new URL(u).origin, outputRoute({ name, proxy: config.proxy }, u, env)]));

@@ -11,7 +11,7 @@ import { request as httpsRequest } from 'node:https';
 import type { SplunkHecOutputConfig } from '../config/outputs.js';
 import { outputRoute } from '../config/proxies.js';
 import { routeAgents } from '../net/proxy-agent.js';
-import type { ProxyRoute } from '../net/proxy.js';
+import type { ProxyEnv, ProxyRoute } from '../net/proxy.js';
 import { VERSION } from '../version.js';
 import { stableChannel } from './hec-protocol.js';
 import type { TlsFiles } from './tls-files.js';
@@ -78,7 +78,7 @@ export function hecEndpoint(
   config: SplunkHecOutputConfig,
   tls: TlsFiles = {},
   url: string = hecUrls(config)[0] ?? '',
-  env: Readonly<Record<string, string | undefined>> = process.env,
+  env: ProxyEnv = process.env,
 ): HecEndpoint {
   const base = hecBase(url);
   const route = outputRoute({ name, proxy: config.proxy }, base, env);
