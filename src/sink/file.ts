@@ -24,6 +24,8 @@ export class FileSink implements Sink {
   private dev = 0;
   private ino = 0;
   private size = 0;
+  /** A write failed: the file may hold part of a batch past `size` (cut before the next write). */
+  private unsure = false;
 
   constructor(
     readonly name: string,
@@ -73,10 +75,12 @@ export class FileSink implements Sink {
       // A failed write may have left part of a batch that could not be taken back then (the
       // truncate failed too): cut it off first, or appends would land after it and the saved size
       // would point into committed data.
-      if ((await this.handle.stat()).size !== before) {
+      // Only after a failure: a stat per batch is a round trip through the thread pool on every write.
+      if (this.unsure && (await this.handle.stat()).size !== before) {
         await this.handle.truncate(before);
         await this.handle.sync();
       }
+      this.unsure = false;
     } catch (error) {
       return {
         status: 'retry',
@@ -98,6 +102,7 @@ export class FileSink implements Sink {
     } catch (error) {
       // Take back a partial write so the retry appends whole lines; if that fails too, the next
       // write cuts it off before writing (see above).
+      this.unsure = true;
       await this.handle.truncate(before).catch(() => undefined);
       return {
         status: 'retry',

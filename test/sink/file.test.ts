@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileSink } from '../../src/sink/file.js';
 import type { OutputRecord } from '../../src/sink/types.js';
@@ -24,6 +25,36 @@ describe('sink/file', () => {
     assert.equal(readFileSync(path, 'utf8'), 'one\ntwo\n');
     assert.deepEqual(truncations, [6]);
     await reopened.close();
+  });
+
+  it('a write that failed part way and could not be taken back is cut off before the next write', async () => {
+    const path = join(tempDir(), 'out.ndjson');
+    const sink = new FileSink('archive', path);
+    await sink.open(undefined);
+    await sink.deliver([record('one')]);
+    // The disk fills in the middle of a batch, and the truncate that would take it back fails too.
+    const handle = (sink as unknown as { handle: FileHandle }).handle;
+    const write = handle.write.bind(handle);
+    const truncate = handle.truncate.bind(handle);
+    let failures = 1;
+    Object.assign(handle, {
+      write: async (data: Buffer, offset: number, length: number) => {
+        if (failures === 0) return write(data, offset, length);
+        failures--;
+        await write(data, offset, Math.min(length, 5));
+        throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+      },
+      truncate: () => {
+        Object.assign(handle, { truncate });
+        return Promise.reject(Object.assign(new Error('input/output error'), { code: 'EIO' }));
+      },
+    });
+    assert.equal((await sink.deliver([record('two'), record('three')])).status, 'retry');
+    assert.equal(readFileSync(path, 'utf8'), 'one\ntwo\nt', 'the part written is still there');
+    assert.deepEqual(await sink.deliver([record('two'), record('three')]), { status: 'delivered' });
+    assert.equal(readFileSync(path, 'utf8'), 'one\ntwo\nthree\n', 'cut back to the last whole batch, then written');
+    assert.equal(sink.position().file?.size, 14);
+    await sink.close();
   });
 
   it('leaves a rotated file alone and writes to the new one after reopen', async () => {
