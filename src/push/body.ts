@@ -18,6 +18,9 @@ export interface BodyLimits {
   maxLine: number;
 }
 
+/** Decompressed bytes zlib may produce ahead of the reader (then it waits for the reader). */
+const READ_AHEAD = 4 * 2 ** 20;
+
 export const DEFAULT_BODY_LIMITS: BodyLimits = {
   maxBody: 100 * 2 ** 20,
   maxDecompressed: 2 ** 30,
@@ -78,10 +81,12 @@ async function* decoded(
   const out: Buffer[] = [];
   // Set by zlib's callbacks while this generator awaits.
   const state: { failure?: Error; refused?: BodyError; ended: boolean } = { ended: false };
-  /** Wakes a wait for output; `writeDone` ends a write early when zlib refused or failed. */
+  /** Wakes a wait for output; `writeDone` ends a write (early when zlib refused or failed: it may never call back). */
   let wake: (() => void) | undefined;
   let writeDone: (() => void) | undefined;
   let decompressed = 0;
+  /** Decompressed bytes produced and not yet handed on. */
+  let held = 0;
   // Counted as zlib produces it, so a bomb is stopped within one output chunk, not one input chunk.
   gunzip.on('data', (chunk: Buffer) => {
     decompressed += chunk.length;
@@ -101,7 +106,10 @@ async function* decoded(
     if (state.refused) {
       gunzip.destroy();
       writeDone?.();
-    } else out.push(chunk);
+    } else {
+      out.push(chunk);
+      held += chunk.length;
+    }
     wake?.();
   });
   gunzip.on('error', (error) => {
@@ -113,34 +121,60 @@ async function* decoded(
     state.ended = true;
     wake?.();
   });
-  /** Feeds one input chunk; resolves when zlib has taken it (or refused or failed: it may never call back). */
-  const write = (chunk: Buffer): Promise<void> =>
-    new Promise<void>((resolve) => {
-      if (state.refused || state.failure) return resolve();
-      writeDone = resolve;
-      gunzip.write(chunk, () => resolve());
-    });
-  const wait = () => new Promise<void>((resolve) => (wake = resolve));
-  let writing: Promise<void> | undefined = write(first);
+  // zlib inflates in the thread pool while the lines of what it produced are handed on; it is fed
+  // the next input chunk while less than READ_AHEAD of its output waits (a high-water mark).
+  let writing = false;
+  let taking = false;
   let more = true;
+  let takeFailure: Error | undefined;
+  const feed = (): void => {
+    if (writing || taking || !more || held >= READ_AHEAD || state.refused || state.failure) return;
+    taking = true;
+    take().then(
+      (input) => {
+        taking = false;
+        if (input === undefined) {
+          more = false;
+          gunzip.end();
+        } else if (!state.refused && !state.failure) {
+          writing = true;
+          writeDone = () => {
+            writing = false;
+            feed();
+            wake?.();
+          };
+          gunzip.write(input, () => writeDone?.());
+        }
+        wake?.();
+      },
+      (error: unknown) => {
+        taking = false;
+        takeFailure = error instanceof Error ? error : new Error(`the body could not be read: ${String(error)}`);
+        wake?.();
+      },
+    );
+  };
+  writing = true;
+  writeDone = () => {
+    writing = false;
+    feed();
+    wake?.();
+  };
+  gunzip.write(first, () => writeDone?.());
   for (;;) {
-    // One chunk ahead: zlib inflates the next input chunk (in the thread pool) while what the
-    // previous one decompressed to is handed on; at most two chunks' output are held.
-    if (writing !== undefined) {
-      await writing;
-      writing = undefined;
-      const input = await take();
-      if (input === undefined) {
-        more = false;
-        gunzip.end();
-      } else writing = write(input);
-    }
     if (state.refused) throw state.refused;
     if (state.failure)
       throw new BodyError(400, 'ERR_PUSH_GZIP', `the body is not valid gzip (${state.failure.message})`);
-    while (out.length > 0) yield out.shift() as Buffer;
+    if (takeFailure !== undefined) throw takeFailure;
+    const chunk = out.shift();
+    if (chunk !== undefined) {
+      held -= chunk.length;
+      feed();
+      yield chunk;
+      continue;
+    }
     if (state.ended) return;
-    if (!more && writing === undefined) await wait();
+    await new Promise<void>((resolve) => (wake = resolve));
   }
 }
 
