@@ -20,6 +20,10 @@ const PER_BATCH = Number(process.env.BENCH_BATCH ?? 100_000);
 const SECRET = 'bench-secret-0123456789abcdef';
 /** push.slice_events (unset: the default). */
 const SLICE = process.env.BENCH_SLICE;
+/** push.read_in_worker (unset: the default, true). */
+const IN_WORKER = process.env.BENCH_READ_IN_WORKER;
+/** Records in each of the four parallel pushes (RSS against body size). */
+const PARALLEL = Number(process.env.BENCH_PARALLEL_RECORDS ?? 300_000);
 const which = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['file', 'hec', 'parallel'];
 const root = fileURLToPath(new URL('../', import.meta.url));
 const cli = process.env.BENCH_CLI ?? join(root, 'dist', 'cli', 'main.js');
@@ -84,7 +88,7 @@ async function run(
   const config = join(dir, 'config.yaml');
   writeFileSync(
     config,
-    `cloudflare:\n  base_url: http://127.0.0.1:9/client/v4\n  api_token: x\n  account_id: 0123456789abcdef0123456789abcdef\npoll: { schedule: "0 0 1 1 *" }\nstate: { path: ${join(dir, 'state.json')} }\noutputs:\n  - ${output.replace('DIR', dir)}\nlog: { level: warn }\npush:\n  listen: 127.0.0.1:${port}\n  max_body: 512MiB\n  max_concurrent: 8\n${SLICE ? `  slice_events: ${SLICE}\n` : ''}  endpoints:\n    - { name: http, dataset: http_requests, secret: ${SECRET} }\n`,
+    `cloudflare:\n  base_url: http://127.0.0.1:9/client/v4\n  api_token: x\n  account_id: 0123456789abcdef0123456789abcdef\npoll: { schedule: "0 0 1 1 *" }\nstate: { path: ${join(dir, 'state.json')} }\noutputs:\n  - ${output.replace('DIR', dir)}\nlog: { level: warn }\npush:\n  listen: 127.0.0.1:${port}\n  max_body: 512MiB\n  max_concurrent: 8\n${SLICE ? `  slice_events: ${SLICE}\n` : ''}${IN_WORKER ? `  read_in_worker: ${IN_WORKER}\n` : ''}  endpoints:\n    - { name: http, dataset: http_requests, secret: ${SECRET} }\n`,
   );
   // A process group of its own: SIGTERM reaches the daemon, not only /usr/bin/time (which would
   // leave the daemon running and report nothing).
@@ -159,17 +163,17 @@ for (const mode of which) {
     await hec.stop();
   }
   if (mode === 'parallel') {
-    // Four pushes of ~100 MB uncompressed each at once (300,000 records): RSS against body size.
+    // Four pushes of ~140 MB uncompressed each at once (300,000 records): RSS against body size.
     const big: Buffer[] = [];
-    for (let k = 0; k < 4; k++) big.push(batch(COUNT + k * 300_000, 300_000));
+    for (let k = 0; k < 4; k++) big.push(batch(COUNT + k * PARALLEL, PARALLEL));
     console.log(
-      `parallel: 4 pushes of 300,000 records, ${(gunzipSync(big[0] as Buffer).length / 2 ** 20).toFixed(0)} MiB each uncompressed`,
+      `parallel: 4 pushes of ${PARALLEL.toLocaleString('en-US')} records, ${(gunzipSync(big[0] as Buffer).length / 2 ** 20).toFixed(0)} MiB each uncompressed`,
     );
     await run(
       'receiver → file, 4 large pushes at once',
       '{ name: archive, type: file, path: DIR/out.ndjson, format: json }',
       big,
-      300_000,
+      PARALLEL,
       4,
     );
   }

@@ -3,7 +3,7 @@
  * job (path, dataset, shared secret).
  */
 import { z } from 'zod';
-import { byteSize, integer, listenAddress, nonEmpty, oneOf, outputName } from './primitives.js';
+import { boolean, byteSize, integer, listenAddress, nonEmpty, oneOf, outputName } from './primitives.js';
 
 export const PUSH_DATASETS = ['http_requests', 'access_requests'] as const;
 
@@ -43,6 +43,8 @@ export const pushSchema = z
     dedup_window: integer(0, 10_000_000).default(500_000),
     /** Events per slice shipped to the outputs while a body streams in. */
     slice_events: integer(1, 100_000).default(1000),
+    /** Gunzip, parse and hash bodies in worker threads (one per push at once) beside the outputs' thread. */
+    read_in_worker: boolean().default(true),
     endpoints: z.array(endpoint).min(1, { error: 'must list at least one endpoint' }),
   })
   .superRefine((push, ctx) => {

@@ -29,11 +29,12 @@ export interface Dataset<E extends EventRecord = EventRecord> {
   /** A pushed (Logpush) record as this dataset's event; only datasets that can be pushed have it. */
   fromPush?: (record: EventRecord) => E;
   /**
-   * The identity of a pushed event, given the NDJSON line it came in; default `identity(event)`.
+   * The identity of a pushed event from the NDJSON line it came in alone; default `identity(event)`.
    * A dataset that is only ever pushed can hash the line itself: Logpush sends a batch again byte
-   * for byte, and hashing the text costs a fraction of the canonical form.
+   * for byte, and hashing the text costs a fraction of the canonical form (and needs no object:
+   * a receiver whose worker parsed the line computes it on its own thread).
    */
-  pushedIdentity?(event: E, line: string): string;
+  pushedIdentity?(line: string): string;
   /**
    * For a dataset that is both polled and pushed: the identity both arrivals of one event agree
    * on (fields both carry, time at a precision both have), so that polling and receiving one

@@ -22,14 +22,18 @@ export interface PushedEvent {
   timeText: string | undefined;
   /** The line it came in, when the event is that line's object unchanged (its plain JSON form). */
   line: string | undefined;
+  /** The line it came in, as received. */
+  text: string;
 }
 
+/** `identify` false: `id` and `key` are left '' where the dataset has them from the line (the receiver's thread reads them). */
 export function pushedEvent(
   dataset: Dataset,
   event: EventRecord,
   line: string,
   unchanged: boolean,
   shared: boolean,
+  identify = true,
 ): PushedEvent | undefined {
   let ts: Timestamp | undefined;
   let timeText: string | undefined;
@@ -39,9 +43,9 @@ export function pushedEvent(
     ts = timeText === undefined ? undefined : parseTimestamp(timeText);
   }
   if (!ts) return undefined;
-  const id = dataset.pushedIdentity ? dataset.pushedIdentity(event, line) : dataset.identity(event);
+  const id = dataset.pushedIdentity ? (identify ? dataset.pushedIdentity(line) : '') : dataset.identity(event);
   const key = shared && dataset.sharedIdentity ? dataset.sharedIdentity(event) : id;
-  return { event, id, key, ts, timeText, line: unchanged ? line.trim() : undefined };
+  return { event, id, key, ts, timeText, line: unchanged ? line.trim() : undefined, text: line };
 }
 
 /** What every record of one output for one endpoint shares. */
@@ -57,7 +61,6 @@ export interface RecordShape {
 
 /** An output's record of a pushed event: formatted when the output reads `text` (not before). */
 export class PushedRecord implements OutputRecord {
-  readonly event: EventRecord;
   readonly id: string;
   readonly epochMs: number;
   readonly accountId: string;
@@ -69,13 +72,17 @@ export class PushedRecord implements OutputRecord {
     private readonly pushed: PushedEvent,
     private readonly shape: RecordShape,
   ) {
-    this.event = pushed.event;
     this.id = pushed.id;
     this.epochMs = pushed.ts.epochMs;
     this.accountId = shape.accountId;
     this.sourcetype = shape.sourcetype;
     this.syslog = shape.syslog;
     this.dataset = shape.dataset;
+  }
+
+  /** Read only where an output needs the object (a worker's events parse their line again for it). */
+  get event(): EventRecord {
+    return this.pushed.event;
   }
 
   get text(): string {
@@ -104,9 +111,17 @@ export interface PreparedSlice {
   bad: BadLine[];
 }
 
-/** Parses a slice's lines; what is not an event of the dataset (not JSON, no time) is set apart. */
-/** `shared`: the endpoint's windows are shared with polling (events are known by `sharedIdentity`). */
-export function prepareSlice(dataset: Dataset, lines: readonly BodyLine[], shared = false): PreparedSlice {
+/**
+ * Parses a slice's lines; what is not an event of the dataset (not JSON, no time) is set apart.
+ * `shared`: the endpoint's windows are shared with polling (events are known by `sharedIdentity`).
+ * `identify` false: identities read from the line are left to the receiving thread (see pushedEvent).
+ */
+export function prepareSlice(
+  dataset: Dataset,
+  lines: readonly BodyLine[],
+  shared = false,
+  identify = true,
+): PreparedSlice {
   const events: PushedEvent[] = [];
   const bad: BadLine[] = [];
   for (const line of lines) {
@@ -124,7 +139,7 @@ export function prepareSlice(dataset: Dataset, lines: readonly BodyLine[], share
     const event = dataset.fromPush?.(value as EventRecord) ?? (value as EventRecord);
     // A pretty-printed array element spans lines: never written as it came (an NDJSON file would break).
     const verbatim = event === value && !(line.element === true && /[\r\n]/.test(line.text));
-    const pushed = pushedEvent(dataset, event, line.text, verbatim, shared);
+    const pushed = pushedEvent(dataset, event, line.text, verbatim, shared, identify);
     if (!pushed) {
       bad.push({ number: line.number, reason: 'no readable time', text: line.text });
       continue;

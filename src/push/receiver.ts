@@ -13,15 +13,18 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Clock } from '../clock.js';
 import type { PushConfig, PushEndpointConfig } from '../config/push.js';
 import type { Dataset } from '../datasets/dataset.js';
+import { DATASETS } from '../datasets/index.js';
 import type { Formatter } from '../format/index.js';
 import type { Logger } from '../logging.js';
 import { backoffDelay } from '../net/backoff.js';
 import { deliverWithRetry } from '../sink/deliver.js';
 import type { OutputRecord, RejectedRecord, Sink } from '../sink/types.js';
-import { BodyError, type BodyLine, bodyLineBatches, DEFAULT_BODY_LIMITS, isValidationUpload } from './body.js';
+import { BodyError, DEFAULT_BODY_LIMITS } from './body.js';
 import type { SharedArrivals } from './arrivals.js';
 import { DedupWindow } from './dedup-window.js';
-import { type PreparedSlice, prepareSlice, PushedRecord, type RecordShape } from './pushed-record.js';
+import { type PreparedSlice, PushedRecord, type RecordShape } from './pushed-record.js';
+import { ReaderFailedError, ReaderPool } from './reader-pool.js';
+import { bodySlices, type SliceOptions, VALIDATION } from './slices.js';
 
 export interface PushOutput {
   name: string;
@@ -46,6 +49,8 @@ export interface ReceiverOptions {
   deadLetter(output: string, rejected: readonly RejectedRecord[]): Promise<void>;
   /** Lines that are not events of the endpoint's dataset. */
   badLines(endpoint: string, lines: readonly { number: number; reason: string; text: string }[]): Promise<void>;
+  /** The reader workers when `push.read_in_worker` (default: a pool of its own; tests give one). */
+  readers?: ReaderPool;
   /** Delivery attempts per slice and output before the push is answered 503 (default 3). */
   attempts?: number;
   onPush?(endpoint: string, result: PushResult): void;
@@ -81,6 +86,8 @@ interface Endpoint {
   shared: boolean;
   formatters: Map<string, Formatter>;
   sourcetypes: Map<string, string | undefined>;
+  /** Its bodies are read in a worker (a dataset of datasets/index.ts, which the worker imports). */
+  inWorker: boolean;
 }
 
 export class PushReceiver {
@@ -88,9 +95,11 @@ export class PushReceiver {
   private readonly sockets = new Set<Socket>();
   private readonly endpoints = new Map<string, Endpoint>();
   private active = 0;
+  private readonly readers: ReaderPool | undefined;
   port = 0;
 
   constructor(private readonly options: ReceiverOptions) {
+    if (options.config.read_in_worker) this.readers = options.readers ?? new ReaderPool(options.config.max_concurrent);
     for (const config of options.config.endpoints) {
       const dataset = options.datasets[config.dataset];
       if (!dataset?.fromPush)
@@ -113,6 +122,7 @@ export class PushReceiver {
         shared,
         formatters: new Map(options.outputs.map((o) => [o.name, o.formatterFor(dataset)])),
         sourcetypes: new Map(options.outputs.map((o) => [o.name, o.sourcetypeFor(dataset)])),
+        inWorker: DATASETS[dataset.name] === dataset,
       });
     }
   }
@@ -162,6 +172,7 @@ export class PushReceiver {
       }, graceMs).unref();
     });
     this.server = undefined;
+    await this.readers?.close();
   }
 
   private answer(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
@@ -233,46 +244,40 @@ export class PushReceiver {
     // Two stages: the next slice is read and parsed while the outputs confirm the one before (a
     // file's fsync, HEC's acks); slices reach the outputs one after another, in order.
     let inFlight: Promise<void> = Promise.resolve();
-    let failed = false;
-    let thrown: Error | undefined;
-    const handOver = async (lines: readonly BodyLine[]): Promise<boolean> => {
-      const prepared = prepareSlice(endpoint.dataset, lines, endpoint.shared);
-      await inFlight;
-      if (failed) return false;
-      inFlight = this.deliver(endpoint, prepared, result).then(
-        (confirmed) => void (failed ||= !confirmed),
-        (error: unknown) => {
-          failed = true;
-          thrown = error instanceof Error ? error : new Error(String(error));
-        },
-      );
-      return true;
+    // Set when a delivery settles, while the next slice is read.
+    const delivery: { failed: boolean; thrown?: Error } = { failed: false };
+    const options: SliceOptions = {
+      dataset: endpoint.dataset,
+      shared: endpoint.shared,
+      contentEncoding: req.headers['content-encoding'],
+      limits,
+      sliceEvents: this.options.config.slice_events,
     };
-    const settle = async (): Promise<PushResult> => {
-      await inFlight;
-      if (thrown !== undefined) throw thrown;
-      return failed ? { ...result, status: 503 } : result;
-    };
-    let slice: BodyLine[] = [];
-    let seen = 0;
-    const size = this.options.config.slice_events;
-    for await (const lines of bodyLineBatches(req, req.headers['content-encoding'], limits)) {
-      for (const line of lines) {
-        seen++;
-        slice.push(line);
-        // The first slice waits for a second line: a body of one line may be the validation upload.
-        if (slice.length >= Math.max(2, size)) {
-          if (!(await handOver(slice))) return settle();
-          slice = [];
-        }
+    const slices = this.readers && endpoint.inWorker ? this.readers.slices(req, options) : bodySlices(req, options);
+    try {
+      for await (const slice of slices) {
+        if (slice === VALIDATION) return { ...result, validation: true };
+        await inFlight;
+        if (delivery.failed) break;
+        inFlight = this.deliver(endpoint, slice, result).then(
+          (confirmed) => void (delivery.failed ||= !confirmed),
+          (error: unknown) => {
+            delivery.failed = true;
+            delivery.thrown = error instanceof Error ? error : new Error(String(error));
+          },
+        );
       }
+    } catch (error) {
+      if (!(error instanceof ReaderFailedError)) throw error;
+      this.options.logger.error(`push ${endpoint.config.name}: ${error.message}; answered 503`);
+      await inFlight;
+      return { ...result, status: 503 };
     }
-    if (seen === 1 && isValidationUpload(slice)) return { ...result, validation: true };
-    if (slice.length > 0) await handOver(slice);
-    const settled = await settle();
-    if (settled.status !== 200) return settled;
+    await inFlight;
+    if (delivery.thrown !== undefined) throw delivery.thrown;
+    if (delivery.failed) return { ...result, status: 503 };
     await this.options.commit();
-    return settled;
+    return result;
   }
 
   /** A slice's events to every output (bad lines dead-lettered first); false when one did not confirm them. */

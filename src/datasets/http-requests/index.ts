@@ -53,7 +53,7 @@ export const httpRequests: Dataset<HttpRequestEvent> = {
   identity: eventHash,
   fromPush: (record) => record,
   // Only ever pushed: a batch Logpush sends again has the same lines.
-  pushedIdentity: (_event, line) => textHash(line),
+  pushedIdentity: textHash,
   cef: (options) => (event, context) => formatHttpCef(event, context, options),
   ecs: (options) => (event, context) => formatHttpEcs(event, context, options),
   json: formatJson,
