@@ -22,6 +22,7 @@ import type { OutputRecord, RejectedRecord, Sink } from '../sink/types.js';
 import { BodyError, DEFAULT_BODY_LIMITS } from './body.js';
 import type { SharedArrivals } from './arrivals.js';
 import { DedupWindow } from './dedup-window.js';
+import { afterLinger } from './linger.js';
 import { type PreparedSlice, PushedRecord, type RecordShape } from './pushed-record.js';
 import { ReaderFailedError, ReaderPool } from './reader-pool.js';
 import { bodySlices, type SliceOptions, VALIDATION } from './slices.js';
@@ -180,7 +181,11 @@ export class PushReceiver {
     res.end(`${text}\n`);
   }
 
-  /** Answers without reading the body, and closes the connection (the body is not wanted). */
+  /**
+   * Answers without using the body, and closes the connection (the body is not wanted), after
+   * reading and dropping what is still arriving of it for a while (linger.ts): closed at once, the
+   * client could read a reset instead of the answer.
+   */
   private refuse(
     req: IncomingMessage,
     res: ServerResponse,
@@ -188,8 +193,17 @@ export class PushReceiver {
     text: string,
     headers: Record<string, string> = {},
   ): void {
-    this.answer(res, status, text, { connection: 'close', ...headers });
+    const body = `${text}\n`;
+    res.writeHead(status, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      connection: 'close',
+      ...headers,
+    });
+    // The whole answer now; ending the response closes the connection, so that waits for the body.
+    res.write(body);
     res.on('finish', () => req.socket.destroy());
+    afterLinger(req, () => res.end());
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -286,6 +286,9 @@ describe('Logpush receiver in `run`', function () {
     const { 'x-logpush-secret': _, ...noSecret } = headers;
     assert.equal((await post(port, '/logpush/http', body, noSecret)).status, 401);
     assert.equal((await post(port, '/logpush/nothing', body, headers)).status, 404);
+    // A body still arriving when the refusal is sent: the client reads the refusal, not a reset (linger.ts).
+    const large = Buffer.alloc(4 * 2 ** 20, '\n');
+    assert.equal((await post(port, '/logpush/http', large, { ...headers, 'x-logpush-secret': 'wrong' })).status, 401);
     assert.equal(
       (await post(port, '/logpush/http', gzipSync(Buffer.alloc(64 * 2 ** 20, '\n')), headers)).status,
       413,
@@ -325,7 +328,7 @@ describe('Logpush receiver in `run`', function () {
       ],
     );
     const metrics = await scrape();
-    assert.match(metrics, /^cfas_push_requests_total\{endpoint="http",status="401"\} 2$/m);
+    assert.match(metrics, /^cfas_push_requests_total\{endpoint="http",status="401"\} 3$/m);
     assert.match(metrics, /^cfas_push_requests_total\{endpoint="http",status="413"\} 2$/m);
     assert.match(metrics, /^cfas_push_requests_total\{endpoint="http",status="400"\} 1$/m);
     assert.match(metrics, /^cfas_push_bad_lines_total\{endpoint="http"\} 3$/m);
