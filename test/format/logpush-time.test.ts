@@ -30,6 +30,42 @@ describe('format/logpush-time: every timestamp_format', () => {
     assert.equal(canonical(1714557600.5), '2024-05-01T10:00:00.500000000Z');
   });
 
+  it('reads a JSON number exactly as its String() digits (property: number and numeric string agree)', () => {
+    // The number path skips String(value) (slow); the string path is the reference it must match.
+    const same = (value: number) =>
+      assert.deepEqual(logpushTimestamp(value), logpushTimestamp(String(value)), String(value));
+    const ms = fc.bigInt({ min: 1_000_000_000_000n, max: 999_999_999_999_999n });
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          // unixnano around a millisecond boundary, where rounding the quotient the wrong way shows.
+          fc.tuple(ms, fc.integer({ min: -70_000, max: 70_000 })).map(([m, d]) => Number(m * 1_000_000n + BigInt(d))),
+          fc.bigInt({ min: 2n ** 53n, max: 10n ** 21n + 10n ** 6n }).map(Number),
+          fc.maxSafeNat(),
+          fc.double({ min: 0, max: 1e22, noNaN: true }),
+        ),
+        same,
+      ),
+      { numRuns: 20_000 },
+    );
+    for (const edge of [
+      2 ** 53,
+      2 ** 53 - 1,
+      1e17,
+      1e17 - 16,
+      1e21,
+      1e21 - 65_536,
+      0,
+      -0,
+      1e11,
+      1e11 - 1,
+      1e14,
+      1e14 - 1,
+      5e-324,
+    ])
+      same(edge);
+  });
+
   it('refuses what is none of them', () => {
     for (const bad of ['yesterday', '', -5, Number.NaN, null, undefined, {}, '2024-13-01T00:00:00Z', true]) {
       assert.equal(logpushTimestamp(bad), undefined, typeof bad === 'object' ? JSON.stringify(bad) : typeof bad);
