@@ -7,7 +7,12 @@ import { mkdirSync, promises as fs } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { acquireLock, type StateLock } from '../state/lock.js';
 import type { SinkState } from '../state/schema.js';
+import { withRoom } from './bytes.js';
 import type { DeliveryResult, OutputRecord, Sink } from './types.js';
+
+const SCRATCH_INITIAL = 64 * 1024;
+/** A batch's buffer larger than this is not kept for the next one. */
+const SCRATCH_KEPT = 16 * 2 ** 20;
 
 export interface FileSinkEvents {
   onTruncate?: (info: { path: string; from: number; to: number }) => void;
@@ -26,6 +31,7 @@ export class FileSink implements Sink {
   private size = 0;
   /** A write failed: the file may hold part of a batch past `size` (cut before the next write). */
   private unsure = false;
+  private scratch = Buffer.allocUnsafe(SCRATCH_INITIAL);
 
   constructor(
     readonly name: string,
@@ -64,12 +70,27 @@ export class FileSink implements Sink {
     return this.serialize(() => this.write(records));
   }
 
+  /**
+   * The records as lines, encoded one by one into a buffer kept between batches (writes are
+   * serialized). Joining them into one string and encoding that cost 30× more: a string that
+   * large is flattened outside V8's young generation (2.7 s against 0.09 s per 1,000,000 lines).
+   */
+  private encode(records: readonly OutputRecord[]): Buffer {
+    if (this.scratch.length > SCRATCH_KEPT) this.scratch = Buffer.allocUnsafe(SCRATCH_INITIAL);
+    let used = 0;
+    for (const record of records) {
+      const text = record.text;
+      this.scratch = withRoom(this.scratch, used, text.length * 3 + 1);
+      used += this.scratch.write(text, used);
+      this.scratch[used++] = 10;
+    }
+    return this.scratch.subarray(0, used);
+  }
+
   private async write(records: readonly OutputRecord[]): Promise<DeliveryResult> {
     if (!this.handle) return { status: 'retry', error: new Error(`file output ${this.name} is not open`) };
     if (records.length === 0) return { status: 'delivered' };
-    let text = '';
-    for (const record of records) text += `${record.text}\n`;
-    const data = Buffer.from(text, 'utf8');
+    const data = this.encode(records);
     const before = this.size;
     try {
       // A failed write may have left part of a batch that could not be taken back then (the

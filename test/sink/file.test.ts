@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,6 +26,30 @@ describe('sink/file', () => {
     assert.equal(readFileSync(path, 'utf8'), 'one\ntwo\n');
     assert.deepEqual(truncations, [6]);
     await reopened.close();
+  });
+
+  it('writes every batch byte for byte as its lines in UTF-8, through a buffer that grows and is reused (property)', async () => {
+    const path = join(tempDir(), 'out.ndjson');
+    const sink = new FileSink('archive', path);
+    await sink.open(undefined);
+    const expected: Buffer[] = [];
+    // Any UTF-16 (lone surrogates too, written as U+FFFD like Buffer.from), lines past the first 64 KiB buffer.
+    const line = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 200 }),
+      fc.integer({ min: 1, max: 40_000 }).map((n) => 'é'.repeat(n)),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(line, { minLength: 1, maxLength: 30 }), async (lines) => {
+        assert.deepEqual(await sink.deliver(lines.map(record)), { status: 'delivered' });
+        expected.push(...lines.map((l) => Buffer.from(`${l}\n`, 'utf8')));
+      }),
+      { numRuns: 150 },
+    );
+    await sink.close();
+    const written = readFileSync(path);
+    assert.equal(written.length, sink.position().file?.size);
+    assert.ok(written.equals(Buffer.concat(expected)));
   });
 
   it('a write that failed part way and could not be taken back is cut off before the next write', async () => {
