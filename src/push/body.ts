@@ -136,15 +136,7 @@ async function* decoded(
         if (input === undefined) {
           more = false;
           gunzip.end();
-        } else if (!state.refused && !state.failure) {
-          writing = true;
-          writeDone = () => {
-            writing = false;
-            feed();
-            wake?.();
-          };
-          gunzip.write(input, () => writeDone?.());
-        }
+        } else if (!state.refused && !state.failure) write(input);
         wake?.();
       },
       (error: unknown) => {
@@ -154,13 +146,17 @@ async function* decoded(
       },
     );
   };
-  writing = true;
-  writeDone = () => {
-    writing = false;
-    feed();
-    wake?.();
+  /** One input chunk to zlib; when zlib took it, the next is fed (feed() decides whether it may). */
+  const write = (input: Buffer): void => {
+    writing = true;
+    writeDone = () => {
+      writing = false;
+      feed();
+      wake?.();
+    };
+    gunzip.write(input, () => writeDone?.());
   };
-  gunzip.write(first, () => writeDone?.());
+  write(first);
   for (;;) {
     if (state.refused) throw state.refused;
     if (state.failure)
