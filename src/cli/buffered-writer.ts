@@ -6,31 +6,27 @@
  */
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { withRoom } from '../sink/bytes.js';
+import { LineBuffer } from '../sink/bytes.js';
 
 const FLUSH_AT = 64 * 1024;
 
 export class BufferedWriter {
-  private buffer = Buffer.allocUnsafe(FLUSH_AT * 2);
-  private used = 0;
+  private lines = new LineBuffer(FLUSH_AT * 2);
 
   constructor(private readonly stream: Writable) {}
 
   add(line: string): void {
-    this.buffer = withRoom(this.buffer, this.used, line.length * 3 + 1);
-    this.used += this.buffer.write(line, this.used);
-    this.buffer[this.used++] = 10;
+    this.lines.add(line);
   }
 
   async flushIfFull(): Promise<void> {
-    if (this.used >= FLUSH_AT) await this.flush();
+    if (this.lines.used >= FLUSH_AT) await this.flush();
   }
 
   async flush(): Promise<void> {
-    if (this.used === 0) return;
-    const chunk = this.buffer.subarray(0, this.used);
-    this.buffer = Buffer.allocUnsafe(FLUSH_AT * 2); // the stream may still hold the old one
-    this.used = 0;
+    if (this.lines.used === 0) return;
+    const chunk = this.lines.contents();
+    this.lines = new LineBuffer(FLUSH_AT * 2); // the stream may still hold the old one
     if (!this.stream.write(chunk)) await once(this.stream, 'drain');
   }
 

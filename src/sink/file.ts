@@ -7,12 +7,11 @@ import { mkdirSync, promises as fs } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { acquireLock, type StateLock } from '../state/lock.js';
 import type { SinkState } from '../state/schema.js';
-import { withRoom } from './bytes.js';
+import { LineBuffer } from './bytes.js';
 import type { DeliveryResult, OutputRecord, Sink } from './types.js';
 
-const SCRATCH_INITIAL = 64 * 1024;
 /** A batch's buffer larger than this is not kept for the next one. */
-const SCRATCH_KEPT = 16 * 2 ** 20;
+const LINES_KEPT = 16 * 2 ** 20;
 
 export interface FileSinkEvents {
   onTruncate?: (info: { path: string; from: number; to: number }) => void;
@@ -31,7 +30,7 @@ export class FileSink implements Sink {
   private size = 0;
   /** A write failed: the file may hold part of a batch past `size` (cut before the next write). */
   private unsure = false;
-  private scratch = Buffer.allocUnsafe(SCRATCH_INITIAL);
+  private readonly lines = new LineBuffer(64 * 1024);
 
   constructor(
     readonly name: string,
@@ -76,15 +75,9 @@ export class FileSink implements Sink {
    * large is flattened outside V8's young generation (2.7 s against 0.09 s per 1,000,000 lines).
    */
   private encode(records: readonly OutputRecord[]): Buffer {
-    if (this.scratch.length > SCRATCH_KEPT) this.scratch = Buffer.allocUnsafe(SCRATCH_INITIAL);
-    let used = 0;
-    for (const record of records) {
-      const text = record.text;
-      this.scratch = withRoom(this.scratch, used, text.length * 3 + 1);
-      used += this.scratch.write(text, used);
-      this.scratch[used++] = 10;
-    }
-    return this.scratch.subarray(0, used);
+    this.lines.clear(LINES_KEPT);
+    for (const record of records) this.lines.add(record.text);
+    return this.lines.contents();
   }
 
   private async write(records: readonly OutputRecord[]): Promise<DeliveryResult> {
