@@ -177,8 +177,19 @@ export class PushReceiver {
   }
 
   private answer(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
-    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
-    res.end(`${text}\n`);
+    this.writeAnswer(res, status, text, headers);
+    res.end();
+  }
+
+  /** The answer's head and text, the response not yet ended. */
+  private writeAnswer(res: ServerResponse, status: number, text: string, headers: Record<string, string>): void {
+    const body = `${text}\n`;
+    res.writeHead(status, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      ...headers,
+    });
+    res.write(body);
   }
 
   /**
@@ -193,15 +204,8 @@ export class PushReceiver {
     text: string,
     headers: Record<string, string> = {},
   ): void {
-    const body = `${text}\n`;
-    res.writeHead(status, {
-      'content-type': 'text/plain; charset=utf-8',
-      'content-length': String(Buffer.byteLength(body)),
-      connection: 'close',
-      ...headers,
-    });
     // The whole answer now; ending the response closes the connection, so that waits for the body.
-    res.write(body);
+    this.writeAnswer(res, status, text, { connection: 'close', ...headers });
     res.on('finish', () => req.socket.destroy());
     afterLinger(req, () => res.end());
   }
